@@ -1,0 +1,1 @@
+"""guardroom.core: the alarm engine (placeholder until the engine lands)."""
