@@ -1,0 +1,39 @@
+# guardroom: the two commands a new user runs are `make demo` and `make test`.
+# Both set everything up on a fresh Debian/Ubuntu/Raspberry Pi OS machine first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup system-deps venv test test-fast demo bench bench-e2e clean
+
+setup: system-deps venv
+
+system-deps:
+	@bash packaging/install-system-deps.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py core/engine.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
+	$(PY) -m pip install -q -e '.[test]'
+	@$(PY) -c "import guardroom.core as c; print('guardroom engine build:', c.BUILD)"
+	@touch $(STAMP)
+
+# The whole suite: engine (both builds), drivers against their emulators, relay against a
+# real Mosquitto, daemon, console over a pty, and the hardware-in-the-loop suite.
+test: setup
+	GUARDROOM_REQUIRE_COMPILED=1 $(PY) -m pytest -q -p no:cacheprovider
+
+demo: setup
+	$(VENV)/bin/guardroom demo $(ARGS)
+
+bench: setup
+	$(VENV)/bin/guardroom bench core
+
+bench-e2e: setup
+	$(VENV)/bin/guardroom bench e2e
+
+clean:
+	rm -rf build dist *.egg-info core/*.c core/*.so $(VENV)

@@ -1,0 +1,155 @@
+"""The `guardroom` command: run the daemon, check a config, read the event log, hash a code,
+play emulated hardware, benchmark, and run the emulated-site demo."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import os
+import sys
+
+from . import __version__
+from .errors import ConfigError, GuardroomError
+
+EMULATORS = {
+    "gpio": "guardroom.emulators.gpio",
+    "modbus": "guardroom.emulators.modbus",
+    "osdp": "guardroom.emulators.osdp",
+    "platform": "guardroom.emulators.platform",
+    "broker": "guardroom.emulators.broker",
+}
+BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="guardroom", description=__doc__)
+    p.add_argument("--version", action="version", version=f"guardroom {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run the controller daemon")
+    r.add_argument("--config", "-c", required=True, help="site config (TOML)")
+    r.add_argument("--log-level", default="INFO")
+
+    c = sub.add_parser("check", help="validate a config without starting anything")
+    c.add_argument("--config", "-c", required=True)
+
+    lg = sub.add_parser("log", help="read, verify or export the event log")
+    lg.add_argument("--config", "-c", required=True)
+    g = lg.add_mutually_exclusive_group()
+    g.add_argument("--verify", action="store_true", help="check the hash chain")
+    g.add_argument("--tail", type=int, metavar="N", help="the last N events (default 20)")
+    g.add_argument("--export", choices=["jsonl", "csv"], help="write every event")
+    lg.add_argument("--out", help="export to this file (default: stdout)")
+
+    h = sub.add_parser("hash-code", help="hash a user/installer code for the config")
+    h.add_argument("--stdin", action="store_true", help="read the code from stdin, no prompt")
+
+    e = sub.add_parser("emulate", help="play emulated hardware or the platform",
+                       add_help=False)
+    e.add_argument("what", choices=sorted(EMULATORS))
+    e.add_argument("args", nargs=argparse.REMAINDER)
+
+    b = sub.add_parser("bench", help="benchmarks (core engine, end to end)", add_help=False)
+    b.add_argument("what", choices=sorted(BENCHES))
+    b.add_argument("args", nargs=argparse.REMAINDER)
+
+    d = sub.add_parser("demo", help="run the emulated site demo", add_help=False)
+    d.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def _delegate(module: str, args: list[str]) -> int:
+    mod = importlib.import_module(module)
+    return int(mod.main(args) or 0)
+
+
+def cmd_run(ns) -> int:
+    from . import config, daemon, logsetup
+
+    logsetup.setup(ns.log_level)
+    cfg = config.load(ns.config)
+    code = asyncio.run(daemon.run(cfg, os.path.abspath(ns.config)))
+    if code == 75:  # a restart was requested (config saved from the console): re-execute
+        os.execv(sys.executable, [sys.executable, "-m", "guardroom", *sys.argv[1:]])
+    return code
+
+
+def cmd_check(ns) -> int:
+    from .checker import check_config
+
+    print(check_config(ns.config))
+    return 0
+
+
+def cmd_log(ns) -> int:
+    from . import config
+    from .eventlog import EventLog
+
+    cfg = config.load(ns.config)
+    path = os.path.join(cfg["storage"]["dir"], "events.sqlite")
+    if not os.path.exists(path):
+        raise GuardroomError(f"no event log at {path}")
+    elog = EventLog(path, keep=cfg["storage"]["log_keep"])
+    try:
+        if ns.verify:
+            ok, checked, bad = elog.verify()
+            if ok:
+                print(f"event log OK: {checked} events, hash chain intact")
+                return 0
+            print(f"event log TAMPERED: chain broken at row {bad} ({checked} checked)")
+            return 1
+        if ns.export:
+            out = open(ns.out, "w", encoding="utf-8", newline="") if ns.out else sys.stdout
+            try:
+                elog.export(out, fmt=ns.export)
+            finally:
+                if ns.out:
+                    out.close()
+            return 0
+        for ev in elog.tail(ns.tail or 20):
+            print(f"{ev.get('ts', '')}  {ev.get('cid', ''):>4}  {ev.get('kind', ''):<10} "
+                  f"{ev.get('text', '')}")
+        return 0
+    finally:
+        if hasattr(elog, "close"):
+            elog.close()
+
+
+def cmd_hash_code(ns) -> int:
+    from .codes import hash_code
+
+    if ns.stdin:
+        code = sys.stdin.readline().strip()
+    else:
+        code = getpass.getpass("code (4-12 digits): ")
+        if getpass.getpass("again: ") != code:
+            print("codes differ", file=sys.stderr)
+            return 2
+    print(hash_code(code))
+    return 0
+
+
+def main(argv=None) -> int:
+    ns = _parser().parse_args(argv)
+    try:
+        if ns.command == "emulate":
+            return _delegate(EMULATORS[ns.what], ns.args)
+        if ns.command == "bench":
+            return _delegate(BENCHES[ns.what], ns.args)
+        if ns.command == "demo":
+            return _delegate("guardroom.demo", ns.args)
+        return {"run": cmd_run, "check": cmd_check, "log": cmd_log,
+                "hash-code": cmd_hash_code}[ns.command](ns)
+    except ConfigError as e:
+        print(f"guardroom: {e}", file=sys.stderr)
+        return 2
+    except GuardroomError as e:
+        print(f"guardroom: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,619 @@
+"""The daemon: one asyncio loop owns the engine and wires drivers -> engine -> outputs, the
+event log, the MQTT relay and the console.
+
+Samples arrive from driver threads through a SampleBuffer that wakes the loop only when it was
+empty; the loop drains it into one ``feed_many`` call. Timers run from the engine's
+``next_deadline()``: the loop sleeps until then or until woken, with no polling tick.
+Decisions go to outputs (one ordered queue per driver), the hash-chained event log, the relay
+(reportable ones) and console subscribers; the engine snapshot is persisted after changes so a
+reboot during an alarm remembers it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from typing import Callable, Optional
+
+from . import __version__, events, systemd
+from .assembly import build_drivers
+from .codes import CodeBook, Lockout
+from .config import check_site, site_for_engine
+from .errors import GuardroomError, StorageError
+from .statefile import StateFile
+
+log = logging.getLogger("guardroom.daemon")
+
+#: engine commands the platform may send on `cmd` (and the console through host.command)
+PLATFORM_COMMANDS = {"arm_away", "arm_stay", "disarm", "bypass", "unbypass", "reset", "silence",
+                     "drill_start", "drill_stop", "siren_test"}
+
+
+class Daemon:
+    """The controller process. ``await start()``, then ``await wait_stopped()``; ``stop()``
+    from a signal or the console. Also the host object the console talks to."""
+
+    def __init__(self, config: dict, config_path: Optional[str] = None):
+        self.config = config
+        self.config_path = config_path
+        self.site = config["site"]["name"]
+        self.controller = config["site"]["controller"]
+        self.codes = CodeBook(config["users"])
+        self.lockout = Lockout(**config["lockout"])  # keypads at the readers share one lockout
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.engine = None
+        self.relay = None
+        self.outbox = None
+        self.eventlog = None
+        self.console = None
+        self.drivers: dict = {}
+        self.outputs_map: dict[str, tuple] = {}  # output name -> (driver, kind)
+        self.output_state: dict[str, bool] = {}
+        self._out_queues: dict[str, asyncio.Queue] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._subscribers: list[Callable[[dict], None]] = []
+        self._wake: Optional[asyncio.Event] = None
+        self._stopped: Optional[asyncio.Event] = None
+        self._stopping = False
+        self._state_handle = None
+        self._state_dirty = False
+        self._publish_handle = None
+        self._restart_requested = ""
+        self.started_ns = 0
+        self.ready_ns = 0
+        self.counters = {"samples": 0, "decisions": 0, "events": 0, "wakeups": 0,
+                         "output_errors": 0}
+
+    # ------------------------------------------------------------------ start / stop
+    async def start(self) -> None:
+        from guardroom.core import BUILD, Engine
+        from guardroom.drivers.base import SampleBuffer
+
+        from .eventlog import EventLog
+        from .outbox import Outbox
+        from .relay import Relay
+
+        self.started_ns = time.monotonic_ns()
+        self.loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self.engine_build = BUILD
+        storage = self.config["storage"]
+        try:
+            os.makedirs(storage["dir"], exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"storage.dir {storage['dir']!r}: {e.strerror}") from None
+
+        # Drivers first (no hardware is opened before start()): they declare points/outputs.
+        self.sink = SampleBuffer(wake=self._wake_threadsafe)
+        asm = build_drivers(self.config, self.sink)
+        self.drivers, self.points, self.outputs_map = asm.drivers, asm.points, asm.outputs
+        check_site(self.config, self.points, asm.output_kinds(), asm.readers)
+        self.engine = Engine(site_for_engine(self.config, self.points, asm.output_kinds()))
+        self.statefile = StateFile(os.path.join(storage["dir"], "state.json"))
+        restored = self.statefile.load()
+        if restored is not None:
+            try:
+                for d in self.engine.restore(restored["engine"], time.monotonic_ns()) or []:
+                    self._apply_one(d, log_it=False)
+                log.info("state restored from %s (saved %s)", self.statefile.path,
+                         restored.get("saved_at", "?"))
+            except Exception as e:  # a stale or foreign state file must not stop the alarm
+                log.error("state file ignored: %s", e)
+
+        self.eventlog = EventLog(os.path.join(storage["dir"], "events.sqlite"),
+                                 keep=storage["log_keep"])
+        self.outbox = Outbox(os.path.join(storage["dir"], "outbox.sqlite"),
+                             fsync_ms=storage["fsync_ms"])
+        if hasattr(self.outbox, "on_trouble"):
+            self.outbox.on_trouble = self._on_storage_trouble
+        self.relay = Relay(self.config["mqtt"], self.controller, self.site, self.outbox,
+                           self.loop, on_ack=self._on_ack, on_cmd=self._on_cmd,
+                           on_uplink=self._on_uplink)
+        if hasattr(self.relay, "set_discovery"):
+            self.relay.set_discovery(self.engine_area_names(),
+                                     [{"name": z["name"], "type": z["type"], "area": z["area"]}
+                                      for z in self.config["zones"]])
+        await self.relay.start()
+        for kind, drv in self.drivers.items():
+            self._out_queues[kind] = asyncio.Queue()
+            self._tasks.append(asyncio.create_task(self._output_worker(kind, drv),
+                                                   name=f"outputs-{kind}"))
+            await drv.start()
+        if self.config.get("console"):
+            from .console import Console
+
+            self.console = Console(self, self.config["console"])
+            await self.console.start()
+        self._tasks.append(asyncio.create_task(self._run(), name="engine-loop"))
+        wd = systemd.watchdog_interval_s()
+        if wd:
+            self._tasks.append(asyncio.create_task(self._watchdog(wd), name="watchdog"))
+        self._report_event(events.make("system", 0, 1, f"guardroom {__version__} started "
+                                       f"(engine {BUILD})", user="system"))
+        self._schedule_state_publish()
+        self.ready_ns = time.monotonic_ns()
+        systemd.notify("READY=1\nSTATUS=running")
+        log.info("ready: site=%s controller=%s engine=%s zones=%d points=%d in %.0f ms",
+                 self.site, self.controller, BUILD, len(self.config["zones"]), len(self.points),
+                 (self.ready_ns - self.started_ns) / 1e6)
+
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        systemd.notify("STOPPING=1")
+        log.info("stopping")
+        if self._wake:
+            self._wake.set()
+        if self.console:
+            await _quietly(self.console.stop())
+        for drv in self.drivers.values():
+            await _quietly(drv.stop())
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.engine is not None:
+            self._save_state_now()
+        if self.relay:
+            await _quietly(self.relay.stop())
+        for closable in (self.outbox, self.eventlog):
+            if closable is not None and hasattr(closable, "close"):
+                try:
+                    closable.close()
+                except Exception as e:  # noqa: BLE001
+                    log.error("close failed: %s", e)
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def request_restart(self, reason: str) -> None:
+        """Stop cleanly; ``run()`` then re-executes the process (config changes apply)."""
+        log.warning("restart requested: %s", reason)
+        self._restart_requested = reason or "requested"
+        self.loop.create_task(self.stop())
+
+    # ------------------------------------------------------------------ the loop
+    def _wake_threadsafe(self) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    async def _run(self) -> None:
+        engine = self.engine
+        while not self._stopping:
+            deadline = engine.next_deadline()
+            if not self._wake.is_set():
+                timeout = None
+                if deadline >= 0:
+                    timeout = max(0.0, (deadline - time.monotonic_ns()) / 1e9)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except (asyncio.TimeoutError, TimeoutError):
+                    pass
+            self._wake.clear()
+            self.counters["wakeups"] += 1
+            try:
+                self._pump()
+            except Exception:  # never let one bad batch kill the alarm loop
+                log.exception("engine loop error")
+
+    def _pump(self) -> None:
+        buf = self.sink.drain()
+        if buf:
+            self.counters["samples"] += len(buf) // 3
+            self._apply(self.engine.feed_many(buf))
+        for ev in self.sink.drain_events():
+            self._on_driver_event(ev)
+        self._apply(self.engine.advance(time.monotonic_ns()))
+
+    async def _watchdog(self, period: float) -> None:
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(period)
+
+    # ------------------------------------------------------------------ decisions
+    def _apply(self, decisions) -> None:
+        for d in decisions:
+            self._apply_one(d)
+
+    def _apply_one(self, d, log_it: bool = True) -> None:
+        self.counters["decisions"] += 1
+        if d.kind == "output":
+            self._order_output(d.output, bool(d.on))
+        elif d.kind == "area":
+            self._show_area_on_readers(d.area, d.state)
+        ev = events.from_decision(d)
+        if log_it:
+            self._log_event(ev)
+            if d.report:
+                self._publish(ev)
+        if self._subscribers:
+            dd = d.as_dict()
+            for cb in list(self._subscribers):
+                try:
+                    cb(dd)
+                except Exception:  # noqa: BLE001 - a console view must not break the loop
+                    log.exception("subscriber failed")
+        if d.kind != "zone" or d.state in ("offline", "tamper", "fault"):
+            self._mark_state_dirty()
+        else:
+            self._schedule_state_publish()
+
+    def _log_event(self, ev: dict) -> None:
+        try:
+            self.eventlog.append(ev)
+        except Exception as e:  # noqa: BLE001 - the log must never stop an alarm
+            log.error("event log append failed: %s", e)
+
+    def _publish(self, ev: dict) -> None:
+        self.counters["events"] += 1
+        try:
+            self.relay.publish_event(ev)
+        except Exception as e:  # noqa: BLE001
+            log.error("relay refused event: %s", e)
+
+    def _report_event(self, ev: dict) -> None:
+        """An event not made by the engine: log and publish."""
+        self._log_event(ev)
+        self._publish(ev)
+        if self._subscribers:
+            dd = dict(ev)
+            for cb in list(self._subscribers):
+                try:
+                    cb(dd)
+                except Exception:  # noqa: BLE001
+                    log.exception("subscriber failed")
+
+    def report(self, kind: str, cid: int, q: int, text: str, user: str = "",
+               area: str = "") -> None:
+        """Console/daemon events outside the engine (461 wrong code, 627/628 program mode)."""
+        self._report_event(events.make(kind, cid, q, text, user=user, area=area))
+
+    def _on_storage_trouble(self, text: str) -> None:
+        log.error("storage trouble: %s", text)
+        ev = events.make("trouble", 300, 1, f"Storage trouble: {text}", user="system")
+        if self.loop and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self._report_event, ev)
+
+    # ------------------------------------------------------------------ outputs
+    def _order_output(self, name: str, on: bool) -> None:
+        target = self.outputs_map.get(name)
+        if target is None:
+            log.error("engine ordered unknown output %s", name)
+            return
+        self.output_state[name] = on
+        q = self._out_queues.get(self._driver_kind(target[0]))
+        if q is not None:
+            q.put_nowait(("set", name, on))
+
+    def _driver_kind(self, drv) -> str:
+        for k, d in self.drivers.items():
+            if d is drv:
+                return k
+        return ""
+
+    async def _output_worker(self, kind: str, drv) -> None:
+        q = self._out_queues[kind]
+        while True:
+            op, name, arg = await q.get()
+            try:
+                if op == "set":
+                    await drv.set_output(name, arg)
+                else:
+                    await drv.pulse_output(name, arg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                self.counters["output_errors"] += 1
+                log.error("output %s failed: %s", name, e)
+                self._report_event(events.make("trouble", 321, 1,
+                                               f"Output {name!r} failed: {e}", user="system"))
+
+    async def set_output(self, name: str, on: bool) -> None:
+        drv, _ = self.outputs_map[name]
+        self.output_state[name] = on
+        await drv.set_output(name, on)
+        self._schedule_state_publish()
+
+    async def pulse_output(self, name: str, ms: int) -> None:
+        drv, _ = self.outputs_map[name]
+        await drv.pulse_output(name, ms)
+
+    def outputs(self) -> dict:
+        return {n: {"kind": k, "on": bool(self.output_state.get(n, False)),
+                    "driver": self._driver_kind(d)} for n, (d, k) in self.outputs_map.items()}
+
+    def _show_area_on_readers(self, area: str, state: str) -> None:
+        armed = state in ("armed_away", "armed_stay", "alarm", "entry_delay")
+        for reader, rc in self.config["readers"].items():
+            led = f"{reader}.led"
+            if rc["area"] == area and rc["show_armed"] and led in self.outputs_map:
+                if self.output_state.get(led) != armed:
+                    self._order_output(led, armed)
+
+    # ------------------------------------------------------------------ credentials
+    def _on_driver_event(self, ev: dict) -> None:
+        if ev.get("type") == "credential":
+            self.loop.create_task(self._credential(ev))
+        elif ev.get("type") == "notice":
+            log.info("%s %s: %s", ev.get("driver", "?"), ev.get("device", ""), ev.get("text"))
+
+    async def check_code(self, code: str):
+        """Check a code off the loop (PBKDF2 takes tens of ms per user on a Pi)."""
+        return await self.loop.run_in_executor(None, self.codes.check, code)
+
+    async def _credential(self, ev: dict) -> None:
+        reader, kind = ev.get("reader", ""), ev.get("kind")
+        rc = self.config["readers"].get(reader)
+        if rc is None:
+            log.info("credential at reader %s with no [readers] entry: ignored", reader)
+            return
+        area = rc["area"]
+        if kind == "card":
+            m = self.codes.card(ev.get("value", ""))
+            if m is None or not m.may_use_area(area):
+                self.report("access", 421, 1, f"Access denied at reader {reader!r}: unknown "
+                            "card", user=f"reader:{reader}", area=area)
+                return
+            if rc["card_action"] == "grant":
+                drv = self.drivers.get("osdp")
+                if drv is not None and hasattr(drv, "grant"):
+                    await drv.grant(reader)
+                self._log_event(events.make("access", 422, 1, f"Access granted to {m.user} at "
+                                            f"reader {reader!r}", user=f"card:{m.user}",
+                                            area=area))
+            elif rc["card_action"] == "toggle":
+                self._toggle_area(area, f"card:{m.user}")
+        elif kind == "pin":
+            now = time.monotonic()
+            if self.lockout.remaining(now) > 0:
+                self.report("access", 461, 1, f"Code entered at reader {reader!r} during "
+                            "lockout", user=f"reader:{reader}", area=area)
+                return
+            m = await self.check_code(ev.get("value", ""))
+            if m is None or not m.may_use_area(area):
+                locked = self.lockout.failure(now)
+                self.report("access", 461, 1, f"Wrong code at reader {reader!r}" +
+                            (f"; keypads locked for {locked:.0f} s" if locked else ""),
+                            user=f"reader:{reader}", area=area)
+                return
+            self.lockout.success()
+            if m.duress:
+                self._apply(self.engine.command(time.monotonic_ns(), "duress", area=area,
+                                                user=f"pin:{m.user}"))
+            if rc["pin_action"] == "toggle":
+                self._toggle_area(area, f"pin:{m.user}")
+
+    def _toggle_area(self, area: str, user: str) -> None:
+        state = self.area_state(area)
+        cmd = "disarm" if state not in ("disarmed",) else "arm_away"
+        self._apply(self.engine.command(time.monotonic_ns(), cmd, area=area, user=user))
+
+    # ------------------------------------------------------------------ relay callbacks
+    def _on_uplink(self, up: bool) -> None:
+        log.warning("uplink %s", "up" if up else "DOWN")
+        self._apply(self.engine.uplink(time.monotonic_ns(), bool(up)))
+        self._schedule_state_publish()
+
+    def _on_ack(self, msg: dict) -> None:
+        try:
+            incident = int(msg.get("incident", 0))
+        except (TypeError, ValueError):
+            log.warning("malformed ack ignored")
+            return
+        user = str(msg.get("user") or "platform")
+        self._apply(self.engine.ack(time.monotonic_ns(), incident, user=f"platform:{user}"))
+
+    def _on_cmd(self, cmd: dict) -> None:
+        name = cmd.get("cmd", "")
+        result = {"cmd": name, "nonce": cmd.get("nonce", ""), "ok": False}
+        if name not in PLATFORM_COMMANDS:
+            result["reason"] = f"command {name!r} is not allowed from the platform"
+        else:
+            try:
+                decs = self.engine.command(time.monotonic_ns(), name,
+                                           area=cmd.get("area", "") or "",
+                                           zone=cmd.get("zone", "") or "",
+                                           user=cmd.get("user", "platform"),
+                                           force=bool(cmd.get("force", False)),
+                                           arg=int(cmd.get("arg", 0) or 0))
+            except (ValueError, TypeError) as e:
+                decs = []
+                result["reason"] = str(e)
+            else:
+                refused = [d for d in decs if d.kind == "refused"]
+                result["ok"] = not refused
+                if refused:
+                    result["reason"] = refused[0].text
+                result["decisions"] = [d.kind for d in decs]
+                self._log_event(events.make("command", 0, 1, f"Platform command {name}",
+                                            user=cmd.get("user", "platform"),
+                                            area=cmd.get("area", "") or ""))
+                self._apply(decs)
+        try:
+            self.relay.publish_cmd_result(result)
+        except Exception as e:  # noqa: BLE001
+            log.error("cmd result not published: %s", e)
+
+    # ------------------------------------------------------------------ state
+    def _mark_state_dirty(self) -> None:
+        self._state_dirty = True
+        if self._state_handle is None and self.loop is not None:
+            self._state_handle = self.loop.call_later(0.05, self._flush_state)
+        self._schedule_state_publish()
+
+    def _flush_state(self) -> None:
+        """Snapshot in the loop (consistent), write in a worker thread (an SD card fsync can
+        take tens of ms and must not delay the next alarm)."""
+        self._state_handle = None
+        if self._state_dirty:
+            self._state_dirty = False
+            data = self._state_data()
+            fut = self.loop.run_in_executor(None, self.statefile.save, data)
+            fut.add_done_callback(self._state_saved)
+
+    def _state_saved(self, fut) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("state not saved: %s", fut.exception())
+
+    def _state_data(self) -> dict:
+        return {"engine": self.engine.snapshot(),
+                "saved_at": events.wall_iso(time.monotonic_ns())}
+
+    def _save_state_now(self) -> None:
+        self._state_dirty = False
+        try:
+            self.statefile.save(self._state_data())
+        except OSError as e:
+            log.error("state not saved: %s", e)
+
+    def _schedule_state_publish(self) -> None:
+        if self._publish_handle is None and self.loop is not None and self.relay is not None:
+            self._publish_handle = self.loop.call_later(0.2, self._publish_state)
+
+    def _publish_state(self) -> None:
+        self._publish_handle = None
+        try:
+            self.relay.publish_state(self.state())
+        except Exception as e:  # noqa: BLE001
+            log.error("state not published: %s", e)
+
+    # ------------------------------------------------------------------ host API (console)
+    @property
+    def info(self) -> dict:
+        return {"controller": self.controller, "site": self.site, "version": __version__,
+                "engine": getattr(self, "engine_build", "?"),
+                "description": self.config["site"]["description"]}
+
+    def engine_area_names(self) -> list[str]:
+        return list(self.config["areas"])
+
+    def snapshot(self) -> dict:
+        return self.engine.snapshot()
+
+    def area_state(self, area: str) -> str:
+        return self.areas().get(area, {}).get("state", "disarmed")
+
+    def areas(self) -> dict:
+        from .views import areas_view
+
+        return areas_view(self.engine.snapshot())
+
+    def zones(self) -> list[dict]:
+        from .views import zones_view
+
+        return zones_view(self.engine.snapshot(), self.config)
+
+    def status(self) -> dict:
+        return {
+            "areas": self.areas(),
+            "zones": self.zones(),
+            "outputs": self.outputs(),
+            "uplink": self.relay_status(),
+            "drivers": self.driver_status(),
+            "clock": self.clock(),
+            "counters": dict(self.counters),
+        }
+
+    def state(self) -> dict:
+        """The retained `state` topic."""
+        zones = {z["name"]: {"state": z["state"], "bypassed": z["bypassed"],
+                             "trouble": z["trouble"], "latched": z["latched"]}
+                 for z in self.zones()}
+        up = self.relay_status()
+        return {"areas": self.areas(), "zones": zones,
+                "outputs": {n: o["on"] for n, o in self.outputs().items()},
+                "uplink": {"connected": up.get("connected"), "outbox": up.get("outbox_depth")},
+                "build": {"version": __version__, "engine": self.info["engine"]}}
+
+    async def command(self, name: str, area: str = "", zone: str = "", user: str = "",
+                      force: bool = False, arg: int = 0) -> list[dict]:
+        decs = self.engine.command(time.monotonic_ns(), name, area=area, zone=zone, user=user,
+                                   force=force, arg=arg)
+        self._log_event(events.make("command", 0, 1, f"Command {name}"
+                                    + (f" area={area}" if area else "")
+                                    + (f" zone={zone}" if zone else ""),
+                                    user=user, area=area, zone=zone))
+        self._apply(decs)
+        return [d.as_dict() for d in decs]
+
+    def subscribe(self, callback: Callable[[dict], None]) -> None:
+        self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[dict], None]) -> None:
+        try:
+            self._subscribers.remove(callback)
+        except ValueError:
+            pass
+
+    async def modbus_scan(self, bus: str, first: int, last: int) -> list[int]:
+        drv = self.drivers.get("modbus")
+        if drv is None:
+            raise GuardroomError("no Modbus driver configured")
+        return await drv.scan(bus, first, last)
+
+    def driver_status(self) -> dict:
+        out = {}
+        for kind, drv in self.drivers.items():
+            try:
+                out[kind] = drv.status()
+            except Exception as e:  # noqa: BLE001
+                out[kind] = {"error": str(e)}
+        return out
+
+    def relay_status(self) -> dict:
+        return self.relay.status() if self.relay else {}
+
+    async def mqtt_test(self) -> dict:
+        ev = self.relay.publish_event(events.make("test", 601, 1, "Manual test", user="console"))
+        self._log_event(ev)
+        rtt = await self.relay.wait_delivered(ev["seq"], 10.0)
+        return {"seq": ev["seq"], "rtt_ms": rtt}
+
+    def clock(self) -> dict:
+        return {"wall": events.wall_iso(time.monotonic_ns()), "ntp": _ntp_synced()}
+
+
+def _ntp_synced() -> bool:
+    """True when the kernel clock is disciplined by NTP (adjtimex says synchronised)."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        class Timex(ctypes.Structure):
+            _fields_ = [("modes", ctypes.c_uint), ("pad", ctypes.c_long * 40)]
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        state = libc.adjtimex(ctypes.byref(Timex()))
+        return state not in (-1, 5)  # 5 = TIME_ERROR: clock not synchronised
+    except Exception:  # noqa: BLE001
+        return False
+
+
+async def _quietly(coro) -> None:
+    try:
+        await coro
+    except Exception as e:  # noqa: BLE001
+        log.error("during stop: %s", e)
+
+
+async def run(config: dict, config_path: Optional[str] = None) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit code (re-exec on a requested restart)."""
+    daemon = Daemon(config, config_path)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: loop.create_task(daemon.stop()))
+    try:
+        await daemon.start()
+    except Exception:
+        await daemon.stop()
+        raise
+    await daemon.wait_stopped()
+    return 75 if daemon._restart_requested else 0
