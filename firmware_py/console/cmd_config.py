@@ -1,0 +1,204 @@
+"""The config commands (installer): show, check, set, unset, diff, save, revert, code."""
+from __future__ import annotations
+
+import asyncio
+
+from ..errors import ConfigError
+from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
+from .configedit import ConfigEditError, ConfigEditor
+
+
+def _parse(text: str) -> dict:
+    from ..config import parse_text
+
+    return parse_text(text)
+
+
+def _secret_paths() -> list[str]:
+    try:
+        from ..config import secret_paths
+
+        return secret_paths()
+    except Exception:  # noqa: BLE001 - the name heuristic still hides the usual suspects
+        return []
+
+
+def editor(ctx) -> ConfigEditor:
+    ed = ctx.console.state.get("config")
+    if ed is None:
+        path = getattr(ctx.host, "config_path", None)
+        if not path:
+            raise CommandError("this controller was started without a config file; "
+                               "nothing to edit")
+        try:
+            ed = ConfigEditor(path, _parse, _secret_paths())
+        except ConfigEditError as e:
+            raise CommandError(str(e)) from None
+        ctx.console.state["config"] = ed
+    return ed
+
+
+def _problems(ctx, problems) -> None:
+    for key, why in problems:
+        ctx.out(f"  {key or '<file>'}: {why}")
+
+
+@command("config", LEVEL_INSTALLER,
+         "config show [SECTION] | check | set KEY VALUE | unset KEY | diff | save | "
+         "revert [backup] | code USER [duress]",
+         "view and edit the site config (staged, then saved)",
+         """
+Edits are staged: nothing changes until 'config save'.
+'config show [SECTION]' prints the file (or one section, e.g. areas.main) with the staged
+edits and secrets as <hidden>. 'config check' validates it all. 'config set KEY VALUE' stages
+one value by dotted key, e.g. 'config set areas.main.entry_delay_s 45' or 'config set
+zones.door1.profile slow' (zones by name, or zones[3] as 'config check' counts, from 0); an
+edit that would make the config invalid is refused and the key named. 'config unset KEY'
+removes a key (its default applies). 'config diff' shows the staged edits. 'config save'
+validates, writes the file safely (the previous one kept as .bak) and restarts the controller
+to apply it. 'config revert' drops the staged edits; 'config revert backup' swaps the file and
+its .bak and restarts. 'config code USER' sets a user's code (asked twice, never shown,
+stored hashed); with 'duress' the user's duress code.
+""")
+async def config(ctx, args):
+    if not args:
+        raise UsageError()
+    sub, rest = args[0].lower(), args[1:]
+    try:
+        await _SUBS.get(sub, _bad)(ctx, rest)
+    except ConfigEditError as e:
+        raise CommandError(str(e)) from None
+
+
+async def _bad(ctx, rest):
+    raise UsageError()
+
+
+async def _show(ctx, rest):
+    if len(rest) > 1:
+        raise UsageError()
+    ed = editor(ctx)
+    ctx.out(*ed.show(rest[0] if rest else "").splitlines())
+    if ed.staged:
+        ctx.out(f"({len(ed.edits)} staged edit(s) included; 'config diff' lists them)")
+
+
+async def _check(ctx, rest):
+    ed = editor(ctx)
+    probs = ed.problems()
+    what = "staged config" if ed.staged else "config file"
+    if probs:
+        ctx.out(f"{what}: {len(probs)} problem(s):")
+        _problems(ctx, probs)
+    else:
+        ctx.out(f"{what}: ok")
+
+
+async def _set(ctx, rest):
+    if len(rest) < 2:
+        raise UsageError("config set KEY VALUE")
+    ed = editor(ctx)
+    try:
+        key, old, new = ed.set(rest[0], " ".join(rest[1:]))
+    except ConfigError as e:
+        ctx.out(f"refused: {rest[0]} not changed:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"staged: {key} = {new}   (was {old}); 'config save' applies")
+
+
+async def _unset(ctx, rest):
+    if len(rest) != 1:
+        raise UsageError()
+    ed = editor(ctx)
+    try:
+        key, old, _ = ed.unset(rest[0])
+    except ConfigError as e:
+        ctx.out(f"refused: {rest[0]} not removed:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"staged: {key} removed (was {old}); its default applies after 'config save'")
+
+
+async def _diff(ctx, rest):
+    ed = editor(ctx)
+    if not ed.staged:
+        ctx.out("no staged edits")
+        return
+    for key, old, new in ed.edits:
+        ctx.out(f"  {key}: {old} -> {new}")
+    ctx.out("", *ed.diff())
+
+
+async def _save(ctx, rest):
+    ed = editor(ctx)
+    try:
+        ed.save()
+    except ConfigError as e:
+        ctx.out("not saved: the config has problems:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"saved {ed.path} (previous version kept as {ed.path}.bak).",
+            "Restarting to apply the new config; log in again in a few seconds.")
+    ctx.console.state.pop("config", None)
+    ctx.host.request_restart(f"config saved from the console by {ctx.user}")
+
+
+async def _revert(ctx, rest):
+    ed = editor(ctx)
+    if not rest:
+        n = ed.revert()
+        ctx.out(f"dropped {n} staged edit(s)" if n else "no staged edits")
+        return
+    if rest != ["backup"]:
+        raise UsageError()
+    if not await ctx.confirm(f"Replace {ed.path} with {ed.path}.bak and restart?"):
+        ctx.out("nothing changed")
+        return
+    try:
+        ed.restore_backup()
+    except ConfigError as e:
+        ctx.out("not restored: the backup has problems:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"restored {ed.path} from the backup (the replaced file is now the .bak).",
+            "Restarting to apply it.")
+    ctx.console.state.pop("config", None)
+    ctx.host.request_restart(f"config backup restored from the console by {ctx.user}")
+
+
+async def _code(ctx, rest):
+    if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] != "duress"):
+        raise UsageError("config code USER [duress]")
+    ed = editor(ctx)
+    users = ed.doc.get("users") or []
+    idx = next((i for i, u in enumerate(users) if str(u.get("name", "")) == rest[0]), None)
+    if idx is None:
+        raise CommandError(f"no user {rest[0]!r} in the config")
+    first = await ctx.ask("New code (4-12 digits): ", secret=True)
+    if first is None:
+        return
+    second = await ctx.ask("Again: ", secret=True)
+    if second is None:
+        return
+    if first != second:
+        raise CommandError("the two codes differ; nothing changed")
+    if not first.isdigit() or not 4 <= len(first) <= 12:
+        raise CommandError("a code is 4 to 12 digits; nothing changed")
+    from ..codes import hash_code
+
+    h = await asyncio.get_running_loop().run_in_executor(None, hash_code, first)
+    del first, second
+    field = "duress_hash" if len(rest) == 2 else "code_hash"
+    try:
+        ed.set(f"users[{idx}].{field}", h)
+    except ConfigError as e:
+        ctx.out("refused:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"staged: new {'duress ' if len(rest) == 2 else ''}code for {rest[0]}; "
+            "'config save' applies")
+
+
+_SUBS = {"show": _show, "check": _check, "set": _set, "unset": _unset, "diff": _diff,
+         "save": _save, "revert": _revert, "code": _code}

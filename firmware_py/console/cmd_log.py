@@ -1,0 +1,71 @@
+"""The event log: the last N events, a live follow, and the hash-chain check."""
+from __future__ import annotations
+
+import asyncio
+
+from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
+from .render import clip
+from .util import short_time
+
+HEADER = "ROW     TIME            CID   AREA       ZONE           TEXT"
+
+
+def _line(r: dict) -> str:
+    cid = str(r.get("cid", ""))
+    cid = "" if cid in ("0000", "0") else cid
+    text = r.get("text", "")
+    if r.get("user"):
+        text += f" [{r['user']}]"
+    return clip(f"{r.get('row', ''):<7} {short_time(r.get('ts', '')):<15} {cid:<5} "
+                f"{str(r.get('area', ''))[:10]:<10} {str(r.get('zone', ''))[:14]:<14} {text}",
+                79)
+
+
+@command("log", LEVEL_USER, "log [N] | log follow | log verify",
+         "the event log: last N events (20), live, or check its hash chain",
+         """
+'log' shows the last 20 events (or N, up to 1000), oldest first: row, time (UTC), Contact ID
+qualifier+code, area, zone, text and who caused it. 'log follow' shows new events as they
+are written, until Ctrl-C. 'log verify' (installer) walks the log's hash chain and says
+whether any row was altered or removed.
+""")
+async def log_(ctx, args):
+    log = ctx.host.eventlog
+    if not args or args[0].isdigit():
+        if len(args) > 1:
+            raise UsageError()
+        n = int(args[0]) if args else 20
+        if not 1 <= n <= 1000:
+            raise UsageError("N is 1 to 1000")
+        rows = log.tail(n)
+        ctx.out(HEADER, *(_line(r) for r in rows))
+        if not rows:
+            ctx.out("(the log is empty)")
+        return
+    if args == ["follow"]:
+        loop = asyncio.get_running_loop()
+
+        def on_row(row, record):
+            rec = dict(record, row=row)
+            loop.call_soon_threadsafe(ctx.out, _line(rec))
+
+        ctx.out(HEADER)
+        log.subscribe(on_row)
+        try:
+            ctx.out("(following; Ctrl-C stops)")
+            await ctx.wait_interrupt()
+        finally:
+            log.unsubscribe(on_row)
+        ctx.out("^C")
+        return
+    if args == ["verify"]:
+        if ctx.level < LEVEL_INSTALLER:
+            raise CommandError("'log verify' needs the installer level")
+        ok, checked, bad = log.verify()
+        if ok:
+            ctx.out(f"log intact: {checked} rows checked, hash chain unbroken")
+        else:
+            ctx.out(f"LOG ALTERED: the chain breaks at row {bad} ({checked} rows before it "
+                    "are intact)")
+        return
+    raise UsageError()

@@ -1,0 +1,220 @@
+"""Commands about the session and the controller: help, login, logout, status, time, restart."""
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import time
+
+from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
+from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
+from .render import kv, table, wrap
+from .util import flat, short_time
+
+
+@command("help", LEVEL_ANYONE, "help [COMMAND]", "list the commands, or explain one",
+         """
+Without an argument: the commands open at your access level, then those that need a higher
+level. With a command name: its usage and what it does.
+""")
+async def help_(ctx, args):
+    if args:
+        cmd = REGISTRY.get(args[0].lower())
+        if cmd is None:
+            raise CommandError(f"no command {args[0]!r}; type 'help' for the list")
+        ctx.out(f"usage: {cmd.usage}", f"level: {LEVEL_NAMES[cmd.level]}"
+                f"{'' if ctx.level >= cmd.level else ' (log in first)'}", "")
+        ctx.out(*wrap(cmd.summary[0].upper() + cmd.summary[1:] + "."))
+        if cmd.help:
+            ctx.out("", *wrap(cmd.help.replace("\n", " ").replace("  ", "\n")))
+        return
+    for level in (1, 2, 3):
+        cmds = [c for c in REGISTRY.values() if c.level == level]
+        if not cmds:
+            continue
+        open_ = ctx.level >= level
+        title = {1: "Anyone", 2: "User level (2)", 3: "Installer level (3)"}[level]
+        ctx.out(title + ("" if open_ else " - needs 'login'") + ":")
+        for c in sorted(cmds, key=lambda c: c.name):
+            ctx.out(f"  {c.name:<10}{c.summary}"[:79])
+    ctx.out("'help COMMAND' explains one. Keys: Ctrl-C cancels, Ctrl-D logs out, "
+            "up-arrow recalls.")
+
+
+@command("login", LEVEL_ANYONE, "login", "log in with a user or installer code",
+         """
+Asks for the code without showing it. A user code gives level 2 (arm, disarm, bypass, reset,
+silence), an installer code level 3 (configuration, tests, outputs). After too many wrong
+codes in a row the console locks for a while (longer each time) and a wrong-code event (461)
+goes to the platform. Type the code at the 'Code:' prompt, never on the command line.
+""")
+async def login(ctx, args):
+    if args:
+        raise UsageError("type 'login' alone and the code at the prompt (it is not shown)")
+    console, session = ctx.console, ctx.session
+    left = session.locked(time.monotonic())
+    if left > 0:
+        raise CommandError(f"console locked after wrong codes; try again in "
+                           f"{math.ceil(left)} s")
+    code = await ctx.ask("Code: ", secret=True)
+    if code is None:
+        ctx.out("login cancelled")
+        return
+    code = code.strip()
+    left = session.locked(time.monotonic())
+    if left > 0:
+        raise CommandError(f"console locked; try again in {math.ceil(left)} s")
+    loop = asyncio.get_running_loop()
+    # PBKDF2 takes tens of ms per user on a Pi: never on the loop that decides alarms.
+    match = await loop.run_in_executor(None, ctx.host.codes.check, code) if code else None
+    del code
+    prev = session.match
+    res = session.attempt(match, time.monotonic())
+    if not res.ok:
+        if res.lockout_started:
+            n = session.lockout.attempts
+            console.report("wrong_code", 461, 1, f"{n} wrong codes at the console; console "
+                           f"locked for {int(res.locked_s)} s")
+            ctx.out(f"Wrong code. Too many wrong codes: console locked for "
+                    f"{int(res.locked_s)} s.")
+        else:
+            ctx.out("Wrong code.")
+        return
+    m = res.match
+    same_installer = (prev is not None and prev.level >= LEVEL_INSTALLER
+                      and prev.user == m.user and m.level >= LEVEL_INSTALLER)
+    if prev is not None and prev.level >= LEVEL_INSTALLER and not same_installer:
+        console.report("program_mode", 628, 1, f"installer {prev.user} left program mode at "
+                       "the console (new login)", user=prev.user)
+    if m.level >= LEVEL_INSTALLER and not same_installer:
+        console.report("program_mode", 627, 1, f"installer {m.user} entered program mode at "
+                       "the console", user=m.user)
+    if m.duress:
+        # Logs in like the real code; the alarm is raised silently (nothing on the screen).
+        area = m.areas[0] if m.areas else ""
+        asyncio.create_task(_duress(ctx.host, area, m.user))
+    ctx.out(f"Logged in as {m.user} ({LEVEL_NAMES[m.level]}). "
+            f"Idle logout after {int(session.idle_logout_s)} s.")
+
+
+async def _duress(host, area, user):
+    try:
+        await host.command("duress", area=area, user=user)
+    except Exception:  # noqa: BLE001
+        import logging
+
+        logging.getLogger("guardroom.console").exception("duress command failed")
+
+
+@command("logout", LEVEL_ANYONE, "logout", "end the session (also Ctrl-D)")
+async def logout(ctx, args):
+    if not ctx.session.logged_in:
+        ctx.out("Not logged in.")
+        return
+    who = ctx.user
+    ctx.console.logout("logout")
+    ctx.out(f"Logged out {who}.")
+
+
+@command("status", LEVEL_ANYONE, "status", "areas, uplink, troubles (a summary before login)",
+         """
+Before login: each area's state and whether the platform is reachable. Logged in: also the
+clock, zones not at rest, outputs that are on, and each driver's health.
+""")
+async def status(ctx, args):
+    st = ctx.host.status()
+    info = ctx.host.info
+    ctx.out(f"{info.get('controller', '?')} at {info.get('site', '?')}  "
+            f"(version {info.get('version', '?')})")
+    rows = []
+    for name, a in st.get("areas", {}).items():
+        flags = []
+        if a.get("incident"):
+            flags.append(f"incident {a['incident']}")
+        if a.get("drill"):
+            flags.append("DRILL")
+        if a.get("walktest"):
+            flags.append("WALK TEST")
+        if a.get("tripped") and ctx.level > LEVEL_ANYONE:
+            flags.append("tripped: " + ",".join(map(str, a["tripped"])))
+        rows.append((name, str(a.get("state", "?")).replace("_", " "), " ".join(flags)))
+    ctx.out("", *table(["AREA", "STATE", ""], rows))
+    up = st.get("uplink", {}) or {}
+    connected = up.get("connected", up.get("up", up.get("state")))
+    ctx.out("", f"platform uplink: {_yes(connected, 'connected', 'NOT connected')}"
+            + (f", outbox {up['outbox']}" if "outbox" in up and ctx.level > 1 else ""))
+    zones = st.get("zones", [])
+    trouble = [z for z in zones if isinstance(z, dict) and (z.get("trouble") or z.get("state")
+                                                            not in (None, "normal"))]
+    if ctx.level == LEVEL_ANYONE:
+        ctx.out(f"zones not at rest: {len(trouble)}", "Log in for details.")
+        return
+    clock = st.get("clock", {})
+    ctx.out(f"clock: {clock.get('wall', '?')} ({'NTP synced' if clock.get('ntp') else 'no NTP'})")
+    if trouble:
+        ctx.out("", *table(["ZONE", "AREA", "STATE", "TROUBLE"], [
+            (z.get("name"), z.get("area"), z.get("state"), z.get("trouble") or "")
+            for z in trouble]))
+    on = [n for n, o in st.get("outputs", {}).items() if o.get("on")]
+    ctx.out("", f"outputs on: {', '.join(on) if on else 'none'}")
+    for kind, d in (st.get("drivers") or {}).items():
+        ctx.out(f"driver {kind}: " + ", ".join(f"{k} {v}" for k, v in flat(d)
+                                               if len(v) < 30)[:60])
+
+
+def _yes(v, yes, no):
+    if isinstance(v, str):
+        return yes if v.lower() in ("up", "connected", "online", "true") else f"{no} ({v})"
+    return yes if v else no
+
+
+@command("time", LEVEL_USER, "time | time set YYYY-MM-DD HH:MM[:SS]",
+         "show the clock; set it (installer, only without NTP)",
+         """
+Shows the controller's wall clock and whether NTP keeps it right. 'time set' is for sites
+without NTP (no internet): it needs the installer level and sets the system clock with
+timedatectl; with NTP synced it is refused, because NTP would undo it.
+""")
+async def time_(ctx, args):
+    clock = ctx.host.clock()
+    if not args:
+        ctx.out(*kv([("wall clock", clock.get("wall", "?")),
+                     ("NTP", "synced" if clock.get("ntp") else "not synced")]))
+        return
+    if args[0] != "set" or len(args) not in (3, 2):
+        raise UsageError()
+    if ctx.level < LEVEL_INSTALLER:
+        raise CommandError("setting the clock needs the installer level")
+    if clock.get("ntp"):
+        raise CommandError("the clock is synced by NTP; 'time set' is refused (NTP would "
+                           "undo it)")
+    when = " ".join(args[1:])
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?", when):
+        raise UsageError("write the time as YYYY-MM-DD HH:MM[:SS]")
+    if shutil.which("timedatectl") is None:
+        raise CommandError("cannot set the clock here: timedatectl is not available")
+    proc = await asyncio.create_subprocess_exec(
+        "timedatectl", "set-time", when, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        why = out.decode(errors="replace").strip().splitlines()
+        raise CommandError("cannot set the clock here: " + (why[-1] if why else
+                                                            f"exit {proc.returncode}"))
+    ctx.console.report("clock", 625, 1, f"clock set to {when} at the console", user=ctx.user)
+    ctx.out(f"clock set: {ctx.host.clock().get('wall', when)}")
+
+
+@command("restart", LEVEL_INSTALLER, "restart", "restart the controller software",
+         """
+Asks for confirmation, then the daemon announces the restart and restarts itself (systemd
+brings it back). Alarms are not lost: the outbox keeps every unsent event.
+""")
+async def restart(ctx, args):
+    if not await ctx.confirm("Restart the controller now?"):
+        ctx.out("not restarted")
+        return
+    ctx.out("Restarting. The console comes back in a few seconds.")
+    ctx.host.request_restart(f"restart from the console by {ctx.user}")

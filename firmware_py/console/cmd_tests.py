@@ -1,0 +1,186 @@
+"""Installer tests: the walk test (with a live view of each zone as it trips), the siren test
+and direct output control."""
+from __future__ import annotations
+
+import time
+
+from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
+from .render import paint, table
+from .util import find_area, run_engine
+
+
+class WalkTest:
+    """What the console knows about the walk test it started: areas, zones, trips seen."""
+
+    def __init__(self, areas: list[str], zones: list[dict]):
+        self.areas = areas
+        self.zones = [z["name"] for z in zones if z.get("area") in areas]
+        self.info = {z["name"]: z for z in zones}
+        self.tripped: dict[str, float] = {}
+        self.started = time.time()
+
+    def trip(self, zone: str) -> bool:
+        """Record a trip; True when it is the zone's first in this test."""
+        if zone not in self.info or zone in self.tripped:
+            return False
+        self.tripped[zone] = time.time()
+        return True
+
+    def sync(self, host) -> list[str]:
+        """Take trips the engine knows (``status()['areas'][a]['tripped']``); returns new."""
+        new = []
+        for a, st in host.status().get("areas", {}).items():
+            if a in self.areas:
+                for z in st.get("tripped", []) or []:
+                    if self.trip(str(z)):
+                        new.append(str(z))
+        return new
+
+    @property
+    def count(self) -> str:
+        return f"{len([z for z in self.zones if z in self.tripped])}/{len(self.zones)} tested"
+
+    def untested(self) -> list[str]:
+        return [z for z in self.zones if z not in self.tripped]
+
+
+def _walk(ctx):
+    return ctx.console.state.get("walktest")
+
+
+async def _live(ctx, wt: WalkTest) -> None:
+    """Show trips as they come until Ctrl-C (or every zone has tripped)."""
+    def on_decision(d: dict) -> None:
+        zone = d.get("zone") or ""
+        if d.get("kind") == "walktest" or (zone and d.get("cid") == 607):
+            if wt.trip(zone):
+                show(zone)
+
+    def show(zone: str) -> None:
+        z = wt.info.get(zone, {})
+        stamp = time.strftime("%H:%M:%S", time.localtime(wt.tripped[zone]))
+        line = (f"  {stamp}  {zone:<20.20} {z.get('type', ''):<10.10} "
+                f"{z.get('area', ''):<10.10} tested   {wt.count}")
+        ctx.out(paint(line, "green", ctx.colour))
+        ctx.touch()                            # a walking installer is not idle
+        if not wt.untested():
+            ctx.out("  Every zone has tripped.")
+
+    ctx.host.subscribe(on_decision)
+    try:
+        for z in wt.sync(ctx.host):
+            show(z)
+        ctx.out(f"Live view: walk the site; each zone shows as it trips ({wt.count}). "
+                "Ctrl-C leaves the view.")
+        await ctx.wait_interrupt()
+    finally:
+        ctx.host.unsubscribe(on_decision)
+    ctx.out("^C", "Live view closed. The walk test is still running: 'walktest show', "
+            "'walktest report', 'walktest stop'.")
+
+
+def _report(ctx, wt: WalkTest) -> None:
+    wt.sync(ctx.host)
+    ctx.out(f"Walk test in {', '.join(wt.areas)}: {wt.count}")
+    rows = [(z, wt.info[z].get("type", ""), wt.info[z].get("area", ""),
+             time.strftime("%H:%M:%S", time.localtime(wt.tripped[z])) if z in wt.tripped
+             else "NOT TESTED") for z in wt.zones]
+    ctx.out(*table(["ZONE", "TYPE", "AREA", "TRIPPED"], rows))
+    left = wt.untested()
+    if left:
+        ctx.out(f"Not yet tripped ({len(left)}): {', '.join(left)}")
+    else:
+        ctx.out("Every zone has tripped.")
+
+
+@command("walktest", LEVEL_INSTALLER, "walktest start [AREA] | stop | report | show",
+         "walk test: zones report as test (607), not alarms",
+         """
+'walktest start' puts the area (or every area) in walk test: a zone that trips reports a
+walk-test event (607) instead of an alarm, and the console shows it live with the count of
+zones tested. Walk the site and trip every detector. Ctrl-C leaves the live view, the walk
+test goes on; 'walktest show' returns to it, 'walktest report' lists the zones not yet
+tripped, 'walktest stop' ends the test and prints the report. Hold-up buttons tested this way
+raise no alarm.
+""")
+async def walktest(ctx, args):
+    if not args or args[0] not in ("start", "stop", "report", "show"):
+        raise UsageError()
+    wt = _walk(ctx)
+    sub = args[0]
+    if sub == "start":
+        if len(args) > 2:
+            raise UsageError()
+        areas = [find_area(ctx.host, args[1])] if len(args) == 2 else \
+            list(ctx.host.status().get("areas", {}))
+        if wt is not None:
+            raise CommandError("a walk test is already running here ('walktest stop' first)")
+        if not await run_engine(ctx, "walktest_start", areas):
+            return
+        wt = ctx.console.state["walktest"] = WalkTest(areas, ctx.host.zones())
+        ctx.out(f"Walk test started in {', '.join(areas)}: {len(wt.zones)} zones to test.")
+        await _live(ctx, wt)
+        return
+    if wt is None:
+        raise CommandError("no walk test running ('walktest start [AREA]')")
+    if sub == "show":
+        await _live(ctx, wt)
+    elif sub == "report":
+        _report(ctx, wt)
+    else:
+        await run_engine(ctx, "walktest_stop", wt.areas)
+        ctx.console.state.pop("walktest", None)
+        ctx.out("Walk test stopped.")
+        _report(ctx, wt)
+
+
+@command("siren", LEVEL_INSTALLER, "siren test [SECONDS]",
+         "sound the sirens for a few seconds (default 3)",
+         """
+Sounds every siren (and strobe) for SECONDS (1-60, default 3) through the engine, so the test
+is logged and reported like any other. Warn the building first.
+""")
+async def siren(ctx, args):
+    if not args or args[0] != "test" or len(args) > 2:
+        raise UsageError()
+    secs = 3
+    if len(args) == 2:
+        if not args[1].isdigit() or not 1 <= int(args[1]) <= 60:
+            raise UsageError("SECONDS is a whole number from 1 to 60")
+        secs = int(args[1])
+    ctx.out(f"Siren test: {secs} s.")
+    await run_engine(ctx, "siren_test", [""], arg=secs)
+
+
+@command("output", LEVEL_INSTALLER, "output [ID on|off|pulse MS]",
+         "list the outputs, or switch one by hand",
+         """
+Without arguments: every output (siren, strobe, relay, reader LED) with its kind and state.
+'output ID on', 'output ID off', 'output ID pulse MS' (10-60000 ms) switch it directly, for
+wiring checks; the engine takes it back at its next order.
+""")
+async def output(ctx, args):
+    outs = ctx.host.outputs()
+    if not args:
+        ctx.out(*table(["OUTPUT", "KIND", "DRIVER", "STATE"],
+                       [(n, o.get("kind", ""), o.get("driver", ""), "on" if o.get("on") else
+                         "off") for n, o in outs.items()]))
+        return
+    if len(args) < 2:
+        raise UsageError()
+    name = args[0]
+    if name not in outs:
+        raise CommandError(f"no output {name!r} (outputs: {', '.join(outs) or 'none'})")
+    act = args[1].lower()
+    if act in ("on", "off") and len(args) == 2:
+        await ctx.host.set_output(name, act == "on")
+        ctx.out(f"{name} {act}")
+    elif act == "pulse" and len(args) == 3:
+        if not args[2].isdigit() or not 10 <= int(args[2]) <= 60000:
+            raise UsageError("MS is a whole number from 10 to 60000")
+        await ctx.host.pulse_output(name, int(args[2]))
+        ctx.out(f"{name} pulsed {args[2]} ms")
+    else:
+        raise UsageError()
+    ctx.console.report("command", 0, 1, f"output {name} {' '.join(args[1:])} "
+                       "from the console", user=ctx.user)

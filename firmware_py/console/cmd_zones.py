@@ -1,0 +1,148 @@
+"""Commands a user (level 2) runs on areas and zones: zones, zone, arm, disarm, bypass,
+unbypass, reset, silence; and drill (installer). Each goes through ``host.command``, so it
+takes the normal path: events to the platform, outputs, the event log."""
+from __future__ import annotations
+
+from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
+from .render import kv, table
+from .util import find_zone, my_areas, run_engine, short_time
+
+
+def _flags(z: dict) -> str:
+    f = []
+    if z.get("bypassed"):
+        f.append("bypassed")
+    if z.get("latched"):
+        f.append("latched")
+    if z.get("trouble"):
+        f.append(str(z["trouble"]))
+    return ",".join(f)
+
+
+@command("zones", LEVEL_USER, "zones [AREA]", "every zone with its state",
+         """
+One line per zone: number, name, type, area, state (normal, active, tamper, fault, offline),
+flags (bypassed, latched, trouble), trips counted and the last change. 'zone ID' shows one
+zone in full; ID is the name, a unique start of it, or the number in this list.
+""")
+async def zones(ctx, args):
+    zs = ctx.host.zones()
+    numbered = list(enumerate(zs, 1))
+    if args:
+        want = args[0].lower()
+        numbered = [(i, z) for i, z in numbered if str(z.get("area", "")).lower() == want]
+        if not numbered:
+            raise CommandError(f"no zones in area {args[0]!r}")
+    rows = [(i, z["name"], z.get("type", ""), z.get("area", ""), z.get("state", ""),
+             _flags(z), z.get("trips", 0), short_time(z.get("last_change", "")))
+            for i, z in numbered]
+    ctx.out(*table(["#", "ZONE", "TYPE", "AREA", "STATE", "FLAGS", "TRIPS", "LAST CHANGE"],
+                   rows))
+    bad = sum(1 for _, z in numbered if z.get("state") != "normal")
+    ctx.out(f"{len(numbered)} zones, {bad} not at rest")
+
+
+@command("zone", LEVEL_USER, "zone ID", "one zone in full")
+async def zone(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    z = find_zone(ctx.host, args[0])
+    ctx.out(*kv([(k, v) for k, v in z.items()]))
+
+
+def _arm_args(args):
+    stay = force = False
+    area = None
+    for a in args:
+        low = a.lower()
+        if low == "stay":
+            stay = True
+        elif low == "force":
+            force = True
+        elif low == "away":
+            pass
+        elif area is None:
+            area = a
+        else:
+            raise UsageError(f"unexpected {a!r}")
+    return area, stay, force
+
+
+@command("arm", LEVEL_USER, "arm [AREA] [stay] [force]", "arm an area (all of yours if none)",
+         """
+Arms away (everything) or stay (perimeter only, people inside). Without an area, every area
+your code may use. A zone that is not at rest refuses the arming and is named; 'force'
+bypasses such zones for this armed period (reported to the platform).
+""")
+async def arm(ctx, args):
+    area, stay, force = _arm_args(args)
+    await run_engine(ctx, "arm_stay" if stay else "arm_away", my_areas(ctx, area), force=force)
+
+
+@command("disarm", LEVEL_USER, "disarm [AREA]", "disarm an area (all of yours if none)")
+async def disarm(ctx, args):
+    if len(args) > 1:
+        raise UsageError()
+    await run_engine(ctx, "disarm", my_areas(ctx, args[0] if args else None))
+
+
+@command("reset", LEVEL_USER, "reset [AREA]", "reset latched zones and end the incident",
+         """
+Clears latched zones (a panic button stays latched until reset) and closes the area's
+incident once every zone is back at rest; the strobe stops.
+""")
+async def reset(ctx, args):
+    if len(args) > 1:
+        raise UsageError()
+    await run_engine(ctx, "reset", my_areas(ctx, args[0] if args else None))
+
+
+@command("silence", LEVEL_USER, "silence [AREA]", "stop the sirens (the alarm stays)")
+async def silence(ctx, args):
+    if len(args) > 1:
+        raise UsageError()
+    await run_engine(ctx, "silence", my_areas(ctx, args[0] if args else None))
+
+
+async def _bypass(ctx, args, name):
+    if len(args) != 1:
+        raise UsageError()
+    z = find_zone(ctx.host, args[0])
+    if not ctx.session.may_use_area(z.get("area", "")):
+        raise CommandError(f"user {ctx.user} may not use area {z.get('area')}")
+    await run_engine(ctx, name, [z.get("area", "")], zone=z["name"])
+
+
+@command("bypass", LEVEL_USER, "bypass ZONE", "leave a zone out until unbypassed",
+         """
+A bypassed zone raises no alarm (its trouble and tamper still report). Panic and hold-up
+zones cannot be bypassed. The bypass is reported (570) and shown in 'zones'.
+""")
+async def bypass(ctx, args):
+    await _bypass(ctx, args, "bypass")
+
+
+@command("unbypass", LEVEL_USER, "unbypass ZONE", "put a bypassed zone back in service")
+async def unbypass(ctx, args):
+    await _bypass(ctx, args, "unbypass")
+
+
+@command("drill", LEVEL_INSTALLER, "drill start AREA | drill stop [AREA]",
+         "start or stop a drill (alarms marked as drill)",
+         """
+During a drill the area's alarms go to the platform marked as a drill (a lockdown or
+evacuation exercise), so nobody is dispatched. 'drill stop' without an area stops every drill.
+""")
+async def drill(ctx, args):
+    if not args or args[0] not in ("start", "stop"):
+        raise UsageError()
+    if args[0] == "start":
+        if len(args) != 2:
+            raise UsageError("name the area of the drill")
+        await run_engine(ctx, "drill_start", my_areas(ctx, args[1]))
+    else:
+        areas = my_areas(ctx, args[1] if len(args) > 1 else None)
+        if len(args) == 1:
+            st = ctx.host.status().get("areas", {})
+            areas = [a for a in areas if st.get(a, {}).get("drill")] or areas
+        await run_engine(ctx, "drill_stop", areas)

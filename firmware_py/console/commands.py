@@ -1,0 +1,121 @@
+"""The command table and the context a command runs in.
+
+Each command family lives in its own module (``cmd_*.py``) and registers its commands with the
+``@command`` decorator: name, access level, usage, a one-line summary and the help text. The
+console parses a line, checks the level, and runs the handler as a task it can cancel (Ctrl-C).
+A handler writes with ``ctx.out``, asks for a line with ``await ctx.ask``, waits in a live view
+with ``await ctx.wait_interrupt()``, and refuses with ``raise CommandError(...)`` (or
+``UsageError`` to show the usage).
+"""
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Optional
+
+from ..errors import GuardroomError
+from .session import LEVEL_ANYONE, LEVEL_INSTALLER, LEVEL_NAMES, LEVEL_USER
+
+__all__ = ["Command", "CommandError", "UsageError", "Context", "REGISTRY", "command", "parse",
+           "LEVEL_ANYONE", "LEVEL_USER", "LEVEL_INSTALLER"]
+
+
+class ConsoleError(GuardroomError):
+    """Base of the console's errors."""
+
+
+class CommandError(ConsoleError):
+    """A command refused or failed; the message is shown to the installer as is."""
+
+
+class UsageError(CommandError):
+    """Wrong arguments: the console shows the message and the command's usage."""
+
+
+@dataclass
+class Command:
+    name: str
+    level: int
+    usage: str
+    summary: str
+    help: str
+    run: Callable[["Context", list[str]], Awaitable[None]]
+
+
+REGISTRY: dict[str, Command] = {}
+
+
+def command(name: str, level: int, usage: str, summary: str, help: str = ""):
+    """Register ``async def handler(ctx, args)`` as the command ``name``."""
+    def deco(fn):
+        REGISTRY[name] = Command(name, level, usage, summary, help.strip(), fn)
+        return fn
+    return deco
+
+
+def parse(line: str) -> list[str]:
+    """Split a command line like a shell does (quotes keep spaces); raises UsageError."""
+    try:
+        return shlex.split(line, comments=False, posix=True)
+    except ValueError as e:
+        raise UsageError(f"cannot read that line: {e}") from None
+
+
+class Context:
+    """What a running command sees: the host, the session, and the console's I/O."""
+
+    def __init__(self, console, name: str):
+        self.console = console
+        self.host = console.host
+        self.session = console.session
+        self.name = name
+        self.colour = console.colour
+        self._live = False
+        self._interrupt = asyncio.Event()
+
+    @property
+    def user(self) -> str:
+        return self.session.user
+
+    @property
+    def level(self) -> int:
+        return self.session.level
+
+    def out(self, *lines: str) -> None:
+        for line in lines:
+            self.console.write(f"{line}\n")
+
+    def touch(self) -> None:
+        """Count as activity (keeps an idle logout away during a live view)."""
+        self.console.touch()
+
+    async def ask(self, prompt: str, secret: bool = False) -> Optional[str]:
+        """Read one line from the installer (None on Ctrl-C / Ctrl-D)."""
+        return await self.console.read_line(prompt, secret)
+
+    async def confirm(self, question: str) -> bool:
+        answer = await self.ask(f"{question} [y/N] ")
+        return (answer or "").strip().lower() in ("y", "yes")
+
+    async def wait_interrupt(self, timeout: Optional[float] = None) -> bool:
+        """Wait in a live view until Ctrl-C (True) or ``timeout`` seconds (False)."""
+        self._live = True
+        try:
+            await asyncio.wait_for(self._interrupt.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._live = False
+            self._interrupt.clear()
+
+    def interrupt(self) -> bool:
+        """Ctrl-C arrived: ends a live view (True), else the caller cancels the command."""
+        if self._live:
+            self._interrupt.set()
+            return True
+        return False
+
+    def level_name(self, level: int) -> str:
+        return LEVEL_NAMES[level]

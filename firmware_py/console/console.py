@@ -1,0 +1,293 @@
+"""The commissioning console: one serial port, one session, one shell task in the daemon's
+loop. Bytes from the port go through the line editor; finished lines are parsed and run as
+commands, each as a task that Ctrl-C cancels (or, in a live view, ends). The session holds the
+access level; login checks the code off the loop (PBKDF2 is slow on purpose), applies the
+wrong-code lockout and reports 461, installer login/logout report 627/628, a duress code logs
+in like the real one and raises a duress alarm without a word on the screen, and an idle
+session logs out.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Optional
+
+from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
+from . import cmd_bus, cmd_config, cmd_log, cmd_system, cmd_tests, cmd_zones  # noqa: F401
+from .commands import REGISTRY, CommandError, Context, UsageError, parse
+from .render import wrap
+from .session import Session
+from .terminal import Hangup, Interrupt, Line, LineEditor
+from .transport import SerialLink
+
+log = logging.getLogger("guardroom.console")
+
+
+class Console:
+    """``Console(host, config)``; ``await start()`` in the daemon's loop, ``await stop()``.
+    ``config`` is the validated ``[console]`` section (or the whole config holding it)."""
+
+    def __init__(self, host, config: dict):
+        if "console" in config and "port" not in config:
+            config = config["console"]
+        self.host = host
+        self.config = config
+        self.colour = bool(config.get("colour", False))
+        lk = config.get("lockout") or {}
+        self.lockout = Lockout(lk.get("attempts", 5), lk.get("lock_s", 90),
+                               lk.get("max_lock_s", 3600))
+        self.session = Session(self.lockout, float(config.get("idle_logout_s", 600)))
+        self.editor = LineEditor(complete=self._complete)
+        self.link: Optional[SerialLink] = None
+        self.state: dict = {}                 # per-console state of command families
+        self._events: asyncio.Queue = asyncio.Queue()
+        self._shell: Optional[asyncio.Task] = None
+        self._idle: Optional[asyncio.Task] = None
+        self._running: Optional[asyncio.Task] = None
+        self._ctx: Optional[Context] = None
+        self._line_wanted: Optional[asyncio.Future] = None
+        self._activity = asyncio.Event()
+        self._stopping = False
+        self._quiet_cancel = False
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.link = SerialLink(self.config["port"], int(self.config.get("baudrate", 115200)),
+                               loop, self._on_bytes, self._on_up)
+        try:
+            self.link.open_now()
+        except Exception as e:  # noqa: BLE001 - a missing port must not stop the alarm daemon
+            log.warning("console port %s not open yet (%s); retrying in the background",
+                        self.config["port"], e)
+        self.link.start()
+        self._shell = asyncio.create_task(self._shell_loop(), name="console-shell")
+        self._idle = asyncio.create_task(self._idle_loop(), name="console-idle")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.session.logged_in:
+            self.write("\nThe controller is shutting down. Logged out.\n")
+            self.logout("shutdown")
+        for task in (self._running, self._shell, self._idle):
+            if task is not None and not task.done():
+                task.cancel()
+        for task in (self._running, self._shell, self._idle):
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+        if self.link is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.link.stop)
+
+    def status(self) -> dict:
+        """For the daemon's status: who is logged in, link counters (never a code)."""
+        link = self.link
+        return {"port": self.config["port"], "level": self.session.level_name,
+                "user": self.session.user, "locked_s": round(self.lockout.remaining(
+                    time.monotonic())), "bytes_in": link.bytes_in if link else 0,
+                "bytes_out": link.bytes_out if link else 0,
+                "pty": link.slave_path if link else ""}
+
+    # -- output --------------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        if self.link is None:
+            return
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        self.link.write(text.encode("utf-8", "replace"))
+
+    def out(self, *lines: str) -> None:
+        for line in lines:
+            self.write(line + "\n")
+
+    def touch(self) -> None:
+        self.session.touch(time.monotonic())
+        self._activity.set()
+
+    @property
+    def prompt(self) -> str:
+        return f"guardroom({self.session.level_name})> "
+
+    def banner(self) -> list[str]:
+        info = self.host.info
+        lines = [
+            "guardroom commissioning console",
+            f"controller {info.get('controller', '?')}   site {info.get('site', '?')}   "
+            f"version {info.get('version', '?')} ({info.get('engine', info.get('build', '?'))})",
+        ]
+        extra = self.config.get("banner", "")
+        if extra:
+            lines += wrap(extra)
+        lines.append(f"access level: {self.session.level_name}. Type 'help' for the commands, "
+                     "'login' to log in.")
+        return lines
+
+    # -- input (in the loop) -------------------------------------------------------------------
+    def _on_bytes(self, data: bytes) -> None:
+        echo, events = self.editor.feed(data)
+        if echo:
+            self.link.write(echo)
+        if data:
+            self.touch()
+        for ev in events:
+            self._events.put_nowait(ev)
+
+    def _on_up(self, up: bool) -> None:
+        if up:
+            self.editor.start_line()
+            self.out("", *self.banner())
+            self.write(self.prompt)
+        elif self.session.logged_in:
+            log.info("console link lost: logging out %s", self.session.user)
+            if self._running is not None:
+                self._quiet_cancel = True
+                self._running.cancel()
+            self.logout("link lost")
+
+    async def read_line(self, prompt: str, secret: bool = False) -> Optional[str]:
+        """One line typed at ``prompt`` while a command runs (None on Ctrl-C / Ctrl-D)."""
+        self.write(prompt)
+        self.editor.start_line(secret=secret)
+        fut = asyncio.get_running_loop().create_future()
+        self._line_wanted = fut
+        try:
+            return await fut
+        finally:
+            self._line_wanted = None
+            self.editor.stop()
+
+    # -- the shell -----------------------------------------------------------------------------
+    async def _shell_loop(self) -> None:
+        self.editor.start_line()
+        while True:
+            ev = await self._events.get()
+            if isinstance(ev, Line):
+                if ev.text.strip():
+                    await self._run_line(ev.text)
+            elif isinstance(ev, Hangup):
+                if self.session.logged_in:
+                    self.logout("ctrl-d")
+                    self.out("Logged out.")
+            # Interrupt at the prompt: the editor already dropped the line.
+            self.write(self.prompt)
+            self.editor.start_line()
+
+    async def _run_line(self, text: str) -> None:
+        try:
+            words = parse(text)
+        except UsageError as e:
+            self.out(f"error: {e}")
+            return
+        if not words:
+            return
+        name, args = words[0].lower(), words[1:]
+        cmd = REGISTRY.get(name)
+        if cmd is None:
+            self.out(f"unknown command {name!r}. Type 'help' for the list.")
+            return
+        if self.session.level < cmd.level:
+            need = LEVEL_NAMES[cmd.level]
+            self.out(f"'{name}' needs the {need} level; you are at level "
+                     f"{self.session.level_name}. Use 'login' with a{'n' if need[0] in 'aeiou' else ''} "
+                     f"{need} code.")
+            return
+        self.editor.stop()
+        ctx = self._ctx = Context(self, name)
+        self._running = asyncio.create_task(self._guarded(cmd, ctx, args), name=f"console-{name}")
+        try:
+            while not self._running.done():
+                getter = asyncio.ensure_future(self._events.get())
+                done, _ = await asyncio.wait({self._running, getter},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                ev = getter.result()
+                if isinstance(ev, Line):
+                    if self._line_wanted is not None and not self._line_wanted.done():
+                        self._line_wanted.set_result(ev.text)
+                elif isinstance(ev, (Interrupt, Hangup)):
+                    if self._line_wanted is not None and not self._line_wanted.done():
+                        self._line_wanted.set_result(None)
+                        if isinstance(ev, Hangup):
+                            self._events.put_nowait(ev)
+                    elif isinstance(ev, Interrupt) and ctx.interrupt():
+                        pass                  # a live view ends itself
+                    else:
+                        self._running.cancel()
+                        if isinstance(ev, Hangup):
+                            self._events.put_nowait(ev)
+            try:
+                await self._running
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                if not self._quiet_cancel:
+                    self.out("^C (cancelled)")
+            self._quiet_cancel = False
+        finally:
+            self._running = None
+            self._ctx = None
+
+    async def _guarded(self, cmd, ctx: Context, args: list[str]) -> None:
+        try:
+            await cmd.run(ctx, args)
+        except UsageError as e:
+            if str(e):
+                self.out(f"error: {e}")
+            self.out(f"usage: {cmd.usage}")
+        except CommandError as e:
+            self.out(f"error: {e}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a command bug must never kill the console
+            log.exception("console command %r failed", cmd.name)
+            self.out(f"error: {cmd.name} failed: {type(e).__name__}: {e}")
+
+    # -- login / logout ------------------------------------------------------------------------
+    def logout(self, why: str) -> None:
+        was = self.session.logout()
+        if was is None:
+            return
+        log.info("console logout of %s (%s)", was.user, why)
+        if was.level >= LEVEL_INSTALLER:
+            self.report("program_mode", 628, 1, f"installer {was.user} left program mode "
+                                                 f"at the console ({why})", user=was.user)
+        self.state.pop("walktest_view", None)
+
+    def report(self, kind: str, cid: int, q: int, text: str, user: str = "",
+                area: str = "") -> None:
+        try:
+            self.host.report(kind, cid, q, text, user=user, area=area)
+        except Exception:  # noqa: BLE001 - reporting must not break the session
+            log.exception("console could not report %s", cid)
+
+    # -- idle logout ---------------------------------------------------------------------------
+    async def _idle_loop(self) -> None:
+        while True:
+            left = self.session.idle_left(time.monotonic())
+            self._activity.clear()
+            if left is None:
+                await self._activity.wait()
+                continue
+            if left > 0:
+                try:
+                    await asyncio.wait_for(self._activity.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            if self._running is not None:
+                self._quiet_cancel = True
+                self._running.cancel()
+            who = self.session.user
+            self.logout("idle")
+            self.editor.stop()
+            self.out("", f"Logged out {who} after {int(self.session.idle_logout_s)} s idle.")
+            if self._running is None:
+                self.write(self.prompt)
+                self.editor.start_line()
+
+    def _complete(self, word: str):
+        return [n for n, c in REGISTRY.items() if c.level <= self.session.level]

@@ -1,0 +1,81 @@
+"""Text for an 80-column terminal: tables that shrink to fit, key/value blocks, wrapping, and
+optional ANSI colour (off unless ``[console] colour = true``). Output lines never carry CR;
+the console turns every line end into CRLF on the wire.
+"""
+from __future__ import annotations
+
+import textwrap
+from typing import Iterable, Sequence
+
+WIDTH = 80
+_COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
+            "dim": "2"}
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, a ``~`` marking the cut."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    return text[:max(0, width - 1)] + "~" if width > 0 else ""
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
+          gap: int = 2) -> list[str]:
+    """Left-aligned columns fitting ``width``: the widest columns shrink first (cut with ~)."""
+    rows = [[_cell(c) for c in r] for r in rows]
+    n = len(headers)
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i in range(n):
+            widths[i] = max(widths[i], len(r[i]) if i < len(r) else 0)
+    budget = width - gap * (n - 1) - 1
+    while sum(widths) > budget:
+        i = max(range(n), key=lambda k: widths[k])
+        if widths[i] <= 4:
+            break
+        widths[i] -= 1
+    sep = " " * gap
+
+    def line(cells):
+        cells = list(cells) + [""] * (n - len(cells))
+        return sep.join(clip(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    out = [line(headers), sep.join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    return out
+
+
+def kv(pairs: Iterable[tuple[str, object]], width: int = WIDTH) -> list[str]:
+    """``key  value`` lines, values wrapped under themselves."""
+    pairs = [(str(k), _cell(v)) for k, v in pairs]
+    kw = min(24, max((len(k) for k, _ in pairs), default=0))
+    out = []
+    for k, v in pairs:
+        chunks = textwrap.wrap(v, max(20, width - kw - 3)) or [""]
+        out.append(f"{clip(k, kw).ljust(kw)}  {chunks[0]}".rstrip())
+        out += [" " * (kw + 2) + c for c in chunks[1:]]
+    return out
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "") -> list[str]:
+    out = []
+    for para in str(text).split("\n"):
+        out += textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""]
+    return out
+
+
+def paint(text: str, colour: str, enabled: bool) -> str:
+    if not enabled or colour not in _COLOURS:
+        return text
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple, set)):
+        return ",".join(str(x) for x in v) or "-"
+    return str(v).replace("\r", " ").replace("\n", " ")
