@@ -1,1 +1,1308 @@
-"""Placeholder."""
+"""The guardroom alarm engine: debounce, zones, areas, incidents, timers and siren policy.
+
+One source, two builds: compiled by Cython in pure-Python mode (setup.py builds
+``guardroom.core.engine``) and run as plain Python (``load_engine("interpreted")``). Both must
+give identical decisions; tests/core runs every test against both.
+
+The engine never reads a clock, never sleeps and does no I/O: time comes in with every call
+(``time.monotonic_ns()`` integers). The contract and the semantics are in
+docs/developer/engine.md.
+
+Layout of the hot state (per zone number ``z``, C arrays in the compiled build):
+``_acc`` accepted (debounced) value, ``_pend`` pending value or -1, ``_lst`` logical state
+(after pulse counting), and one flat deadline table ``_dl``:
+
+    [0, nz)           debounce acceptance of zone z
+    [nz, 2nz)         offline grace of zone z
+    [2nz, 3nz)        sensor watch of zone z
+    3nz + 4a + k      area a: k=0 entry/exit delay, 1 bell cut-off, 2 fallback, 3 siren test
+
+``_next`` caches the earliest deadline; it may be stale-early (a cancelled timer), which costs
+one rescan, never a missed timer. A sample costs a few comparisons unless a timer is due or
+the accepted state changes.
+"""
+from __future__ import annotations
+
+from array import array
+
+import cython
+
+from guardroom.core import codes
+from guardroom.core.decisions import Decision
+from guardroom.core.errors import SnapshotError
+from guardroom.core.site import MAX_SECONDS, S, Site
+
+BUILD = "compiled" if cython.compiled else "interpreted"
+SNAPSHOT_VERSION = 1
+
+# sample values (the drivers' contract)
+NORMAL = cython.declare(cython.int, 0)
+ACTIVE = cython.declare(cython.int, 1)
+TAMPER = cython.declare(cython.int, 2)
+FAULT = cython.declare(cython.int, 3)
+OFFLINE = cython.declare(cython.int, 4)
+# zone types, in site.ZONE_TYPES order
+T_PANIC = cython.declare(cython.int, 0)
+T_DURESS = cython.declare(cython.int, 1)
+T_TAMPER = cython.declare(cython.int, 2)
+T_PERIMETER = cython.declare(cython.int, 3)
+T_ENTRY = cython.declare(cython.int, 4)
+T_INTERIOR = cython.declare(cython.int, 5)
+T_TECHNICAL = cython.declare(cython.int, 6)
+T_KEYSWITCH = cython.declare(cython.int, 7)
+# area states and arming modes
+DISARMED = cython.declare(cython.int, 0)
+EXIT = cython.declare(cython.int, 1)
+AWAY = cython.declare(cython.int, 2)
+STAY = cython.declare(cython.int, 3)
+ENTRY = cython.declare(cython.int, 4)
+ALARM = cython.declare(cython.int, 5)
+M_OFF = cython.declare(cython.int, 0)
+M_AWAY = cython.declare(cython.int, 1)
+M_STAY = cython.declare(cython.int, 2)
+# area timers
+K_DELAY = cython.declare(cython.int, 0)
+K_BELL = cython.declare(cython.int, 1)
+K_FALLBACK = cython.declare(cython.int, 2)
+K_TEST = cython.declare(cython.int, 3)
+# fallback state of an incident
+FB_NONE = cython.declare(cython.int, 0)
+FB_PENDING = cython.declare(cython.int, 1)
+FB_FIRED = cython.declare(cython.int, 2)
+FB_CANCELLED = cython.declare(cython.int, 3)
+
+INF = cython.declare(cython.longlong, 4611686018427387904)  # 2**62: "no deadline"
+
+STATE_NAMES = ("normal", "active", "tamper", "fault", "offline")
+AREA_STATE_NAMES = ("disarmed", "exit_delay", "armed_away", "armed_stay", "entry_delay", "alarm")
+MODE_NAMES = ("", "away", "stay")
+FALLBACK_NAMES = ("none", "pending", "fired", "cancelled")
+TYPE_CID = (codes.PANIC, codes.DURESS, codes.SENSOR_TAMPER, codes.PERIMETER, codes.ENTRY_EXIT,
+            codes.INTERIOR, codes.TECHNICAL, 0)
+ALARM_TEXT = (
+    "Panic button '{}' pressed",
+    "Duress alarm from '{}'",
+    "Tamper switch '{}' opened",
+    "Perimeter zone '{}' triggered",
+    "Entry/exit zone '{}' opened",
+    "Interior detector '{}' triggered",
+    "Technical zone '{}' in trouble",
+    "Keyswitch '{}' turned",
+)
+COMMANDS = ("arm_away", "arm_stay", "disarm", "bypass", "unbypass", "reset", "silence",
+            "drill_start", "drill_stop", "walktest_start", "walktest_stop", "siren_test",
+            "duress", "panic")
+MAX_TEST_S = 3600
+
+
+class Incident:
+    """One open incident of an area: every zone that alarms until reset."""
+
+    __slots__ = ("id", "area", "zones", "silent", "has_silent", "verified", "acked", "holdup",
+                 "fallback", "drill")
+
+    def __init__(self, ident, area, drill):
+        self.id = ident
+        self.area = area
+        self.zones = []          # zone names in order of their first alarm
+        self.silent = True       # no audible alarm so far
+        self.has_silent = False  # at least one silent alarm
+        self.verified = False
+        self.acked = False
+        self.holdup = False      # a panic or duress alarm is part of it
+        self.fallback = 0        # FB_* state
+        self.drill = drill
+
+    def as_dict(self, area_name):
+        return {"id": self.id, "area": area_name, "zones": list(self.zones),
+                "silent": self.silent, "has_silent": self.has_silent,
+                "verified": self.verified, "acked": self.acked, "holdup": self.holdup,
+                "fallback": FALLBACK_NAMES[self.fallback], "drill": self.drill}
+
+
+@cython.final
+@cython.cclass
+class Engine:
+    """The alarm engine of one controller, built from the validated site description."""
+
+    # ---- hot state (C in the compiled build) ----
+    _now: cython.longlong
+    _next: cython.longlong
+    _nz: cython.Py_ssize_t
+    _na: cython.Py_ssize_t
+    _np: cython.Py_ssize_t
+    _nt: cython.Py_ssize_t
+    _started: cython.bint
+    _uplink: cython.bint
+    _n_samples: cython.longlong
+    _n_glitches: cython.longlong
+    _n_alarms: cython.longlong
+    _n_decisions: cython.longlong
+    _next_inc: cython.longlong
+    _ptz: cython.int[::1]
+    _inv: cython.int[::1]
+    _acc: cython.int[::1]
+    _pend: cython.int[::1]
+    _lst: cython.int[::1]
+    _dact: cython.longlong[::1]
+    _drest: cython.longlong[::1]
+    _dl: cython.longlong[::1]
+    # ---- the rest (Python objects) ----
+    _site: object
+    _out: object
+    _user: object
+    _bypass: object    # per zone: "" or why ("manual", "forced", "swinger")
+    _latched: object   # per zone: hold-up latched until reset
+    _zalarm: object    # per zone: cid of the alarm its current condition raised (0 none)
+    _zinc: object      # per zone: incident id of that alarm
+    _ztrouble: object  # per zone: cid of the trouble its current condition raised (0 none)
+    _zwatch: object    # per zone: sensor-watch trouble raised
+    _zswing: object    # per zone: alarms in this armed period (swinger shutdown)
+    _zpulses: object   # per zone: times of accepted activations (pulse counting)
+    _astate: object
+    _amode: object
+    _aby: object       # who armed
+    _adrill: object
+    _awalk: object
+    _awalked: object   # zone names tripped since walk test start
+    _asiren: object    # sirens wanted by an alarm / fallback
+    _astrobe: object   # strobes wanted (until reset)
+    _atest: object     # siren test running
+    _afb: object       # sirens on only because of a fallback (ack turns them off)
+    _aentry: object    # zone that started the entry delay, or -1
+    _ainc: object      # open Incident or None
+    _outs: object      # output name -> on
+    _ghist: object     # per group: {zone: time of its last alarm}
+    _sab: object       # {zone: time it went offline} inside the sabotage window
+
+    def __init__(self, site: dict):
+        s = Site(site)
+        self._site = s
+        nz = len(s.zone_names)
+        na = len(s.area_names)
+        self._nz = nz
+        self._na = na
+        self._np = s.n_points
+        self._nt = 3 * nz + 4 * na
+        ptz = array("i", [-1]) * max(s.n_points, 1)
+        for z in range(nz):
+            ptz[s.z_point[z]] = z
+        self._ptz = ptz
+        self._inv = array("i", [1 if x else 0 for x in s.z_invert] or [0])
+        self._dact = array("q", s.z_act_ns or [0])
+        self._drest = array("q", s.z_rest_ns or [0])
+        self._init_state()
+
+    def _init_state(self):
+        s = self._site
+        nz = self._nz
+        na = self._na
+        n = max(nz, 1)
+        self._acc = array("i", [NORMAL]) * n
+        self._pend = array("i", [-1]) * n
+        self._lst = array("i", [NORMAL]) * n
+        self._dl = array("q", [INF]) * max(self._nt, 1)
+        self._now = 0
+        self._next = INF
+        self._started = False
+        self._uplink = True
+        self._n_samples = 0
+        self._n_glitches = 0
+        self._n_alarms = 0
+        self._n_decisions = 0
+        self._next_inc = 1
+        self._out = []
+        self._user = ""
+        self._bypass = [""] * nz
+        self._latched = [False] * nz
+        self._zalarm = [0] * nz
+        self._zinc = [0] * nz
+        self._ztrouble = [0] * nz
+        self._zwatch = [False] * nz
+        self._zswing = [0] * nz
+        self._zpulses = [[] for _ in range(nz)]
+        self._astate = [DISARMED] * na
+        self._amode = [M_OFF] * na
+        self._aby = [""] * na
+        self._adrill = [False] * na
+        self._awalk = [False] * na
+        self._awalked = [[] for _ in range(na)]
+        self._asiren = [False] * na
+        self._astrobe = [False] * na
+        self._atest = [False] * na
+        self._afb = [False] * na
+        self._aentry = [-1] * na
+        self._ainc = [None] * na
+        self._outs = {name: False for name in s.output_names}
+        self._ghist = [{} for _ in s.group_names]
+        self._sab = {}
+
+    # ------------------------------------------------------------------ hot path
+
+    @cython.cfunc
+    @cython.exceptval(-1)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _step(self, t: cython.longlong, p: cython.longlong, v: cython.longlong) -> cython.int:
+        """One sample: fire due timers, then debounce. Returns 0 (-1 on an exception)."""
+        z: cython.int
+        d: cython.longlong
+        if t < self._now:
+            t = self._now
+        if t >= self._next:
+            self._fire_until(t)
+        self._now = t
+        self._n_samples += 1
+        if p < 0 or p >= self._np or v < 0 or v > 4:
+            return 0
+        z = self._ptz[p]
+        if z < 0:
+            return 0
+        if v <= 1 and self._inv[z]:
+            v = 1 - v
+        if v == self._acc[z]:
+            if self._pend[z] >= 0:      # a glitch ended before its debounce: forget it
+                self._pend[z] = -1
+                self._dl[z] = INF
+                self._n_glitches += 1
+            return 0
+        if v == self._pend[z]:
+            return 0
+        if v == OFFLINE:                # the driver already waited: accept at once
+            self._pend[z] = -1
+            self._dl[z] = INF
+            self._accept(z, v)
+            return 0
+        if v == NORMAL:
+            d = self._drest[z]
+        else:
+            d = self._dact[z]
+        if d <= 0:
+            self._pend[z] = -1
+            self._dl[z] = INF
+            self._accept(z, v)
+            return 0
+        self._pend[z] = v
+        d += t
+        self._dl[z] = d
+        if d < self._next:
+            self._next = d
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _earliest(self) -> cython.Py_ssize_t:
+        """Index of the earliest deadline, or -1 when no timer runs."""
+        i: cython.Py_ssize_t
+        best: cython.Py_ssize_t = -1
+        m: cython.longlong = INF
+        for i in range(self._nt):
+            if self._dl[i] < m:
+                m = self._dl[i]
+                best = i
+        return best
+
+    @cython.cfunc
+    @cython.exceptval(-1)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _fire_until(self, t: cython.longlong) -> cython.int:
+        """Fire, in time order, every timer due at or before t (ties: lower index first)."""
+        i: cython.Py_ssize_t
+        d: cython.longlong
+        while True:
+            i = self._earliest()
+            if i < 0:
+                self._next = INF
+                return 0
+            d = self._dl[i]
+            if d > t:
+                self._next = d
+                return 0
+            self._dl[i] = INF
+            if d > self._now:
+                self._now = d
+            self._fire(i)
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    def _set_timer(self, i: cython.Py_ssize_t, d: cython.longlong) -> cython.int:
+        self._dl[i] = d
+        if d < self._next:
+            self._next = d
+        return 0
+
+    # ------------------------------------------------------------------ public API
+
+    def feed(self, t_ns, point, value) -> list:
+        """One sample (t_ns, point, value); returns the decisions it caused."""
+        out = []
+        self._out = out
+        self._user = ""
+        if not self._started:
+            self._start(max(t_ns, self._now))
+        self._step(t_ns, point, value)
+        return out
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def feed_many(self, buf) -> list:
+        """A flat int64 buffer [t0, p0, v0, t1, p1, v1, ...]: the same decisions as feed()
+        called for each triple, in one call."""
+        view = _int64_view(buf)
+        mv: cython.longlong[::1] = view
+        n: cython.Py_ssize_t = mv.shape[0]
+        i: cython.Py_ssize_t
+        if n % 3:
+            raise ValueError(f"feed_many: buffer length {n} is not a multiple of 3")
+        out = []
+        self._out = out
+        self._user = ""
+        if n and not self._started:
+            self._start(max(mv[0], self._now))
+        for i in range(0, n, 3):
+            self._step(mv[i], mv[i + 1], mv[i + 2])
+        return out
+
+    def advance(self, t_ns) -> list:
+        """Fire every timer due at or before t_ns."""
+        return self._begin(t_ns, "")
+
+    def next_deadline(self) -> int:
+        """ns time of the next due timer, or -1 when none runs."""
+        i = self._earliest()
+        self._next = INF if i < 0 else self._dl[i]
+        return -1 if i < 0 else self._dl[i]
+
+    def uplink(self, t_ns, up) -> list:
+        """The relay's view of the platform link; going down falls back un-acked silent
+        incidents to the local siren at once."""
+        out = self._begin(t_ns, "")
+        up = bool(up)
+        if up != self._uplink:
+            self._uplink = up
+            if not up:
+                for a in range(self._na):
+                    inc = self._ainc[a]
+                    if (inc is not None and inc.has_silent and not inc.acked
+                            and (inc.fallback == FB_NONE or inc.fallback == FB_PENDING)
+                            and not self._asiren[a]):
+                        self._fallback(a, codes.COMM_TROUBLE, "uplink down")
+        return out
+
+    def ack(self, t_ns, incident, user="platform") -> list:
+        """The platform acknowledged an incident: cancels its pending fallback and turns off a
+        siren the fallback started. A repeated ack decides nothing."""
+        out = self._begin(t_ns, user)
+        for a in range(self._na):
+            inc = self._ainc[a]
+            if inc is not None and inc.id == incident:
+                break
+        else:
+            self._refuse(-1, -1, f"unknown or closed incident {incident}")
+            self._user = ""
+            return out
+        if not inc.acked:
+            inc.acked = True
+            if inc.fallback == FB_PENDING:
+                inc.fallback = FB_CANCELLED
+                self._dl[self._ti(a, K_FALLBACK)] = INF
+            self._emit("ack", a, -1, text=f"Incident {inc.id} acknowledged by {user}", inc=True)
+            if self._asiren[a] and self._afb[a]:
+                self._siren_off(a)
+                self._outputs(a)
+        self._user = ""
+        return out
+
+    def command(self, t_ns, name, area="", zone="", user="", force=False, arg=0) -> list:
+        """A command from a user (console, platform, keyswitch, card). See the docs for the
+        names; a refused command returns a "refused" decision."""
+        if name not in COMMANDS:
+            raise ValueError(f"unknown command {name!r}")
+        out = self._begin(t_ns, user)
+        try:
+            self._command(name, area, zone, bool(force), arg)
+        finally:
+            self._user = ""
+        return out
+
+    def point_zone(self, point):
+        """Name of the zone that uses this point, or None."""
+        if 0 <= point < self._np and self._ptz[point] >= 0:
+            return self._site.zone_names[self._ptz[point]]
+        return None
+
+    def zone_names(self) -> list:
+        return list(self._site.zone_names)
+
+    def area_names(self) -> list:
+        return list(self._site.area_names)
+
+    @property
+    def build(self):
+        return BUILD
+
+    # ------------------------------------------------------------------ call plumbing
+
+    def _begin(self, t_ns, user):
+        out = []
+        self._out = out
+        self._user = ""
+        t = max(t_ns, self._now)
+        if not self._started:
+            self._start(t)
+        if t >= self._next:
+            self._fire_until(t)
+        self._now = t
+        self._user = user
+        return out
+
+    def _start(self, t):
+        """First time seen: sensor-watch timers start counting from here."""
+        self._started = True
+        s = self._site
+        for z in range(self._nz):
+            if s.z_watch_ns[z] > 0:
+                self._set_timer(2 * self._nz + z, t + s.z_watch_ns[z])
+
+    def _ti(self, a, k):
+        return 3 * self._nz + 4 * a + k
+
+    def _fire(self, i):
+        nz = self._nz
+        if i < nz:
+            v = self._pend[i]
+            self._pend[i] = -1
+            if v >= 0:
+                self._accept(i, v)
+        elif i < 2 * nz:
+            self._grace_expired(i - nz)
+        elif i < 3 * nz:
+            self._watch_expired(i - 2 * nz)
+        else:
+            j = i - 3 * nz
+            a = j // 4
+            k = j % 4
+            if k == K_DELAY:
+                self._delay_expired(a)
+            elif k == K_BELL:
+                self._siren_off(a)
+                self._outputs(a)
+            elif k == K_FALLBACK:
+                self._fallback_expired(a)
+            else:
+                self._atest[a] = False
+                self._outputs(a)
+
+    def _emit(self, kind, a, z, cid=0, q=0, report=False, text="", inc=False, incident=0,
+              state="", output="", on=False, silent=False, user=None):
+        s = self._site
+        verified = False
+        drill = False
+        if a >= 0:
+            drill = self._adrill[a]
+            cur = self._ainc[a]
+            if inc and cur is not None:
+                incident = cur.id
+            if cur is not None and incident and cur.id == incident:
+                verified = cur.verified
+        self._n_decisions += 1
+        self._out.append(Decision(
+            kind, self._now, s.area_names[a] if a >= 0 else "",
+            s.zone_names[z] if z >= 0 else "", incident, cid, q, verified, silent, drill,
+            self._user if user is None else user, text, output, on, state, report))
+
+    def _refuse(self, a, z, text):
+        self._emit("refused", a, z, text=text)
+
+    # ------------------------------------------------------------------ zones
+
+    def _accept(self, z, v):
+        """A debounced value change of zone z at self._now."""
+        s = self._site
+        self._acc[z] = v
+        logical = v
+        if v == ACTIVE:
+            self._activity(z)
+            n = s.z_pulses[z]
+            if n > 1:
+                times = self._zpulses[z]
+                now = self._now
+                times.append(now)
+                while times and now - times[0] > s.z_pulse_ns[z]:
+                    times.pop(0)
+                if len(times) >= n:
+                    times.clear()
+                else:
+                    logical = NORMAL
+        old = self._lst[z]
+        if logical != old:
+            self._lst[z] = logical
+            self._zone_change(z, old, logical)
+
+    def _activity(self, z):
+        """An accepted activation: restores a sensor-watch trouble and restarts its timer."""
+        s = self._site
+        if s.z_watch_ns[z] > 0:
+            if self._zwatch[z]:
+                self._zwatch[z] = False
+                self._emit("trouble_restore", s.z_area[z], z, codes.SENSOR_WATCH, 3, True,
+                           f"'{s.zone_names[z]}' active again")
+            self._set_timer(2 * self._nz + z, self._now + s.z_watch_ns[z])
+
+    def _zone_change(self, z, old, new):
+        s = self._site
+        a = s.z_area[z]
+        name = s.zone_names[z]
+        self._emit("zone", a, z, state=STATE_NAMES[new],
+                   text=f"'{name}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}")
+        if old == OFFLINE:
+            self._dl[self._nz + z] = INF
+        cid = self._zalarm[z]
+        if cid:
+            self._zalarm[z] = 0
+            self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal",
+                       incident=self._zinc[z])
+        cid = self._ztrouble[z]
+        if cid:
+            self._ztrouble[z] = 0
+            text = f"'{name}' back online" if cid == codes.SUPERVISION else f"'{name}' trouble cleared"
+            self._emit("trouble_restore", a, z, cid, 3, True, text)
+        if (s.z_type[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
+                and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
+                and self._astate[a] != DISARMED):
+            self._by_keyswitch(a, False)
+        if new == ACTIVE:
+            self._activate(z)
+        elif new == TAMPER:
+            hold = s.z_type[z] <= T_DURESS or s.z_silent[z] == 1
+            self._alarm(a, z, codes.LOOP_TAMPER, hold or self._astate[a] == DISARMED,
+                        f"Loop tamper (open circuit) on '{name}'", False, True, True)
+        elif new == FAULT:
+            self._ztrouble[z] = codes.LOOP_FAULT
+            self._emit("trouble", a, z, codes.LOOP_FAULT, 1, True,
+                       f"Loop fault (short circuit) on '{name}'")
+        elif new == OFFLINE:
+            self._went_offline(z)
+
+    def _activate(self, z):
+        s = self._site
+        ty = s.z_type[z]
+        a = s.z_area[z]
+        name = s.zone_names[z]
+        if ty == T_TECHNICAL:
+            if not self._bypass[z]:
+                cid = s.z_cid[z] or codes.TECHNICAL
+                self._ztrouble[z] = cid
+                self._emit("trouble", a, z, cid, 1, True, ALARM_TEXT[ty].format(name))
+            return
+        if self._awalk[a]:
+            if name not in self._awalked[a]:
+                self._awalked[a].append(name)
+            self._emit("walktest", a, z, codes.WALK_TEST, 1, True, f"Walk test: '{name}' tripped")
+            if ty != T_PANIC and ty != T_DURESS:
+                return      # a real hold-up is never suppressed by a walk test
+        if self._bypass[z]:
+            return
+        if ty == T_KEYSWITCH:
+            if s.z_momentary[z] and self._astate[a] != DISARMED:
+                self._by_keyswitch(a, False)
+            elif self._astate[a] == DISARMED:
+                self._by_keyswitch(a, True)
+            return
+        self._trigger(z, False)
+
+    def _trigger(self, z, offline):
+        """Zone z counts as active (or offline past grace with offline_alarm)."""
+        s = self._site
+        ty = s.z_type[z]
+        a = s.z_area[z]
+        st = self._astate[a]
+        if ty <= T_TAMPER:
+            self._zone_alarm(z, offline)
+        elif ty == T_PERIMETER:
+            if st == AWAY or st == STAY or st == ENTRY or st == ALARM:
+                self._zone_alarm(z, offline)
+        elif ty == T_ENTRY:
+            if st == ALARM or (offline and (st == AWAY or st == STAY)):
+                self._zone_alarm(z, offline)
+            elif st == AWAY or st == STAY:
+                self._start_entry(z)
+        elif ty == T_INTERIOR:
+            if self._amode[a] == M_AWAY and (st == AWAY or st == ALARM):
+                self._zone_alarm(z, offline)
+
+    def _zone_silent(self, z):
+        s = self._site
+        if s.z_silent[z] >= 0:
+            return s.z_silent[z] == 1
+        ty = s.z_type[z]
+        if ty == T_PANIC or ty == T_DURESS:
+            return True
+        if ty == T_TAMPER:
+            return self._astate[s.z_area[z]] == DISARMED
+        return False
+
+    def _zone_alarm(self, z, offline):
+        s = self._site
+        name = s.zone_names[z]
+        if offline:
+            text = f"'{name}' offline for more than {s.z_grace_ns[z] // S} s"
+        else:
+            text = ALARM_TEXT[s.z_type[z]].format(name)
+        self._alarm(s.z_area[z], z, s.z_cid[z] or TYPE_CID[s.z_type[z]], self._zone_silent(z),
+                    text, s.z_type[z] <= T_DURESS, True, True)
+
+    def _went_offline(self, z):
+        s = self._site
+        if s.z_grace_ns[z] <= 0:
+            self._grace_expired(z)
+        else:
+            self._set_timer(self._nz + z, self._now + s.z_grace_ns[z])
+        if s.sab_count > 0:
+            now = self._now
+            sab = self._sab
+            for k in [k for k, t in sab.items() if now - t > s.sab_window_ns]:
+                del sab[k]
+            sab.pop(z, None)
+            sab[z] = now
+            if len(sab) >= s.sab_count:
+                sab.clear()
+                a = s.z_area[z]
+                self._alarm(a, z, codes.SABOTAGE, self._astate[a] == DISARMED,
+                            f"Sabotage: {s.sab_count} zones went offline within "
+                            f"{s.sab_window_ns // S} s", False, False, False)
+
+    def _grace_expired(self, z):
+        s = self._site
+        if self._lst[z] != OFFLINE:
+            return
+        a = s.z_area[z]
+        name = s.zone_names[z]
+        self._ztrouble[z] = codes.SUPERVISION
+        self._emit("trouble", a, z, codes.SUPERVISION, 1, True,
+                   f"'{name}' offline for more than {s.z_grace_ns[z] // S} s")
+        if s.z_offline_alarm[z] and not self._bypass[z]:
+            if not self._awalk[a] or s.z_type[z] <= T_DURESS:
+                if s.z_type[z] < T_TECHNICAL:
+                    self._trigger(z, True)
+
+    def _watch_expired(self, z):
+        s = self._site
+        self._zwatch[z] = True
+        self._emit("trouble", s.z_area[z], z, codes.SENSOR_WATCH, 1, True,
+                   f"'{s.zone_names[z]}' not active for {s.z_watch_ns[z] // (86400 * S)} days")
+
+    # ------------------------------------------------------------------ alarms
+
+    def _alarm(self, a, z, cid, silent, text, holdup, condition, correlate):
+        """Open or join the area's incident. ``condition``: the zone's current state raised it
+        (a restore follows when the zone returns to normal); ``correlate``: counts for
+        verification groups and swinger shutdown."""
+        s = self._site
+        inc = self._ainc[a]
+        if inc is None:
+            inc = Incident(self._next_inc, a, self._adrill[a])
+            self._next_inc += 1
+            self._ainc[a] = inc
+        if z >= 0:
+            name = s.zone_names[z]
+            if name not in inc.zones:
+                inc.zones.append(name)
+            if holdup:
+                self._latched[z] = True
+            if condition:
+                self._zalarm[z] = cid
+                self._zinc[z] = inc.id
+        if holdup:
+            inc.holdup = True
+        if silent:
+            inc.has_silent = True
+        self._n_alarms += 1
+        self._emit("alarm", a, z, cid, 1, True, text, inc=True, silent=silent)
+        if self._amode[a] != M_OFF and self._astate[a] != ALARM:
+            self._dl[self._ti(a, K_DELAY)] = INF
+            self._aentry[a] = -1
+            self._astate[a] = ALARM
+            self._emit("area", a, z, state="alarm", inc=True,
+                       text=f"Area '{s.area_names[a]}' in alarm")
+        if z >= 0 and correlate:
+            self._verify(z)
+            ty = s.z_type[z]
+            limit = s.a_swinger[a]
+            if T_PERIMETER <= ty <= T_INTERIOR and limit > 0 and self._amode[a] != M_OFF:
+                self._zswing[z] += 1
+                if self._zswing[z] >= limit and not self._bypass[z]:
+                    self._set_bypass(z, "swinger", f"swinger shutdown after {self._zswing[z]} trips")
+        if not silent:
+            inc.silent = False
+            self._sound(a, False)
+        elif not self._asiren[a]:
+            if not self._uplink:
+                self._fallback(a, codes.COMM_TROUBLE, "uplink down")
+            elif not inc.acked and inc.fallback == FB_NONE and s.a_fallback_ns[a] > 0:
+                inc.fallback = FB_PENDING
+                self._set_timer(self._ti(a, K_FALLBACK), self._now + s.a_fallback_ns[a])
+        return inc
+
+    def _verify(self, z):
+        """Sequential confirmation: a second distinct zone of a shared group within the
+        group's window verifies the incident(s)."""
+        s = self._site
+        now = self._now
+        for g in s.z_groups[z]:
+            hist = self._ghist[g]
+            win = s.g_window_ns[g]
+            for k in [k for k, t in hist.items() if now - t > win]:
+                del hist[k]
+            partner = -1
+            for k in hist:
+                if k != z:
+                    partner = k
+                    break
+            hist.pop(z, None)
+            hist[z] = now
+            if partner < 0:
+                continue
+            hold = s.z_type[z] <= T_DURESS or s.z_type[partner] <= T_DURESS
+            cid = codes.PANIC_VERIFIED if hold else codes.BURGLARY_VERIFIED
+            areas = [s.z_area[z]]
+            if s.z_area[partner] != areas[0]:
+                areas.append(s.z_area[partner])
+            for a in areas:
+                inc = self._ainc[a]
+                if inc is None or inc.verified:
+                    continue
+                inc.verified = True
+                self._emit("verified", a, z, cid, 1, True,
+                           f"Incident {inc.id} verified: '{s.zone_names[partner]}' then "
+                           f"'{s.zone_names[z]}' ({s.group_names[g]})", inc=True)
+                if s.g_siren[g]:
+                    inc.silent = False
+                    if inc.fallback == FB_PENDING:
+                        inc.fallback = FB_CANCELLED
+                        self._dl[self._ti(a, K_FALLBACK)] = INF
+                    self._sound(a, False)
+
+    def _start_entry(self, z):
+        s = self._site
+        a = s.z_area[z]
+        if s.a_entry_ns[a] <= 0:
+            self._zone_alarm(z, False)
+            return
+        self._astate[a] = ENTRY
+        self._aentry[a] = z
+        self._set_timer(self._ti(a, K_DELAY), self._now + s.a_entry_ns[a])
+        self._emit("area", a, z, state="entry_delay",
+                   text=f"Entry delay started by '{s.zone_names[z]}'")
+
+    def _delay_expired(self, a):
+        s = self._site
+        st = self._astate[a]
+        if st == EXIT:
+            self._armed(a)
+        elif st == ENTRY:
+            z = self._aentry[a]
+            self._aentry[a] = -1
+            self._alarm(a, z, s.z_cid[z] or TYPE_CID[T_ENTRY], self._zone_silent(z),
+                        f"Entry delay expired: '{s.zone_names[z]}' not disarmed", False,
+                        self._lst[z] == ACTIVE and not self._zalarm[z], True)
+
+    def _fallback_expired(self, a):
+        inc = self._ainc[a]
+        if inc is None or inc.acked or inc.fallback != FB_PENDING:
+            return
+        if self._asiren[a]:
+            inc.fallback = FB_FIRED
+            return
+        self._fallback(a, codes.FAIL_TO_COMMUNICATE,
+                       f"not acknowledged within {self._site.a_fallback_ns[a] // S} s")
+
+    def _fallback(self, a, cid, why):
+        inc = self._ainc[a]
+        inc.fallback = FB_FIRED
+        self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._emit("fallback", a, -1, cid, 1, True,
+                   f"Silent alarm in '{self._site.area_names[a]}' sounded locally: {why}", inc=True)
+        self._sound(a, True)
+
+    # ------------------------------------------------------------------ outputs
+
+    def _sound(self, a, by_fallback):
+        if not self._asiren[a]:
+            self._asiren[a] = True
+            self._afb[a] = by_fallback
+            bell = self._site.a_bell_ns[a]
+            if bell > 0:
+                self._set_timer(self._ti(a, K_BELL), self._now + bell)
+        elif not by_fallback:
+            self._afb[a] = False
+        self._astrobe[a] = True
+        self._outputs(a)
+
+    def _siren_off(self, a):
+        self._asiren[a] = False
+        self._afb[a] = False
+        self._dl[self._ti(a, K_BELL)] = INF
+
+    def _outputs(self, a):
+        """Order every output of area a whose wanted state changed (edge-only)."""
+        s = self._site
+        for name in s.a_outputs[a]:
+            want = False
+            for b, is_siren in s.out_members[name]:
+                if self._atest[b] or (self._asiren[b] if is_siren else self._astrobe[b]):
+                    want = True
+                    break
+            if want != self._outs[name]:
+                self._outs[name] = want
+                self._emit("output", a, -1, output=name, on=want, inc=True,
+                           text=f"{s.output_kinds[name]} '{name}' {'on' if want else 'off'}")
+
+    # ------------------------------------------------------------------ commands
+
+    def _command(self, name, area, zone, force, arg):
+        s = self._site
+        if name == "siren_test" and not area and not zone:
+            self._siren_test(list(range(self._na)), arg)
+            return
+        z = -1
+        if zone:
+            z = s.zone_index.get(zone, -1)
+            if z < 0:
+                self._refuse(-1, -1, f"unknown zone '{zone}'")
+                return
+            a = s.z_area[z]
+            if area and area != s.area_names[a]:
+                self._refuse(-1, z, f"zone '{zone}' is not in area '{area}'")
+                return
+        elif area:
+            a = s.area_index.get(area, -1)
+            if a < 0:
+                self._refuse(-1, -1, f"unknown area '{area}'")
+                return
+        elif self._na == 1:
+            a = 0
+        else:
+            self._refuse(-1, -1, f"{name}: which area?")
+            return
+        if name in ("bypass", "unbypass"):
+            if z < 0:
+                self._refuse(a, -1, f"{name}: which zone?")
+            elif name == "bypass":
+                self._bypass_cmd(z)
+            else:
+                self._unbypass_cmd(z)
+        elif name == "arm_away" or name == "arm_stay":
+            self._arm(a, M_AWAY if name == "arm_away" else M_STAY, force)
+        elif name == "disarm":
+            self._disarm(a)
+        elif name == "reset":
+            self._reset(a)
+        elif name == "silence":
+            self._silence(a)
+        elif name == "drill_start" or name == "drill_stop":
+            self._drill(a, name == "drill_start")
+        elif name == "walktest_start" or name == "walktest_stop":
+            self._walktest(a, name == "walktest_start")
+        elif name == "siren_test":
+            self._siren_test([a], arg)
+        else:  # duress / panic from a keypad or console
+            who = f" by {self._user}" if self._user else ""
+            if name == "duress":
+                self._alarm(a, -1, codes.DURESS, True,
+                            f"Duress code entered in '{s.area_names[a]}'{who}", True, False, False)
+            else:
+                self._alarm(a, -1, codes.PANIC, True,
+                            f"Panic key pressed in '{s.area_names[a]}'{who}", True, False, False)
+
+    def _by_keyswitch(self, a, arm):
+        saved = self._user
+        self._user = "keyswitch"
+        if arm:
+            self._arm(a, M_AWAY, False)
+        else:
+            self._disarm(a)
+        self._user = saved
+
+    def _arm(self, a, mode, force):
+        s = self._site
+        an = s.area_names[a]
+        if self._awalk[a]:
+            self._refuse(a, -1, f"cannot arm '{an}': walk test running")
+            return
+        if self._astate[a] != DISARMED:
+            self._refuse(a, -1, f"cannot arm '{an}': already {AREA_STATE_NAMES[self._astate[a]]}")
+            return
+        blocking = []
+        for z in s.a_zones[a]:
+            ty = s.z_type[z]
+            if (not self._bypass[z] and self._lst[z] != NORMAL
+                    and (ty == T_PERIMETER or ty == T_ENTRY or (ty == T_INTERIOR and mode == M_AWAY))):
+                blocking.append(z)
+        if blocking and not force:
+            names = ", ".join(f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in blocking)
+            self._refuse(a, -1, f"cannot arm '{an}': zones not ready: {names}")
+            return
+        for z in blocking:
+            self._set_bypass(z, "forced", "auto-bypass on forced arm")
+        for z in s.a_zones[a]:
+            self._zswing[z] = 0
+        self._amode[a] = mode
+        self._aby[a] = self._user
+        if s.a_exit_ns[a] > 0:
+            self._astate[a] = EXIT
+            self._set_timer(self._ti(a, K_DELAY), self._now + s.a_exit_ns[a])
+            self._emit("area", a, -1, state="exit_delay",
+                       text=f"Exit delay started in '{an}' by {self._user}")
+        else:
+            self._armed(a)
+
+    def _armed(self, a):
+        s = self._site
+        mode = self._amode[a]
+        user = self._aby[a]
+        self._astate[a] = AWAY if mode == M_AWAY else STAY
+        if user == "keyswitch":
+            cid = codes.KEYSWITCH_OPEN_CLOSE
+        elif mode == M_STAY:
+            cid = codes.ARMED_STAY
+        else:
+            cid = codes.OPEN_CLOSE
+        self._emit("area", a, -1, cid, 3, True,
+                   f"Area '{s.area_names[a]}' armed {MODE_NAMES[mode]} by {user}",
+                   state=AREA_STATE_NAMES[self._astate[a]], user=user)
+        for z in s.a_zones[a]:  # exit error: an entry/exit zone still open starts the entry delay
+            if s.z_type[z] == T_ENTRY and self._lst[z] == ACTIVE and not self._bypass[z]:
+                self._start_entry(z)
+                break
+
+    def _disarm(self, a):
+        s = self._site
+        an = s.area_names[a]
+        if self._astate[a] == DISARMED:
+            self._refuse(a, -1, f"'{an}' is already disarmed")
+            return
+        self._dl[self._ti(a, K_DELAY)] = INF
+        self._aentry[a] = -1
+        self._astate[a] = DISARMED
+        self._amode[a] = M_OFF
+        cid = codes.KEYSWITCH_OPEN_CLOSE if self._user == "keyswitch" else codes.OPEN_CLOSE
+        self._emit("area", a, -1, cid, 1, True, f"Area '{an}' disarmed by {self._user}",
+                   state="disarmed")
+        for z in s.a_zones[a]:
+            self._zswing[z] = 0
+            if self._bypass[z]:
+                self._bypass[z] = ""
+                self._emit("bypass", a, z, codes.BYPASS, 3, True, "bypass cleared on disarm")
+        inc = self._ainc[a]
+        if self._asiren[a] and not (inc is not None and inc.holdup):
+            self._siren_off(a)
+            self._outputs(a)
+
+    def _set_bypass(self, z, why, text):
+        self._bypass[z] = why
+        self._emit("bypass", self._site.z_area[z], z, codes.BYPASS, 1, True, text)
+
+    def _bypass_cmd(self, z):
+        s = self._site
+        name = s.zone_names[z]
+        if s.z_type[z] <= T_DURESS:
+            self._refuse(s.z_area[z], z, f"{s.z_type_name[z]} zone '{name}' cannot be bypassed")
+        elif self._bypass[z]:
+            self._refuse(s.z_area[z], z, f"'{name}' is already bypassed")
+        else:
+            self._set_bypass(z, "manual", f"'{name}' bypassed by {self._user}")
+
+    def _unbypass_cmd(self, z):
+        s = self._site
+        name = s.zone_names[z]
+        if not self._bypass[z]:
+            self._refuse(s.z_area[z], z, f"'{name}' is not bypassed")
+            return
+        self._bypass[z] = ""
+        self._emit("bypass", s.z_area[z], z, codes.BYPASS, 3, True,
+                   f"'{name}' back in service ({self._user})")
+
+    def _reset(self, a):
+        s = self._site
+        an = s.area_names[a]
+        inc = self._ainc[a]
+        if inc is None:
+            self._refuse(a, -1, f"no open incident in '{an}'")
+            return
+        active = []
+        for name in inc.zones:
+            z = s.zone_index[name]
+            st = self._lst[z]
+            if (st == ACTIVE or st == TAMPER) and not self._bypass[z]:
+                active.append(f"{name} ({STATE_NAMES[st]})")
+        if active:
+            self._refuse(a, -1, f"cannot reset '{an}': still active: {', '.join(active)}")
+            return
+        self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
+                   f"Incident {inc.id} in '{an}' reset by {self._user}", inc=True)
+        for name in inc.zones:
+            self._latched[s.zone_index[name]] = False
+        self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._siren_off(a)
+        self._astrobe[a] = False
+        self._outputs(a)
+        self._ainc[a] = None
+        if self._astate[a] == ALARM:
+            self._astate[a] = AWAY if self._amode[a] == M_AWAY else STAY
+            self._emit("area", a, -1, state=AREA_STATE_NAMES[self._astate[a]],
+                       text=f"Area '{an}' back to {AREA_STATE_NAMES[self._astate[a]]} after reset")
+
+    def _silence(self, a):
+        an = self._site.area_names[a]
+        inc = self._ainc[a]
+        if inc is None and not self._asiren[a] and not self._atest[a]:
+            self._refuse(a, -1, f"nothing to silence in '{an}'")
+            return
+        self._siren_off(a)
+        self._atest[a] = False
+        self._dl[self._ti(a, K_TEST)] = INF
+        if inc is not None and inc.fallback == FB_PENDING:
+            inc.fallback = FB_CANCELLED
+            self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._emit("silence", a, -1, codes.SILENCE_RESET, 1, True,
+                   f"Sirens silenced in '{an}' by {self._user}", inc=True)
+        self._outputs(a)
+
+    def _drill(self, a, start):
+        an = self._site.area_names[a]
+        if start == self._adrill[a]:
+            self._refuse(a, -1, f"drill {'already running' if start else 'not running'} in '{an}'")
+            return
+        if start:
+            self._adrill[a] = True
+            self._emit("drill", a, -1, 0, 1, True, f"Drill started in '{an}' by {self._user}")
+        else:
+            self._emit("drill", a, -1, 0, 3, True, f"Drill ended in '{an}' by {self._user}")
+            self._adrill[a] = False
+
+    def _walktest(self, a, start):
+        s = self._site
+        an = s.area_names[a]
+        if start:
+            if self._awalk[a]:
+                self._refuse(a, -1, f"walk test already running in '{an}'")
+            elif self._astate[a] != DISARMED:
+                self._refuse(a, -1, f"walk test needs '{an}' disarmed")
+            else:
+                self._awalk[a] = True
+                self._awalked[a] = []
+                self._emit("walktest", a, -1, codes.WALK_TEST, 1, True,
+                           f"Walk test started in '{an}' by {self._user}")
+            return
+        if not self._awalk[a]:
+            self._refuse(a, -1, f"no walk test running in '{an}'")
+            return
+        self._awalk[a] = False
+        missing = self._untripped(a)
+        self._emit("walktest", a, -1, codes.WALK_TEST, 3, True,
+                   f"Walk test ended in '{an}'; not tripped: {', '.join(missing) or 'none'}")
+
+    def _untripped(self, a):
+        s = self._site
+        return [s.zone_names[z] for z in s.a_zones[a]
+                if s.z_type[z] != T_TECHNICAL and s.zone_names[z] not in self._awalked[a]]
+
+    def _siren_test(self, areas, arg):
+        if not isinstance(arg, int) or isinstance(arg, bool) or not 0 < arg <= MAX_TEST_S:
+            self._refuse(-1, -1, f"siren_test: arg must be 1..{MAX_TEST_S} seconds, got {arg!r}")
+            return
+        for a in areas:
+            self._atest[a] = True
+            self._set_timer(self._ti(a, K_TEST), self._now + arg * S)
+            self._emit("test", a, -1, codes.MANUAL_TEST, 1, True,
+                       f"Siren test for {arg} s in '{self._site.area_names[a]}' by {self._user}")
+            self._outputs(a)
+
+    # ------------------------------------------------------------------ snapshot / restore
+
+    def _remaining(self, i):
+        d = self._dl[i]
+        return None if d >= INF else max(d - self._now, 0)
+
+    def _zone_dict(self, z):
+        s = self._site
+        nz = self._nz
+        return {
+            "state": STATE_NAMES[self._lst[z]], "raw": STATE_NAMES[self._acc[z]],
+            "type": s.z_type_name[z], "area": s.area_names[s.z_area[z]],
+            "bypassed": self._bypass[z], "latched": self._latched[z],
+            "alarm_cid": self._zalarm[z], "alarm_incident": self._zinc[z],
+            "trouble_cid": self._ztrouble[z], "watch_trouble": self._zwatch[z],
+            "swinger_count": self._zswing[z],
+            "timers": {"offline_grace": self._remaining(nz + z),
+                       "watch": self._remaining(2 * nz + z)},
+        }
+
+    def state_of_zone(self, name) -> dict:
+        """The snapshot entry of one zone (KeyError for an unknown name)."""
+        return self._zone_dict(self._site.zone_index[name])
+
+    def snapshot(self) -> dict:
+        """The engine's state as a JSON-able dict (see restore)."""
+        s = self._site
+        areas = {}
+        incidents = []
+        for a in range(self._na):
+            inc = self._ainc[a]
+            if inc is not None:
+                incidents.append(inc.as_dict(s.area_names[a]))
+            z = self._aentry[a]
+            areas[s.area_names[a]] = {
+                "state": AREA_STATE_NAMES[self._astate[a]], "mode": MODE_NAMES[self._amode[a]],
+                "armed_by": self._aby[a], "drill": self._adrill[a], "walktest": self._awalk[a],
+                "walktest_tripped": list(self._awalked[a]),
+                "walktest_untripped": self._untripped(a) if self._awalk[a] else [],
+                "siren": self._asiren[a], "strobe": self._astrobe[a],
+                "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
+                "entry_zone": s.zone_names[z] if z >= 0 else "",
+                "incident": inc.id if inc is not None else 0,
+                "timers": {"delay": self._remaining(self._ti(a, K_DELAY)),
+                           "bell": self._remaining(self._ti(a, K_BELL)),
+                           "fallback": self._remaining(self._ti(a, K_FALLBACK)),
+                           "siren_test": self._remaining(self._ti(a, K_TEST))},
+            }
+        return {
+            "version": SNAPSHOT_VERSION, "build": BUILD, "controller": s.controller,
+            "t_ns": self._now, "uplink": bool(self._uplink), "next_incident": self._next_inc,
+            "areas": areas,
+            "zones": {s.zone_names[z]: self._zone_dict(z) for z in range(self._nz)},
+            "incidents": incidents,
+            "groups": {s.group_names[g]: {s.zone_names[z]: self._now - t for z, t in h.items()}
+                       for g, h in enumerate(self._ghist)},
+            "outputs": dict(self._outs),
+            "counters": {"samples": self._n_samples, "glitches": self._n_glitches,
+                         "alarms": self._n_alarms, "decisions": self._n_decisions},
+        }
+
+    def restore(self, snapshot, t_ns) -> list:
+        """Rebuild the state from a snapshot after a restart; t_ns is the new clock's now.
+        Returns the output orders (outputs that should be on)."""
+        if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+            raise SnapshotError("not a guardroom engine snapshot (version 1)")
+        try:
+            return self._restore(snapshot, max(int(t_ns), 0))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._init_state()
+            raise SnapshotError(f"snapshot unusable: {exc!r}") from exc
+
+    def _restore(self, snap, t):
+        s = self._site
+        self._init_state()
+        self._now = t
+        self._started = True
+        out = []
+        self._out = out
+        nz = self._nz
+        done_watch = set()
+        for name, zd in snap.get("zones", {}).items():
+            z = s.zone_index.get(name, -1)
+            if z < 0:
+                continue
+            self._lst[z] = STATE_NAMES.index(zd["state"])
+            self._acc[z] = STATE_NAMES.index(zd.get("raw", zd["state"]))
+            self._bypass[z] = str(zd.get("bypassed", ""))
+            self._latched[z] = bool(zd.get("latched", False))
+            self._zalarm[z] = int(zd.get("alarm_cid", 0))
+            self._zinc[z] = int(zd.get("alarm_incident", 0))
+            self._ztrouble[z] = int(zd.get("trouble_cid", 0))
+            self._zwatch[z] = bool(zd.get("watch_trouble", False))
+            self._zswing[z] = int(zd.get("swinger_count", 0))
+            timers = zd.get("timers", {})
+            if timers.get("offline_grace") is not None and self._lst[z] == OFFLINE:
+                self._set_timer(nz + z, t + int(timers["offline_grace"]))
+            if s.z_watch_ns[z] > 0 and (timers.get("watch") is not None or self._zwatch[z]):
+                done_watch.add(z)
+                if not self._zwatch[z]:
+                    self._set_timer(2 * nz + z, t + min(int(timers["watch"]), s.z_watch_ns[z]))
+        for z in range(nz):
+            if s.z_watch_ns[z] > 0 and z not in done_watch:
+                self._set_timer(2 * nz + z, t + s.z_watch_ns[z])
+        for name, ad in snap.get("areas", {}).items():
+            a = s.area_index.get(name, -1)
+            if a < 0:
+                continue
+            self._astate[a] = AREA_STATE_NAMES.index(ad["state"])
+            self._amode[a] = MODE_NAMES.index(ad.get("mode", ""))
+            if self._astate[a] != DISARMED and self._amode[a] == M_OFF:
+                self._amode[a] = M_STAY if self._astate[a] == STAY else M_AWAY
+            self._aby[a] = str(ad.get("armed_by", ""))
+            self._adrill[a] = bool(ad.get("drill", False))
+            self._awalk[a] = bool(ad.get("walktest", False))
+            self._awalked[a] = [n for n in ad.get("walktest_tripped", []) if n in s.zone_index]
+            self._asiren[a] = bool(ad.get("siren", False))
+            self._astrobe[a] = bool(ad.get("strobe", False))
+            self._afb[a] = bool(ad.get("siren_by_fallback", False))
+            self._aentry[a] = s.zone_index.get(ad.get("entry_zone", ""), -1)
+            timers = ad.get("timers", {})
+            st = self._astate[a]
+            if st == EXIT or (st == ENTRY and self._aentry[a] >= 0):
+                rem = timers.get("delay")
+                self._set_timer(self._ti(a, K_DELAY), t + (0 if rem is None else int(rem)))
+            elif st == ENTRY:  # no zone to blame: fall back to armed
+                self._astate[a] = AWAY if self._amode[a] == M_AWAY else STAY
+            if self._asiren[a] and timers.get("bell") is not None:
+                self._set_timer(self._ti(a, K_BELL), t + int(timers["bell"]))
+            if timers.get("fallback") is not None:
+                self._set_timer(self._ti(a, K_FALLBACK), t + int(timers["fallback"]))
+        max_id = 0
+        for d in snap.get("incidents", []):
+            a = s.area_index.get(d["area"], -1)
+            if a < 0:
+                continue
+            inc = Incident(int(d["id"]), a, bool(d.get("drill", False)))
+            inc.zones = [str(n) for n in d.get("zones", [])]
+            inc.silent = bool(d.get("silent", True))
+            inc.has_silent = bool(d.get("has_silent", False))
+            inc.verified = bool(d.get("verified", False))
+            inc.acked = bool(d.get("acked", False))
+            inc.holdup = bool(d.get("holdup", False))
+            inc.fallback = FALLBACK_NAMES.index(d.get("fallback", "none"))
+            self._ainc[a] = inc
+            max_id = max(max_id, inc.id)
+        for a in range(self._na):
+            inc = self._ainc[a]
+            if inc is None or inc.fallback != FB_PENDING:
+                self._dl[self._ti(a, K_FALLBACK)] = INF
+            elif self._dl[self._ti(a, K_FALLBACK)] >= INF:
+                inc.fallback = FB_NONE
+            if self._astate[a] == ALARM and self._amode[a] == M_OFF:
+                self._astate[a] = DISARMED
+        for z in range(nz):
+            if self._latched[z] and self._ainc[s.z_area[z]] is None:
+                self._latched[z] = False
+        self._next_inc = max(int(snap.get("next_incident", 1)), max_id + 1)
+        for gname, ages in snap.get("groups", {}).items():
+            g = s.group_index.get(gname, -1)
+            if g < 0:
+                continue
+            for zname, age in ages.items():
+                z = s.zone_index.get(zname, -1)
+                if z >= 0:
+                    self._ghist[g][z] = t - int(age)
+        counters = snap.get("counters", {})
+        self._n_samples = int(counters.get("samples", 0))
+        self._n_glitches = int(counters.get("glitches", 0))
+        self._n_alarms = int(counters.get("alarms", 0))
+        self._n_decisions = int(counters.get("decisions", 0))
+        for a in range(self._na):
+            self._outputs(a)
+        i = self._earliest()
+        self._next = INF if i < 0 else self._dl[i]
+        return out
+
+
+def _int64_view(buf):
+    """A flat, C-contiguous int64 memoryview of buf (array('q'), numpy int64, bytes...)."""
+    view = buf if isinstance(buf, memoryview) else memoryview(buf)
+    if view.format != "q" or view.ndim != 1 or not view.c_contiguous:
+        view = view.cast("B").cast("q")
+    return view

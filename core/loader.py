@@ -1,0 +1,85 @@
+"""Pick and load a build of the alarm engine.
+
+``load_engine("compiled")`` loads the Cython extension next to this file (ImportError when it
+was not built); ``load_engine("interpreted")`` loads core/engine.py explicitly from its source
+file (a built .so in the same folder would win a normal import). When Cython is not installed,
+the interpreted build runs on core/_cython_shim.py.
+"""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+BUILDS = ("compiled", "interpreted")
+HERE = Path(__file__).resolve().parent
+COMPILED_NAME = "guardroom.core.engine"
+INTERPRETED_NAME = "guardroom.core._engine_interpreted"
+
+_loaded = {}
+
+
+def compiled_path():
+    """Path of the built extension, or None."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = HERE / ("engine" + suffix)
+        if path.exists():
+            return path
+    return None
+
+
+def _load_compiled():
+    path = compiled_path()
+    if path is None:
+        raise ImportError("the compiled engine is not built (python setup.py build_ext --inplace)")
+    loader = importlib.machinery.ExtensionFileLoader(COMPILED_NAME, str(path))
+    spec = importlib.util.spec_from_file_location(COMPILED_NAME, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    if module.BUILD != "compiled":
+        raise ImportError(f"{path} is not a compiled engine")
+    sys.modules.setdefault(COMPILED_NAME, module)
+    return module
+
+
+def load_source(name=INTERPRETED_NAME, force_shim=False):
+    """Load core/engine.py as a fresh module (on Cython's shadow module, or on the shim when
+    Cython is missing or ``force_shim``)."""
+    shim_installed = False
+    saved = sys.modules.get("cython")
+    if force_shim or saved is None:
+        try:
+            if force_shim:
+                raise ImportError
+            import cython  # noqa: F401  (Cython's shadow module)
+        except ImportError:
+            from guardroom.core import _cython_shim
+            sys.modules["cython"] = _cython_shim
+            shim_installed = True
+    try:
+        spec = importlib.util.spec_from_file_location(name, HERE / "engine.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if shim_installed:
+            if saved is None:
+                sys.modules.pop("cython", None)
+            else:
+                sys.modules["cython"] = saved
+    return module
+
+
+def load_engine(build: str):
+    """The engine module of that build ("compiled" or "interpreted")."""
+    if build not in BUILDS:
+        raise ValueError(f"unknown engine build {build!r} (expected one of {BUILDS})")
+    if build not in _loaded:
+        _loaded[build] = _load_compiled() if build == "compiled" else load_source()
+    return _loaded[build]
+
+
+def default_build() -> str:
+    """compiled when built, unless GUARDROOM_PURE=1; else interpreted."""
+    if os.environ.get("GUARDROOM_PURE", "") not in ("", "0"):
+        return "interpreted"
+    return "compiled" if compiled_path() is not None else "interpreted"
