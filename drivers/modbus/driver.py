@@ -1,0 +1,383 @@
+"""Modbus driver: polls I/O modules, EOL modules and fence energizers over RTU and TCP and
+writes their relay coils.
+
+One asyncio task per bus, one transaction at a time on a bus (an ``asyncio.Lock`` shared by
+polls, output writes and scans), buses run concurrently. Each device is polled at its own
+``poll_ms``; only changes become samples (plus the first good read of every point). After
+``offline_after`` failed polls in a row all its points report OFFLINE and a notice is sent;
+an offline device is retried with a doubling period up to ``retry_max_ms``, so a dead device
+costs its bus one timeout now and then, not one per poll."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from guardroom.errors import ConfigError
+
+from ..base import OFFLINE, Driver, PointTable, SampleBuffer
+from ..errors import DriverConfigError
+from . import wire
+from .errors import ModbusConfigError, ModbusError, TransactionError
+from .plan import BusPlan, DevicePlan, build_plan
+from .schema import CONFIG_SCHEMA
+
+log = logging.getLogger("guardroom.drivers.modbus")
+
+_COUNTERS = ("polls", "good_polls", "failed_polls", "timeouts", "crc_errors", "exceptions",
+             "connection_errors", "writes", "write_errors")
+_KIND_COUNTER = {"timeout": "timeouts", "crc": "crc_errors", "exception": "exceptions",
+                 "connection": "connection_errors"}
+
+
+class _Device:
+    def __init__(self, plan: DevicePlan, point_ids: dict[str, int]):
+        self.plan = plan
+        self.name = plan.name
+        self.address = plan.address
+        self.point_ids = point_ids                  # point name -> id
+        self.items = [(b, [(it, point_ids[it.point_name]) for it in b.items])
+                      for b in plan.blocks]
+        self.last: dict[int, int] = {}
+        self.online: bool | None = None             # None: no verdict yet
+        self.fails_in_row = 0
+        self.counts = dict.fromkeys(_COUNTERS, 0)
+        self.last_error = ""
+        self.last_good_ns = 0
+        self.last_poll_ms = 0.0
+        self.next_due = 0.0
+        self.wanted: dict[str, bool] = {}           # output name -> last ordered state
+
+    def period(self, retry_max_ms: int) -> float:
+        ms = self.plan.poll_ms
+        if self.online is False:
+            extra = min(self.fails_in_row - self.plan.offline_after, 16)
+            ms = max(ms, min(ms * (2 ** max(extra, 0)), retry_max_ms))
+        return ms / 1000
+
+    def stats(self, bus: str) -> dict:
+        return {"bus": bus, "address": self.address, "profile": self.plan.profile.name,
+                "online": self.online, "fails_in_row": self.fails_in_row, **self.counts,
+                "last_error": self.last_error, "last_poll_ms": round(self.last_poll_ms, 3),
+                "last_good_age_s": (round((time.monotonic_ns() - self.last_good_ns) / 1e9, 3)
+                                    if self.last_good_ns else None),
+                "outputs": dict(self.wanted)}
+
+
+class _Bus:
+    def __init__(self, driver: "ModbusDriver", plan: BusPlan, devices: list[_Device]):
+        self.driver = driver
+        self.plan = plan
+        self.cfg = plan.config
+        self.name = plan.name
+        self.devices = devices
+        self.client = None
+        self.watch: wire.CrcWatch | None = None
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task | None = None
+        self.current: _Device | None = None
+        self.crc_unattributed = 0
+
+    @property
+    def where(self) -> str:
+        c = self.cfg
+        return f"{c['host']}:{c['tcp_port']}" if c["transport"] == "tcp" else c["port"]
+
+    def open(self) -> None:
+        self.client = wire.make_client(self.cfg)
+        try:
+            self.client.set_max_no_responses(1 << 30)   # a dead device must not drop the link
+        except AttributeError:  # pragma: no cover
+            pass
+        self.watch = wire.CrcWatch(self.client, self._on_crc)
+
+    def _on_crc(self) -> None:
+        if self.current is None:
+            self.crc_unattributed += 1
+
+    async def connected(self) -> None:
+        """Connect if needed (inside the bus lock); TransactionError('connection') if not."""
+        if self.client.connected:
+            return
+        try:
+            ok = await asyncio.wait_for(self.client.connect(),
+                                        self.cfg["timeout_ms"] / 1000 + 1)
+        except (asyncio.TimeoutError, OSError) as e:
+            ok, why = False, str(e) or type(e).__name__
+        else:
+            why = "refused or not found"
+        if not ok:
+            raise TransactionError("connection", f"cannot open {self.where}: {why}")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        polled = [d for d in self.devices if d.items]
+        if not polled:
+            return
+        now = loop.time()
+        for d in polled:
+            d.next_due = now
+        retry_max = self.cfg["retry_max_ms"]
+        while True:
+            dev = min(polled, key=lambda d: d.next_due)
+            delay = dev.next_due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                await self.poll(dev)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one bad answer kill the bus
+                log.exception("modbus bus %s: poll of %s failed unexpectedly", self.name,
+                              dev.name)
+            dev.next_due = max(dev.next_due + dev.period(retry_max), loop.time())
+
+    async def poll(self, dev: _Device) -> None:
+        values: list[tuple[int, int]] = []
+        dev.counts["polls"] += 1
+        t0 = time.monotonic_ns()
+        try:
+            async with self.lock:
+                self.current = dev
+                try:
+                    await self.connected()
+                    t0 = time.monotonic_ns()
+                    for block, items in dev.items:
+                        raw = await wire.read(self.client, block.table, block.start,
+                                              block.count, dev.address, self.watch)
+                        values.extend((pid, it.mapper(raw[it.offset])) for it, pid in items)
+                finally:
+                    self.current = None
+        except TransactionError as e:
+            self.driver._failed(dev, e)
+            return
+        t = time.monotonic_ns()
+        dev.last_poll_ms = (t - t0) / 1e6
+        came_back = self.driver._good(dev, t, values)
+        if came_back and any(dev.wanted.values()):
+            await self.reassert(dev)
+
+    async def reassert(self, dev: _Device) -> None:
+        """A device that was offline may have rebooted with its relays off: re-send orders."""
+        for name, on in list(dev.wanted.items()):
+            try:
+                await self.write(dev, name, on)
+            except TransactionError:
+                return
+
+    async def write(self, dev: _Device, output: str, on: bool) -> None:
+        coil = dev.plan.outputs[output][0]
+        async with self.lock:
+            self.current = dev
+            try:
+                await self.connected()
+                await wire.write_coil(self.client, coil, on, dev.address, self.watch)
+                dev.counts["writes"] += 1
+            except TransactionError as e:
+                dev.counts["write_errors"] += 1
+                counter = _KIND_COUNTER.get(e.kind)
+                if counter:
+                    dev.counts[counter] += 1
+                dev.last_error = str(e)
+                raise
+            finally:
+                self.current = None
+
+    async def scan(self, first: int, last: int, timeout_ms: int) -> list[int]:
+        found = []
+        for address in range(first, last + 1):
+            async with self.lock:       # one probe at a time: polls go on between probes
+                try:
+                    await self.connected()
+                except TransactionError:
+                    raise
+                if await wire.probe(self.client, address, timeout_ms / 1000, self.watch):
+                    found.append(address)
+        return found
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+class ModbusDriver(Driver):
+    """``[drivers.modbus]``: buses of Modbus devices described by profiles."""
+
+    kind = "modbus"
+
+    def __init__(self, config: dict, points: PointTable, sink: SampleBuffer):
+        try:   # idempotent on an already validated section
+            config = CONFIG_SCHEMA.validate(config, "drivers.modbus")
+        except ConfigError as e:
+            raise ModbusConfigError(e.problems) from None
+        super().__init__(config, points, sink)
+        self._buses: dict[str, _Bus] = {}
+        self._devices: dict[str, _Device] = {}
+        self._output_device: dict[str, _Device] = {}
+        self._device_bus: dict[str, _Bus] = {}
+        self._pulses: dict[str, asyncio.TimerHandle] = {}
+        for b, bus_plan in enumerate(build_plan(config)):
+            devices = []
+            for d, dp in enumerate(bus_plan.devices):
+                ids = {}
+                for pp_name in dp.points:
+                    try:
+                        ids[pp_name] = points.register(pp_name, owner=f"modbus:{dp.name}")
+                    except DriverConfigError as e:
+                        raise ModbusConfigError(
+                            (f"drivers.modbus.bus[{b}].device[{d}].points."
+                             f"{dp.points[pp_name]}", str(e))) from None
+                dev = _Device(dp, ids)
+                devices.append(dev)
+                self._devices[dp.name] = dev
+                for out in dp.outputs:
+                    self._output_device[out] = dev
+            bus = _Bus(self, bus_plan, devices)
+            self._buses[bus.name] = bus
+            for dev in devices:
+                self._device_bus[dev.name] = bus
+        self.started = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.started:
+            return
+        for bus in self._buses.values():
+            bus.open()
+            bus.task = asyncio.create_task(bus.run(), name=f"modbus-bus-{bus.name}")
+        self.started = True
+        log.info("modbus started: %d bus(es), %d device(s)", len(self._buses),
+                 len(self._devices))
+
+    async def stop(self) -> None:
+        for handle in self._pulses.values():
+            handle.cancel()
+        self._pulses.clear()
+        tasks = [b.task for b in self._buses.values() if b.task is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        for bus in self._buses.values():
+            bus.task = None
+            bus.close()
+        self.started = False
+
+    # -- poll results (called by the bus tasks, in the loop) --------------------------------
+    def _failed(self, dev: _Device, e: TransactionError) -> None:
+        dev.counts["failed_polls"] += 1
+        counter = _KIND_COUNTER.get(e.kind)
+        if counter:
+            dev.counts[counter] += 1
+        dev.last_error = str(e)
+        dev.fails_in_row += 1
+        if dev.fails_in_row >= dev.plan.offline_after and dev.online is not False:
+            was = dev.online
+            dev.online = False
+            t = time.monotonic_ns()
+            for pid in dev.point_ids.values():
+                self.sink.put(t, pid, OFFLINE)
+            dev.last.clear()
+            text = (f"offline after {dev.fails_in_row} failed polls ({e.kind}: {e})"
+                    if was else f"not answering since start ({e.kind}: {e})")
+            self._notice(dev, text, t)
+            log.warning("modbus device %s: %s", dev.name, text)
+
+    def _good(self, dev: _Device, t: int, values: list[tuple[int, int]]) -> bool:
+        """Record a good poll; report changes. True if the device came back from offline."""
+        first = dev.online is not True
+        came_back = dev.online is False
+        dev.online = True
+        dev.fails_in_row = 0
+        dev.counts["good_polls"] += 1
+        dev.last_good_ns = t
+        last = dev.last
+        for pid, v in values:
+            if first or last.get(pid) != v:
+                last[pid] = v
+                self.sink.put(t, pid, v)
+        if came_back:
+            self._notice(dev, "back online", t)
+            log.warning("modbus device %s: back online", dev.name)
+        return came_back
+
+    def _notice(self, dev: _Device, text: str, t: int) -> None:
+        self.sink.put_event({"type": "notice", "t_ns": t, "driver": "modbus",
+                             "device": dev.name, "text": text})
+
+    # -- outputs ----------------------------------------------------------------------------
+    def outputs(self) -> dict[str, str]:
+        return {name: dev.plan.outputs[name][1] for name, dev in self._output_device.items()}
+
+    async def set_output(self, name: str, on: bool) -> None:
+        """Write the output's coil. Raises KeyError for an unknown output and
+        ``TransactionError`` if the device did not confirm; the order is remembered and
+        re-sent when the device comes back online."""
+        dev = self._output_device.get(name)
+        if dev is None:
+            raise KeyError(name)
+        if not self.started:
+            raise ModbusError(f"output {name!r}: the Modbus driver is not started")
+        handle = self._pulses.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+        dev.wanted[name] = bool(on)
+        await self._device_bus[dev.name].write(dev, name, bool(on))
+
+    async def pulse_output(self, name: str, ms: int) -> None:
+        """Coil on now, off after ``ms`` (an asyncio timer; returns once 'on' is written)."""
+        await self.set_output(name, True)
+        loop = asyncio.get_running_loop()
+        self._pulses[name] = loop.call_later(max(0, ms) / 1000, self._pulse_end, name)
+
+    def _pulse_end(self, name: str) -> None:
+        self._pulses.pop(name, None)
+        task = asyncio.get_running_loop().create_task(self._pulse_off(name))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _pulse_off(self, name: str) -> None:
+        try:
+            dev = self._output_device[name]
+            dev.wanted[name] = False
+            await self._device_bus[dev.name].write(dev, name, False)
+        except (TransactionError, ModbusError) as e:
+            log.warning("modbus output %s: pulse end not confirmed: %s", name, e)
+
+    # -- console ----------------------------------------------------------------------------
+    async def scan(self, bus_name: str, first: int = 1, last: int = 247,
+                   timeout_ms: int = 100) -> list[int]:
+        """Which device addresses answer on ``bus_name`` (any answer counts, an exception
+        response too). Probes one address at a time between polls. Raises KeyError for an
+        unknown bus, ValueError for a bad range, TransactionError if the bus cannot open."""
+        bus = self._buses.get(bus_name)
+        if bus is None:
+            raise KeyError(bus_name)
+        if not 1 <= first <= last <= 247:
+            raise ValueError(f"scan range {first}-{last} is not within 1-247")
+        if bus.client is None:
+            bus.open()
+        return await bus.scan(first, last, timeout_ms)
+
+    def stats(self) -> dict:
+        """Counters per device: ``{device name: {bus, address, profile, online, polls,
+        good_polls, failed_polls, timeouts, crc_errors, exceptions, connection_errors,
+        writes, write_errors, fails_in_row, last_error, last_poll_ms, last_good_age_s,
+        outputs}}``."""
+        return {name: dev.stats(self._device_bus[name].name)
+                for name, dev in self._devices.items()}
+
+    def status(self) -> dict:
+        stats = self.stats()
+        return {
+            "kind": self.kind,
+            "started": self.started,
+            "buses": [{
+                "name": bus.name, "transport": bus.cfg["transport"], "where": bus.where,
+                "connected": bool(bus.client is not None and bus.client.connected),
+                "crc_watch": bool(bus.watch and bus.watch.installed),
+                "devices": [{"name": d.name, **stats[d.name]} for d in bus.devices],
+            } for bus in self._buses.values()],
+        }
