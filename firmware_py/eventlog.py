@@ -1,0 +1,272 @@
+"""The event log: every event the controller made, hash-chained so an edited, inserted or deleted
+row is detected, kept through restarts and power cuts, rotated beyond ``keep`` rows.
+
+    log = EventLog("/var/lib/guardroom/events.sqlite", keep=100_000)
+    row = log.append({"ts": "...", "kind": "alarm", ...})
+    ok, checked, first_bad = log.verify()
+    log.export(sys.stdout, fmt="jsonl")        # every line carries its hash: verifiable offline
+
+Each row stores the record as canonical JSON (sorted keys, no spaces) and
+``hash = sha256(prev_hash + canonical_json)`` (hex; the first row's prev_hash is 64 zeros).
+Rotation deletes the oldest rows in chunks and keeps the *anchor*: the hash (and row number) of
+the last deleted row, so ``verify`` still checks the whole remaining chain.
+
+Appends are cheap: the row is inserted in an open transaction that a small committer thread
+commits every ``commit_ms`` (WAL, ``synchronous=NORMAL``: a killed process loses nothing that
+was committed; a power cut can lose the last commit window). The log is not the alarm path.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from typing import Callable, IO, Optional
+
+from .errors import StorageError
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+CSV_COLUMNS = ("row", "ts", "kind", "cid", "area", "zone", "incident", "verified", "silent",
+               "drill", "user", "text", "hash")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (row INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,
+                                hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS anchor (id INTEGER PRIMARY KEY CHECK (id = 1), row INTEGER NOT NULL,
+                                   hash TEXT NOT NULL);
+"""
+
+
+def canonical(record: dict) -> str:
+    """The exact text that is hashed: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def chain_hash(prev_hash: str, body: str) -> str:
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+class EventLog:
+    """Append-only, hash-chained SQLite log. Safe to call from several threads."""
+
+    def __init__(self, path: str, keep: int = 100_000, *, commit_ms: int = 100,
+                 rotate_chunk: Optional[int] = None):
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.path = path
+        self.keep = int(keep)
+        self.rotate_chunk = int(rotate_chunk or max(1, min(10_000, self.keep // 10)))
+        self.commit_ms = commit_ms
+        self._lock = threading.RLock()
+        self._subs: list[Callable[[int, dict], None]] = []
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                       timeout=2.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT row, hash FROM log ORDER BY row DESC LIMIT 1"
+                                   ).fetchone()
+            if row is None:
+                a = self._db.execute("SELECT hash FROM anchor WHERE id=1").fetchone()
+                self._head = a[0] if a else GENESIS
+            else:
+                self._head = row[1]
+            self._count = self._db.execute("SELECT COUNT(*) FROM log").fetchone()[0]
+        except sqlite3.Error as e:
+            raise StorageError(f"event log {path}: {e}") from None
+        self._in_txn = False
+        self._uncommitted = 0
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._committer, name="eventlog-commit",
+                                        daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ writing
+    def append(self, record: dict) -> int:
+        """Add one record; returns its row number. The commit follows within commit_ms."""
+        body = canonical(record)
+        with self._lock:
+            if self._closed:
+                raise StorageError("event log is closed")
+            h = chain_hash(self._head, body)
+            try:
+                if not self._in_txn:
+                    self._db.execute("BEGIN")
+                    self._in_txn = True
+                cur = self._db.execute("INSERT INTO log(body, hash) VALUES (?, ?)", (body, h))
+            except sqlite3.Error as e:
+                raise StorageError(f"event log {self.path}: {e}") from None
+            row = cur.lastrowid
+            self._head = h
+            self._count += 1
+            self._uncommitted += 1
+            if self._count > self.keep + self.rotate_chunk:
+                self._rotate()
+        self._wake.set()
+        for fn in list(self._subs):
+            try:
+                fn(row, record)
+            except Exception:  # noqa: BLE001 - a follower must not break the log
+                log.exception("event log subscriber failed")
+        return row
+
+    def commit(self) -> None:
+        """Commit now (append commits by itself within commit_ms)."""
+        with self._lock:
+            if self._in_txn:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as e:
+                    log.error("event log commit failed: %s", e)
+                    return
+                self._in_txn = False
+                self._uncommitted = 0
+
+    def _rotate(self) -> None:
+        """Delete the oldest rows down to ``keep``; remember the last deleted hash (lock held)."""
+        excess = self._count - self.keep
+        last = self._db.execute("SELECT row, hash FROM log ORDER BY row LIMIT 1 OFFSET ?",
+                                (excess - 1,)).fetchone()
+        if last is None:
+            return
+        self._db.execute("DELETE FROM log WHERE row <= ?", (last[0],))
+        self._db.execute("INSERT OR REPLACE INTO anchor(id, row, hash) VALUES (1, ?, ?)",
+                         (last[0], last[1]))
+        self._count -= excess
+
+    def _committer(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._closed:
+                return
+            self._wake.clear()
+            # Let a burst accumulate into one commit.
+            threading.Event().wait(self.commit_ms / 1000.0)
+            self.commit()
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def head(self) -> str:
+        """The hash of the newest row (publish or write it down to pin the whole chain)."""
+        return self._head
+
+    def anchor(self) -> tuple[int, str]:
+        """(row, hash) of the last rotated-out row, or (0, GENESIS)."""
+        with self._lock:
+            a = self._db.execute("SELECT row, hash FROM anchor WHERE id=1").fetchone()
+        return (a[0], a[1]) if a else (0, GENESIS)
+
+    def verify(self) -> tuple[bool, int, Optional[int]]:
+        """Walk the chain from the anchor: ``(ok, rows checked, first bad row or None)``."""
+        _, prev = self.anchor()
+        checked = 0
+        with self._lock:
+            rows = self._db.execute("SELECT row, body, hash FROM log ORDER BY row").fetchall()
+        for row, body, h in rows:
+            if chain_hash(prev, body) != h:
+                return False, checked, row
+            prev = h
+            checked += 1
+        return True, checked, None
+
+    def tail(self, n: int = 20) -> list[dict]:
+        """The last ``n`` records, oldest first, each with its ``row`` number added."""
+        with self._lock:
+            rows = self._db.execute("SELECT row, body FROM log ORDER BY row DESC LIMIT ?",
+                                    (int(n),)).fetchall()
+        out = []
+        for row, body in reversed(rows):
+            rec = json.loads(body)
+            rec["row"] = row
+            out.append(rec)
+        return out
+
+    def subscribe(self, callback: Callable[[int, dict], None]) -> None:
+        """``callback(row, record)`` after every append, in the appending thread."""
+        self._subs.append(callback)
+
+    def unsubscribe(self, callback: Callable[[int, dict], None]) -> None:
+        try:
+            self._subs.remove(callback)
+        except ValueError:
+            pass
+
+    def export(self, fh: IO[str], fmt: str = "jsonl", since_row: int = 0) -> int:
+        """Write rows after ``since_row`` to a text file; returns how many.
+
+        ``jsonl``: one ``{"row": n, "hash": "...", "record": {...}}`` per line; the first line
+        is ``{"anchor": {"row": n, "hash": "..."}}`` so the export verifies on its own.
+        ``csv``: the columns of CSV_COLUMNS, for a spreadsheet."""
+        if fmt not in ("jsonl", "csv"):
+            raise ValueError(f"unknown export format {fmt!r} (jsonl or csv)")
+        with self._lock:
+            rows = self._db.execute("SELECT row, body, hash FROM log WHERE row > ? ORDER BY row",
+                                    (int(since_row),)).fetchall()
+            prev = self._db.execute("SELECT hash FROM log WHERE row <= ? ORDER BY row DESC "
+                                    "LIMIT 1", (int(since_row),)).fetchone()
+        if fmt == "jsonl":
+            if rows:
+                a_row, a_hash = self.anchor()
+                if prev is not None:
+                    a_row, a_hash = rows[0][0] - 1, prev[0]
+                fh.write(json.dumps({"anchor": {"row": a_row, "hash": a_hash}}) + "\n")
+            for row, body, h in rows:
+                fh.write('{"row":%d,"hash":"%s","record":%s}\n' % (row, h, body))
+        else:
+            w = csv.writer(fh)
+            w.writerow(CSV_COLUMNS)
+            for row, body, h in rows:
+                rec = json.loads(body)
+                w.writerow([row] + [rec.get(c, "") for c in CSV_COLUMNS[1:-1]] + [h])
+        return len(rows)
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.commit()
+            self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.close()
+            except sqlite3.Error as e:
+                log.warning("event log close: %s", e)
+
+    def __enter__(self) -> "EventLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def verify_export(lines) -> tuple[bool, int, Optional[int]]:
+    """Verify a jsonl export on its own (an auditor's copy): same answer as ``verify``."""
+    prev, checked = GENESIS, 0
+    for line in lines:
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        if "anchor" in obj:
+            prev = obj["anchor"]["hash"]
+            continue
+        if chain_hash(prev, canonical(obj["record"])) != obj["hash"]:
+            return False, checked, obj.get("row")
+        prev = obj["hash"]
+        checked += 1
+    return True, checked, None

@@ -1,0 +1,563 @@
+"""The relay: events from the outbox to the broker in seq order, retained state and status,
+acks and authenticated commands back from the platform, uplink supervision.
+
+Runs in the daemon's asyncio loop; paho's network thread only hands callbacks over with
+``loop.call_soon_threadsafe``. A supervisor task opens one ``Link`` (a fresh paho client) per
+connection, with backoff 1, 2, 4 .. 30 s between failed attempts (the first attempt after a lost
+connection is immediate). On every connect the pending events are sent again from the outbox in
+seq order, before any newer event, at most ``WINDOW`` handed to paho at a time; an event leaves
+the outbox only on its PUBACK.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+from ..cmdauth import CommandVerifier
+from ..errors import AuthError, RelayError
+from ..outbox import Outbox
+from .hass import discovery_messages
+from .link import Link
+from .supervision import UplinkSupervisor
+from .topics import Topics
+
+log = logging.getLogger(__name__)
+
+WINDOW = 1000          # events handed to paho and not yet PUBACKed, at most
+BACKOFF_MAX_S = 30.0
+STOP_TIMEOUT_S = 2.0   # wait this long for the "offline" PUBACK on a clean stop
+
+
+def _iso(t: Optional[float] = None) -> str:
+    dt = datetime.fromtimestamp(time.time() if t is None else t, tz=timezone.utc)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _noop(*_a) -> None:
+    pass
+
+
+class Relay:
+    """See the package doc and docs/operator/mqtt.md. Every public method is called from
+    ``loop``'s thread; every callback is called there too."""
+
+    def __init__(self, config: dict, controller: str, site: str, outbox: Outbox,
+                 loop: asyncio.AbstractEventLoop,
+                 on_ack: Callable[[dict], None] = _noop,
+                 on_cmd: Callable[[dict], None] = _noop,
+                 on_uplink: Callable[[bool], None] = _noop, *,
+                 check_code: Optional[Callable[[str], Any]] = None):
+        self.cfg = dict(config)
+        self.controller, self.site = controller, site
+        self.outbox = outbox
+        if not getattr(outbox, "controller", ""):
+            outbox.controller = controller
+        self.loop = loop
+        self.on_ack, self.on_cmd, self.on_uplink = on_ack, on_cmd, on_uplink
+        self.topics = Topics(self.cfg.get("topic_prefix", "guardroom"), site, controller)
+        self.host = self.cfg["host"]
+        tls = bool(self.cfg.get("tls", False))
+        self.port = int(self.cfg.get("port") or (8883 if tls else 1883))
+        self.heartbeat_s = float(self.cfg.get("heartbeat_s", 10.0))
+        self.keepalive_s = int(self.cfg.get("keepalive_s", 30))
+        mode = self.cfg.get("protocol", "auto")
+        self._proto_mode = mode
+        self._proto_next = "v311" if mode == "v311" else "v5"
+        self._check_code = check_code
+        self.verifier: Optional[CommandVerifier] = None
+        self._password = ""
+        self._link: Optional[Link] = None
+        self._task: Optional[asyncio.Task] = None
+        self._tick_handle: Optional[asyncio.TimerHandle] = None
+        self._stopping = False
+        self._wakeup = asyncio.Event()
+        self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
+        self._to_send: deque[int] = deque()
+        self._inflight_events = 0
+        self._acked: list[int] = []
+        self._remove_scheduled = False
+        self._waiters: dict[int, list[asyncio.Future]] = {}
+        self._state_payload: Optional[str] = None
+        self._discovery: Optional[tuple[list[str], list[dict]]] = None
+        self._cmd_pool: Optional[ThreadPoolExecutor] = None
+        self._ever_connected = False
+        self.counters = {"events_published": 0, "events_acked": 0, "events_refused": 0,
+                         "reconnects": 0, "connect_attempts": 0, "probes": 0,
+                         "cmds_accepted": 0, "cmds_refused": 0, "acks_received": 0,
+                         "malformed_in": 0}
+        self.last_puback_wall: Optional[float] = None
+        self.last_puback_mono: Optional[float] = None
+        self.last_platform_ack: Optional[float] = None
+        self.last_error = ""
+        self.connected_since: Optional[float] = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def check_code(self):
+        return self._check_code
+
+    @check_code.setter
+    def check_code(self, fn) -> None:
+        self._check_code = fn
+        if self.verifier is not None:
+            self.verifier.check_code = fn
+
+    async def start(self) -> None:
+        """Check the files, then connect in the background; returns at once."""
+        cfg = self.cfg
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = cfg.get(key) or ""
+            if path and not os.access(path, os.R_OK):
+                raise RelayError(f"mqtt.{key}: cannot read {path!r}")
+        self._password = cfg.get("password") or ""
+        if cfg.get("password_file"):
+            try:
+                with open(cfg["password_file"], encoding="utf-8") as fh:
+                    self._password = fh.readline().rstrip("\r\n")
+            except OSError as e:
+                raise RelayError(f"mqtt.password_file: cannot read "
+                                 f"{cfg['password_file']!r}: {e.strerror}") from None
+        key_hex = cfg.get("cmd_hmac_key") or ""
+        self.verifier = CommandVerifier(bytes.fromhex(key_hex) if key_hex else None,
+                                        self._check_code,
+                                        max_age_s=cfg.get("cmd_max_age_s", 30))
+        self._cmd_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-cmd")
+        self._stopping = False
+        self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
+        self._task = self.loop.create_task(self._run(), name="relay")
+        self._schedule_tick()
+
+    async def stop(self) -> None:
+        """Publish ``offline`` (retained), disconnect cleanly, stop the threads."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        link = self._link
+        if link is not None and link.connacked and not link.ended:
+            fut = self.loop.create_future()
+            if link.publish(self.topics.status, "offline", retain=True, kind="status", fut=fut):
+                try:
+                    await asyncio.wait_for(fut, STOP_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    log.warning("no PUBACK for 'offline' within %.0f s", STOP_TIMEOUT_S)
+        if link is not None:
+            await self.loop.run_in_executor(None, link.close)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            self._task = None
+        self._set_disconnected()
+        self._flush_removals()
+        if self._cmd_pool is not None:
+            self._cmd_pool.shutdown(wait=False)
+            self._cmd_pool = None
+        for futs in self._waiters.values():
+            for f in futs:
+                if not f.done():
+                    f.cancel()
+        self._waiters.clear()
+
+    # ------------------------------------------------------------------ public API
+    def publish_event(self, event: dict) -> dict:
+        """Store the event in the outbox (seq/id assigned) and send it now if connected."""
+        ev = self.outbox.append(event)
+        if self._link is not None and self._link.connacked and not self._link.ended:
+            self._to_send.append(ev["seq"])
+            self._pump()
+        return ev
+
+    def publish_state(self, state: dict) -> None:
+        """Retained JSON on ``state``; the latest is re-published on every reconnect."""
+        self._state_payload = _dumps(state)
+        link = self._live_link()
+        if link is not None:
+            link.publish(self.topics.state, self._state_payload, retain=True, kind="state")
+
+    def publish_cmd_result(self, result: dict) -> None:
+        """JSON on ``cmd/result`` (QoS 1, not retained; dropped if offline: results are
+        transient)."""
+        link = self._live_link()
+        if link is None:
+            log.info("cmd result for %s not sent: offline", result.get("cmd", "?"))
+            return
+        link.publish(self.topics.cmd_result, _dumps(result), kind="result")
+
+    def set_discovery(self, areas: list[str], zones: list[dict]) -> None:
+        """Entities for Home Assistant discovery (used when ``hass_discovery`` is true)."""
+        self._discovery = (list(areas), [dict(z) for z in zones])
+        if self._live_link() is not None:
+            self._announce()
+
+    def status(self) -> dict:
+        """Where the uplink stands, for the console and the state topic. No secrets."""
+        link = self._link
+        now = time.monotonic()
+        return {
+            "connected": bool(link and link.connacked and not link.ended),
+            "uplink": self._sup.up,
+            "protocol": link.protocol if link and link.connacked else None,
+            "broker": f"{self.host}:{self.port}",
+            "tls": bool(self.cfg.get("tls")),
+            "client_id": self._client_id(),
+            "username": self.cfg.get("username") or "",
+            "topic_root": self.topics.root,
+            "outbox_depth": self.outbox.depth(),
+            "outbox_healthy": bool(getattr(self.outbox, "healthy", True)),
+            "outbox_problem": getattr(self.outbox, "problem", ""),
+            "next_seq": self.outbox.next_seq,
+            "events_published": self.counters["events_published"],
+            "events_acked": self.counters["events_acked"],
+            "events_refused": self.counters["events_refused"],
+            "in_flight": self._inflight_events,
+            "last_puback": _iso(self.last_puback_wall) if self.last_puback_wall else None,
+            "last_puback_age_s": (round(now - self.last_puback_mono, 3)
+                                  if self.last_puback_mono is not None else None),
+            "last_contact_age_s": round(self._sup.silent_s(now), 3),
+            "last_platform_ack": (_iso(self.last_platform_ack)
+                                  if self.last_platform_ack else None),
+            "reconnects": self.counters["reconnects"],
+            "connect_attempts": self.counters["connect_attempts"],
+            "connected_since": _iso(self.connected_since) if self.connected_since else None,
+            "last_error": self.last_error,
+            "cmds_accepted": self.counters["cmds_accepted"],
+            "cmds_refused": self.counters["cmds_refused"],
+        }
+
+    async def wait_delivered(self, seq: int, timeout_s: float) -> float:
+        """Milliseconds from now until the PUBACK of event ``seq`` (0.0 if already delivered).
+        Raises asyncio.TimeoutError after ``timeout_s``."""
+        t0 = time.monotonic()
+        if seq >= self.outbox.next_seq:
+            raise ValueError(f"event {seq} does not exist yet")
+        if not self.outbox.is_pending(seq) or seq in self._acked:
+            return 0.0
+        fut = self.loop.create_future()
+        self._waiters.setdefault(seq, []).append(fut)
+        try:
+            t_ack = await asyncio.wait_for(fut, timeout_s)
+        finally:
+            lst = self._waiters.get(seq)
+            if lst and fut in lst:
+                lst.remove(fut)
+                if not lst:
+                    del self._waiters[seq]
+        return max(0.0, (t_ack - t0) * 1000.0)
+
+    # ------------------------------------------------------------------ connection supervisor
+    def _client_id(self) -> str:
+        return self.cfg.get("client_id") or self.controller
+
+    def _live_link(self) -> Optional[Link]:
+        link = self._link
+        if link is not None and link.connacked and not link.ended:
+            return link
+        return None
+
+    def _hop(self, fn, *args) -> None:
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop closed: the process is ending
+            pass
+
+    def _new_link(self, protocol: str) -> Link:
+        c = self.cfg
+        return Link(host=self.host, port=self.port, client_id=self._client_id(),
+                    protocol=protocol, keepalive_s=self.keepalive_s,
+                    username=c.get("username") or "", password=self._password,
+                    tls=bool(c.get("tls")), ca_file=c.get("ca_file") or "",
+                    cert_file=c.get("cert_file") or "", key_file=c.get("key_file") or "",
+                    will_topic=self.topics.status, hop=self._hop,
+                    handlers={"connack": self._on_connack, "closed": self._on_closed,
+                              "puback": self._on_puback, "message": self._on_message,
+                              "suback": self._on_suback})
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            proto = self._proto_next
+            link = self._new_link(proto)
+            link.done = self.loop.create_future()
+            self._link = link
+            self.counters["connect_attempts"] += 1
+            try:
+                await self.loop.run_in_executor(None, link.open)
+            except (OSError, ValueError) as e:
+                self.last_error = f"connect to {self.host}:{self.port} failed: {e}"
+                log.info("mqtt: %s", self.last_error)
+                await self.loop.run_in_executor(None, link.close, False)
+                failures += 1
+                await self._backoff(failures)
+                continue
+            # Wait for the session to end; give up on a broker that never answers CONNECT.
+            connack_wait = max(5.0, float(self.keepalive_s))
+            done, _ = await asyncio.wait({link.done}, timeout=connack_wait)
+            if not done and not link.got_connack:
+                self.last_error = f"no CONNACK from {self.host}:{self.port} in {connack_wait:g} s"
+                await self.loop.run_in_executor(None, link.close, False)
+                if not link.done.done():
+                    link.done.set_result(None)
+            await link.done
+            await self.loop.run_in_executor(None, link.close, False)
+            if self._stopping:
+                break
+            if link.connacked:
+                failures = 0
+                continue   # first retry after a lost connection is immediate
+            if self._proto_mode == "auto":
+                if proto == "v5" and (not link.got_connack
+                                      or "protocol" in link.refusal.lower()):
+                    log.warning("mqtt: broker refused MQTT v5 (%s); falling back to 3.1.1",
+                                link.refusal or "closed before CONNACK")
+                    self._proto_next = "v311"
+                    continue
+                if proto == "v311" and not link.got_connack:
+                    self._proto_next = "v5"     # the fallback did not help either
+            failures += 1
+            await self._backoff(failures)
+
+    async def _backoff(self, failures: int) -> None:
+        delay = min(BACKOFF_MAX_S, 2.0 ** (failures - 1))
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+
+    # ------------------------------------------------------------------ paho callbacks (in loop)
+    def _on_connack(self, link: Link, failed: bool, reason: str, t: float) -> None:
+        if link is not self._link:
+            return
+        if failed:
+            link.refusal = reason
+            self.last_error = f"broker refused the connection: {reason}"
+            log.warning("mqtt: %s", self.last_error)
+            return
+        link.connacked = True
+        self._flush_removals()
+        self.last_error = ""
+        if self._ever_connected:
+            self.counters["reconnects"] += 1
+        self._ever_connected = True
+        self.connected_since = time.time()
+        log.info("mqtt: connected to %s:%d (%s)", self.host, self.port, link.protocol)
+        link.publish(self.topics.status, "online", retain=True, kind="status")
+        subs = [self.topics.ack, self.topics.cmd]
+        if self.cfg.get("hass_discovery"):
+            subs.append(self.cfg.get("hass_prefix", "homeassistant") + "/status")
+        link.subscribe(subs)
+        if self._state_payload is not None:
+            link.publish(self.topics.state, self._state_payload, retain=True, kind="state")
+        self._announce()
+        self._to_send = deque(self.outbox.pending_seqs())
+        self._inflight_events = 0
+        self._sup.on_connect(t, backlog=bool(self._to_send))
+        self._pump()
+        self._evaluate()
+
+    def _on_closed(self, link: Link, reason: str) -> None:
+        if link is not self._link:
+            return
+        if link.connacked:
+            log.warning("mqtt: connection lost (%s)", reason)
+            if not self.last_error:
+                self.last_error = f"connection lost: {reason}"
+        link.closed_reason = reason
+        link.ended = True
+        self._set_disconnected()
+        if not link.done.done():
+            link.done.set_result(None)
+
+    def _set_disconnected(self) -> None:
+        self._sup.on_disconnect(time.monotonic())
+        self._to_send.clear()
+        self._inflight_events = 0
+        self.connected_since = None
+        self._evaluate()
+
+    def _on_puback(self, link: Link, mid: int, failed: bool, reason: str, t: float) -> None:
+        if link is not self._link:
+            return
+        self._sup.contact(t)
+        entry = link.inflight.pop(mid, None)
+        if entry is None:
+            return
+        kind, seq, _t_sent, fut = entry
+        if fut is not None and not fut.done():
+            fut.set_result(t)
+        if kind == "event":
+            self._inflight_events = max(0, self._inflight_events - 1)
+            if failed:
+                self.counters["events_refused"] += 1
+                self.last_error = f"broker refused event {seq}: {reason}"
+                log.error("mqtt: %s (kept in the outbox)", self.last_error)
+            else:
+                self.counters["events_acked"] += 1
+                self.last_puback_wall, self.last_puback_mono = time.time(), t
+                self._acked.append(seq)
+                if not self._remove_scheduled:
+                    self._remove_scheduled = True
+                    self.loop.call_soon(self._flush_removals)
+                for w in self._waiters.pop(seq, ()):
+                    if not w.done():
+                        w.set_result(t)
+                if not self._sup.flowing:
+                    self._sup.on_flowing(t)
+            self._pump()
+        self._evaluate()
+
+    def _flush_removals(self) -> None:
+        self._remove_scheduled = False
+        if self._acked:
+            batch, self._acked = self._acked, []
+            self.outbox.remove_many(batch)
+
+    def _on_suback(self, link: Link, bad: list[str], t: float) -> None:
+        if link is not self._link:
+            return
+        self._sup.contact(t)
+        if bad:
+            self.last_error = f"subscription refused: {', '.join(bad)}"
+            log.error("mqtt: %s (acks/commands will not arrive)", self.last_error)
+
+    def _on_message(self, link: Link, topic: str, payload: bytes, t: float) -> None:
+        if link is not self._link:
+            return
+        self._sup.contact(t)
+        self._evaluate()
+        if topic == self.topics.ack:
+            self._handle_ack(payload)
+        elif topic == self.topics.cmd:
+            self._handle_cmd(payload)
+        elif topic == self.cfg.get("hass_prefix", "homeassistant") + "/status":
+            if payload.strip() == b"online":
+                self._announce()
+                if self._state_payload is not None:
+                    link.publish(self.topics.state, self._state_payload, retain=True,
+                                 kind="state")
+
+    # ------------------------------------------------------------------ sending
+    def _pump(self) -> None:
+        link = self._live_link()
+        if link is None:
+            return
+        while self._to_send and self._inflight_events < WINDOW:
+            seq = self._to_send[0]
+            payload = self.outbox.payload(seq)
+            if payload is None:          # acknowledged meanwhile
+                self._to_send.popleft()
+                continue
+            if not link.publish(self.topics.event, payload, kind="event", seq=seq):
+                break                    # paho is full: the next PUBACK pumps again
+            self._to_send.popleft()
+            self._inflight_events += 1
+            self.counters["events_published"] += 1
+
+    def _announce(self) -> None:
+        link = self._live_link()
+        if link is None or not self.cfg.get("hass_discovery") or self._discovery is None:
+            return
+        areas, zones = self._discovery
+        for topic, payload in discovery_messages(self.cfg.get("hass_prefix", "homeassistant"),
+                                                 self.topics, areas, zones):
+            link.publish(topic, payload, retain=True, kind="discovery")
+
+    # ------------------------------------------------------------------ inbound
+    def _handle_ack(self, payload: bytes) -> None:
+        try:
+            msg = json.loads(payload)
+            if not isinstance(msg, dict) or isinstance(msg.get("incident"), bool) \
+                    or not isinstance(msg.get("incident"), int):
+                raise ValueError("needs an integer 'incident'")
+        except (ValueError, UnicodeDecodeError) as e:
+            self.counters["malformed_in"] += 1
+            log.warning("mqtt: malformed ack dropped: %s", e)
+            return
+        self.counters["acks_received"] += 1
+        self.last_platform_ack = time.time()
+        self._call(self.on_ack, msg)
+
+    def _handle_cmd(self, payload: bytes) -> None:
+        if self._cmd_pool is None or self.verifier is None:
+            return
+        fut = self.loop.run_in_executor(self._cmd_pool, self.verifier.verify, payload)
+        fut.add_done_callback(lambda f: self._cmd_verified(f, payload))
+
+    def _cmd_verified(self, fut: asyncio.Future, payload: bytes) -> None:
+        if fut.cancelled():
+            return
+        err = fut.exception()
+        if err is None:
+            self.counters["cmds_accepted"] += 1
+            self._call(self.on_cmd, fut.result())
+            return
+        if not isinstance(err, AuthError):
+            log.error("command verification failed: %r", err)
+            err_reason, detail = "malformed", "verifier error"
+        else:
+            err_reason = getattr(err, "reason", "refused")
+            detail = getattr(err, "detail", "")
+        self.counters["cmds_refused"] += 1
+        cmd, nonce = "", ""
+        try:
+            msg = json.loads(payload)
+            if isinstance(msg, dict):
+                cmd = msg.get("cmd") if isinstance(msg.get("cmd"), str) else ""
+                nonce = msg.get("nonce") if isinstance(msg.get("nonce"), str) else ""
+        except (ValueError, UnicodeDecodeError):
+            pass
+        log.warning("command %r refused: %s", cmd[:32], err_reason)   # never the payload
+        self.publish_cmd_result({"cmd": cmd[:64], "nonce": nonce[:128], "ok": False,
+                                 "reason": err_reason, "detail": detail})
+
+    def _call(self, fn, arg) -> None:
+        try:
+            fn(arg)
+        except Exception:  # noqa: BLE001 - a daemon bug must not stop the relay
+            log.exception("relay callback %s failed", getattr(fn, "__name__", fn))
+
+    # ------------------------------------------------------------------ supervision
+    def _schedule_tick(self) -> None:
+        if not self._stopping:
+            self._tick_handle = self.loop.call_later(self._sup.tick_s(), self._tick)
+
+    def _tick(self) -> None:
+        self._tick_handle = None
+        now = time.monotonic()
+        link = self._live_link()
+        if link is not None:
+            if self._sup.probe_due(now, bool(link.inflight)):
+                self.counters["probes"] += 1
+                link.publish(self.topics.heartbeat,
+                             _dumps({"ts": _iso(), "last_seq": self.outbox.next_seq - 1,
+                                     "depth": self.outbox.depth()}), kind="probe")
+            hung_after = max(3 * self.heartbeat_s, float(self.keepalive_s))
+            if link.inflight and self._sup.silent_s(now) >= hung_after:
+                self.last_error = f"no broker contact for {hung_after:g} s: reconnecting"
+                log.warning("mqtt: %s", self.last_error)
+                self.loop.run_in_executor(None, link.close, False)
+        self._evaluate()
+        self._schedule_tick()
+
+    def _evaluate(self) -> None:
+        link = self._live_link()
+        outstanding = bool(link is not None and link.inflight)
+        change = self._sup.evaluate(time.monotonic(), outstanding)
+        if change is not None:
+            log.warning("mqtt: uplink %s", "up" if change else "DOWN")
+            self._call(self.on_uplink, change)

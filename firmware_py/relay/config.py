@@ -1,0 +1,53 @@
+"""The ``[mqtt]`` config section: broker, TLS, credentials, protocol, supervision, commands,
+Home Assistant discovery. Validated by guardroom.schema (unknown keys are errors)."""
+from __future__ import annotations
+
+from ..schema import Bool, Choice, Float, Int, Section, Str
+
+_HEX_KEY = r"|(?:[0-9a-fA-F]{2}){16,64}"          # empty, or 16..64 bytes of hex
+_PREFIX = r"[A-Za-z0-9_\-.]+(?:/[A-Za-z0-9_\-.]+)*"  # no wildcards, no empty levels
+
+
+def _check(sec: dict):
+    if sec.get("password") and sec.get("password_file"):
+        return "give password or password_file, not both"
+    if bool(sec.get("cert_file")) != bool(sec.get("key_file")):
+        return "cert_file and key_file go together (client certificate)"
+    if not sec.get("tls") and (sec.get("ca_file") or sec.get("cert_file")):
+        return "ca_file/cert_file are set but tls is false"
+    if (sec.get("password") or sec.get("password_file")) and not sec.get("username"):
+        return "a password needs a username"
+    return None
+
+
+MQTT_SCHEMA = Section({
+    "host": Str(doc="broker host name or address"),
+    "port": Int(default=0, min=0, max=65535,
+                doc="broker TCP port; 0 = 1883, or 8883 when tls is true"),
+    "tls": Bool(default=False, doc="connect with TLS (server certificate checked)"),
+    "ca_file": Str(default="", doc="CA bundle that signed the broker certificate "
+                                   "(empty: the system CAs)"),
+    "cert_file": Str(default="", doc="client certificate (PEM) for mutual TLS"),
+    "key_file": Str(default="", doc="client private key (PEM) for mutual TLS"),
+    "username": Str(default="", max_len=256, doc="MQTT user name (per controller)"),
+    "password": Str(default="", max_len=1024, secret=True,
+                    doc="MQTT password (prefer password_file); never shown nor logged"),
+    "password_file": Str(default="", doc="file holding the MQTT password (first line)"),
+    "client_id": Str(default="", max_len=128,
+                     doc="MQTT client id; empty = the controller id"),
+    "protocol": Choice(["auto", "v5", "v311"], default="auto",
+                       doc="auto = MQTT v5, falling back to 3.1.1 if the broker refuses v5"),
+    "keepalive_s": Int(default=30, min=5, max=3600, doc="MQTT keepalive"),
+    "heartbeat_s": Float(default=10.0, min=0.5, max=3600,
+                         doc="uplink declared down after this long without broker contact"),
+    "topic_prefix": Str(default="guardroom", pattern=_PREFIX, max_len=128,
+                        doc="topic root is <topic_prefix>/<site>/<controller>"),
+    "cmd_hmac_key": Str(default="", pattern=_HEX_KEY, secret=True,
+                        doc="hex key (16-64 bytes) for signed platform commands; "
+                            "empty = signed commands refused"),
+    "cmd_max_age_s": Int(default=30, min=5, max=600,
+                         doc="commands older (or newer) than this are refused as stale"),
+    "hass_discovery": Bool(default=False, doc="publish Home Assistant discovery configs"),
+    "hass_prefix": Str(default="homeassistant", pattern=_PREFIX, max_len=128,
+                       doc="Home Assistant discovery prefix"),
+}, check=_check)
