@@ -152,6 +152,10 @@ async def _revert(ctx, rest):
         return
     if rest != ["backup"]:
         raise UsageError()
+    import os
+
+    if not os.path.exists(ed.path + ".bak"):
+        raise CommandError(f"no backup {ed.path}.bak (one is made by 'config save')")
     if not await ctx.confirm(f"Replace {ed.path} with {ed.path}.bak and restart?"):
         ctx.out("nothing changed")
         return

@@ -4,21 +4,23 @@ from __future__ import annotations
 import asyncio
 
 from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
-from .render import clip
+from .render import wrap
 from .util import short_time
 
-HEADER = "ROW     TIME            CID   AREA       ZONE           TEXT"
+HEADER = "ROW     TIME (UTC)      CID   EVENT"
 
 
-def _line(r: dict) -> str:
+def _lines(r: dict) -> list[str]:
+    """One event: row, time, Contact ID, then area/zone and text, wrapped under itself."""
     cid = str(r.get("cid", ""))
     cid = "" if cid in ("0000", "0") else cid
-    text = r.get("text", "")
+    where = "/".join(str(r[k]) for k in ("area", "zone") if r.get(k))
+    text = (f"{where}: " if where else "") + str(r.get("text", ""))
     if r.get("user"):
         text += f" [{r['user']}]"
-    return clip(f"{r.get('row', ''):<7} {short_time(r.get('ts', '')):<15} {cid:<5} "
-                f"{str(r.get('area', ''))[:10]:<10} {str(r.get('zone', ''))[:14]:<14} {text}",
-                79)
+    head = f"{str(r.get('row', '')):<7} {short_time(r.get('ts', '')):<15} {cid:<5} "
+    chunks = wrap(text, 79 - len(head)) or [""]
+    return [head + chunks[0]] + [" " * len(head) + c for c in chunks[1:]]
 
 
 @command("log", LEVEL_USER, "log [N] | log follow | log verify",
@@ -38,7 +40,9 @@ async def log_(ctx, args):
         if not 1 <= n <= 1000:
             raise UsageError("N is 1 to 1000")
         rows = log.tail(n)
-        ctx.out(HEADER, *(_line(r) for r in rows))
+        ctx.out(HEADER)
+        for r in rows:
+            ctx.out(*_lines(r))
         if not rows:
             ctx.out("(the log is empty)")
         return
@@ -47,7 +51,7 @@ async def log_(ctx, args):
 
         def on_row(row, record):
             rec = dict(record, row=row)
-            loop.call_soon_threadsafe(ctx.out, _line(rec))
+            loop.call_soon_threadsafe(lambda: ctx.out(*_lines(rec)))
 
         ctx.out(HEADER)
         log.subscribe(on_row)

@@ -52,10 +52,8 @@ async def login(ctx, args):
     if args:
         raise UsageError("type 'login' alone and the code at the prompt (it is not shown)")
     console, session = ctx.console, ctx.session
-    left = session.locked(time.monotonic())
-    if left > 0:
-        raise CommandError(f"console locked after wrong codes; try again in "
-                           f"{math.ceil(left)} s")
+    # Ask even while locked: a code typed blind must land in a hidden prompt, not on the
+    # command line where it would be echoed and kept in the history.
     code = await ctx.ask("Code: ", secret=True)
     if code is None:
         ctx.out("login cancelled")
@@ -63,7 +61,9 @@ async def login(ctx, args):
     code = code.strip()
     left = session.locked(time.monotonic())
     if left > 0:
-        raise CommandError(f"console locked; try again in {math.ceil(left)} s")
+        del code
+        raise CommandError(f"console locked after wrong codes; no code is accepted for "
+                           f"{math.ceil(left)} s")
     loop = asyncio.get_running_loop()
     # PBKDF2 takes tens of ms per user on a Pi: never on the loop that decides alarms.
     match = await loop.run_in_executor(None, ctx.host.codes.check, code) if code else None
@@ -137,8 +137,8 @@ async def status(ctx, args):
             flags.append("WALK TEST")
         if a.get("tripped") and ctx.level > LEVEL_ANYONE:
             flags.append("tripped: " + ",".join(map(str, a["tripped"])))
-        rows.append((name, str(a.get("state", "?")).replace("_", " "), " ".join(flags)))
-    ctx.out("", *table(["AREA", "STATE", ""], rows))
+        rows.append((name, str(a.get("state", "?")).replace("_", " "), " ".join(flags) or "-"))
+    ctx.out("", *table(["AREA", "STATE", "NOTES"], rows))
     up = st.get("uplink", {}) or {}
     connected = up.get("connected", up.get("up", up.get("state")))
     ctx.out("", f"platform uplink: {_yes(connected, 'connected', 'NOT connected')}"

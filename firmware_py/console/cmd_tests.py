@@ -31,7 +31,7 @@ class WalkTest:
         new = []
         for a, st in host.status().get("areas", {}).items():
             if a in self.areas:
-                for z in st.get("tripped", []) or []:
+                for z in (st.get("tripped") or st.get("walktest_tripped") or []):
                     if self.trip(str(z)):
                         new.append(str(z))
         return new

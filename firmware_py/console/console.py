@@ -190,8 +190,8 @@ class Console:
         if self.session.level < cmd.level:
             need = LEVEL_NAMES[cmd.level]
             self.out(f"'{name}' needs the {need} level; you are at level "
-                     f"{self.session.level_name}. Use 'login' with a{'n' if need[0] in 'aeiou' else ''} "
-                     f"{need} code.")
+                     f"{self.session.level_name}. Use 'login' with "
+                     f"{'an' if need == 'installer' else 'a'} {need} code.")
             return
         self.editor.stop()
         ctx = self._ctx = Context(self, name)

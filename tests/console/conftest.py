@@ -1,0 +1,135 @@
+"""Console end-to-end fixtures: the real Daemon (GPIO mock factory, real Mosquitto) runs in a
+thread of its own with its asyncio loop, like a process; the test is the installer's terminal
+on the master end of a pty pair whose slave path is the console port in the config."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import tty
+
+import pytest
+
+from guardroom.config import load
+from guardroom.daemon import Daemon
+from guardroom.emulators.gpio import GpioEmulator
+
+from .sitecfg import site_toml
+from .term import BOUND, Term
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def console_broker(tmp_path_factory):
+    """A Mosquitto on a free loopback port for the whole console suite."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    d = tmp_path_factory.mktemp("mosq")
+    port = _free_port()
+    conf = d / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + BOUND
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("mosquitto did not start")
+            time.sleep(0.05)   # polling a port a child opens: no event to await
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+class Rig:
+    """The daemon in its own loop thread, the terminal, and the GPIO emulator client."""
+
+    def __init__(self, tmp_path, broker_port: int, **site):
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self._slave = slave                    # kept open: the console opens it by path
+        self.port = os.ttyname(slave)
+        self.dir = tmp_path
+        self.control_file = str(tmp_path / "gpio.ctl")
+        self.config_path = str(tmp_path / "site.toml")
+        with open(self.config_path, "w") as fh:
+            fh.write(site_toml(str(tmp_path / "store"), self.port, self.control_file,
+                               mqtt_port=broker_port, **site))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="daemon-loop",
+                                       daemon=True)
+        self.thread.start()
+        self.daemon = Daemon(load(self.config_path), self.config_path)
+        self.run(self.daemon.start())
+        self.term = Term(self.master)
+        self.gpio = GpioEmulator.from_file(self.control_file)
+
+    def run(self, coro, timeout: float = BOUND):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn, *args):
+        async def _c():
+            return fn(*args)
+        return self.run(_c())
+
+    def stopped(self, timeout: float = BOUND) -> bool:
+        """Wait until the daemon stopped (e.g. after a requested restart)."""
+        try:
+            self.run(self.daemon.wait_stopped(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    def login(self, code: str, level: str) -> str:
+        t = self.term
+        t.line("login")
+        t.expect("Code: ")
+        t.line(code)
+        return t.prompt(level).decode()
+
+    def close(self) -> None:
+        try:
+            self.gpio.close()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.run(self.daemon.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(BOUND)
+            for fd in (self.master, self._slave):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def rig_factory(tmp_path, console_broker):
+    rigs = []
+
+    def make(**site):
+        r = Rig(tmp_path, console_broker, **site)
+        rigs.append(r)
+        r.term.prompt("anyone")                # the banner and first prompt
+        return r
+    yield make
+    for r in rigs:
+        r.close()
+
+
+@pytest.fixture
+def rig(rig_factory):
+    return rig_factory()

@@ -1,0 +1,103 @@
+"""The test site: a small school with GPIO panic buttons, a door and beams (mock factory),
+one siren and one strobe, a user, an installer and a duress code. Codes are hashed with few
+iterations so logins stay fast in tests."""
+from __future__ import annotations
+
+from guardroom.codes import hash_code
+
+USER_CODE, DURESS_CODE, INSTALLER_CODE = "1234", "1299", "9876"
+ITER = 1000
+
+# pin -> point for the inputs
+INPUTS = {17: "panic_reception", 22: "door_main", 23: "beam_north", 24: "beam_south"}
+SIREN_PIN, STROBE_PIN = 27, 5
+
+
+def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
+              idle_s: int = 600, lock_s: int = 30) -> str:
+    user = hash_code(USER_CODE, ITER)
+    duress = hash_code(DURESS_CODE, ITER)
+    inst = hash_code(INSTALLER_CODE, ITER)
+    inputs = "\n".join(f'[[drivers.gpio.input]]\npoint = "{p}"\npin = {pin}\n'
+                       for pin, p in INPUTS.items())
+    return f'''# Test site for the console tests.
+[site]
+name = "school"
+controller = "ctrl-01"
+description = "Test school"
+
+[storage]
+dir = "{storage}"
+fsync_ms = 5
+
+[mqtt]
+host = "127.0.0.1"
+port = {mqtt_port}
+username = "ctrl-01"
+password = "s3cret-mqtt"
+
+[[users]]
+name = "alice"
+level = "user"
+code_hash = "{user}"
+duress_hash = "{duress}"
+
+[[users]]
+name = "ian"
+level = "installer"
+code_hash = "{inst}"
+
+[areas.main]
+entry_delay_s = 30   # the installer's comment, kept by config edits
+exit_delay_s = 30
+sirens = ["siren_main"]
+strobes = ["strobe_main"]
+
+[[zones]]
+name = "panic_reception"
+point = "panic_reception"
+type = "panic"
+area = "main"
+
+[[zones]]
+name = "door_main"
+point = "door_main"
+type = "entry_exit"
+area = "main"
+
+[[zones]]
+name = "beam_north"
+point = "beam_north"
+type = "perimeter"
+area = "main"
+
+[[zones]]
+name = "beam_south"
+point = "beam_south"
+type = "perimeter"
+area = "main"
+
+[drivers.gpio]
+factory = "mock"
+control = "127.0.0.1:0"
+control_file = "{control_file}"
+
+{inputs}
+[[drivers.gpio.output]]
+name = "siren_main"
+pin = {SIREN_PIN}
+kind = "siren"
+
+[[drivers.gpio.output]]
+name = "strobe_main"
+pin = {STROBE_PIN}
+kind = "strobe"
+
+[console]
+port = "{port}"
+idle_logout_s = {idle_s}
+
+[console.lockout]
+attempts = 5
+lock_s = {lock_s}
+'''
