@@ -352,7 +352,7 @@ class Engine:
         """A flat int64 buffer [t0, p0, v0, t1, p1, v1, ...]: the same decisions as feed()
         called for each triple, in one call."""
         view = _int64_view(buf)
-        mv: cython.longlong[::1] = view
+        mv: cython.const[cython.longlong][::1] = view
         n: cython.Py_ssize_t = mv.shape[0]
         i: cython.Py_ssize_t
         if n % 3:
