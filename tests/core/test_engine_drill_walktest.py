@@ -1,0 +1,60 @@
+"""Drill flag and walk test (both builds)."""
+PANIC = {"name": "Reception", "point": 1, "type": "panic"}
+PERIM = {"name": "North A", "point": 4, "type": "perimeter"}
+PIR = {"name": "Hall PIR", "point": 6, "type": "interior"}
+MAINS = {"name": "Mains", "point": 7, "type": "technical"}
+ZONES = [PANIC, PERIM, PIR, MAINS]
+
+
+def test_drill_marks_decisions_between_start_and_stop(mk):
+    r = mk(ZONES)
+    start = r.one(r.cmd(1, "drill_start", area="Main", user="u"), "drill")
+    assert (start.drill, start.report, start.q, start.cid) == (True, True, 1, 0)
+    ds = r.feed(2, 1, 1)
+    assert all(d.drill for d in ds) and r.one(ds, "alarm").cid == 120
+    stop = r.one(r.cmd(3, "drill_stop", area="Main"), "drill")
+    assert stop.q == 3
+    assert not any(d.drill for d in r.feed(4, 1, 0))
+    assert r.kinds(r.cmd(5, "drill_stop", area="Main")) == ["refused"]
+
+
+def test_walk_test_reports_607_instead_of_alarms(mk):
+    r = mk(ZONES)
+    start = r.one(r.cmd(1, "walktest_start", area="Main", user="installer"), "walktest")
+    assert (start.cid, start.q, start.zone) == (607, 1, "")
+    ds = r.feed(2, 4, 2)                              # a cut wire is real even in walk test
+    assert r.one(ds, "alarm").cid == 383
+    r.feed(3, 4, 0)
+    ds = r.feed(4, 6, 1)
+    wt = r.one(ds, "walktest")
+    assert (wt.cid, wt.q, wt.zone, wt.report) == (607, 1, "Hall PIR", True)
+    assert r.of(ds, "alarm") == []
+    snap = r.e.snapshot()["areas"]["Main"]
+    assert snap["walktest_tripped"] == ["Hall PIR"]
+    assert snap["walktest_untripped"] == ["Reception", "North A"]
+    stop = r.one(r.cmd(5, "walktest_stop", area="Main"), "walktest")
+    assert stop.q == 3 and "Reception, North A" in stop.text
+
+
+def test_panic_still_alarms_for_real_during_walk_test(mk):
+    r = mk(ZONES)
+    r.cmd(1, "walktest_start", area="Main")
+    ds = r.feed(2, 1, 1)
+    assert r.kinds(ds) == ["zone", "walktest", "alarm"]
+    assert r.one(ds, "alarm").cid == 120
+
+
+def test_walk_test_needs_a_disarmed_area_and_blocks_arming(mk):
+    r = mk(ZONES)
+    r.cmd(1, "arm_away", area="Main")
+    assert "disarmed" in r.one(r.cmd(2, "walktest_start", area="Main"), "refused").text
+    r.cmd(3, "disarm", area="Main")
+    r.cmd(4, "walktest_start", area="Main")
+    assert "walk test" in r.one(r.cmd(5, "arm_away", area="Main"), "refused").text
+    assert r.kinds(r.cmd(6, "walktest_start", area="Main")) == ["refused"]
+
+
+def test_technical_zone_still_raises_trouble_in_walk_test(mk):
+    r = mk(ZONES)
+    r.cmd(1, "walktest_start", area="Main")
+    assert r.kinds(r.feed(2, 7, 1)) == ["zone", "trouble"]
