@@ -30,8 +30,24 @@ OUTPUT = Section({
 })
 
 
-def _cross_check(section: dict) -> str | None:
-    """Problems no single field can see, as one message naming the keys."""
+class _CheckedSection(Section):
+    """A Section that, once its own keys are valid, runs cross-field checks returning
+    ``(relative key path, reason)`` pairs, so each problem names its own key."""
+
+    def __init__(self, fields, cross, **kw):
+        super().__init__(fields, **kw)
+        self.cross = cross
+
+    def _validate(self, value, path, problems):
+        out = super()._validate(value, path, problems)
+        if isinstance(out, dict):
+            for key, why in self.cross(out):
+                problems.add(f"{path}.{key}" if path else key, why)
+        return out
+
+
+def _cross_check(section: dict) -> list[tuple[str, str]]:
+    """Problems no single field can see, each with the key at fault."""
     problems = []
     used: dict[int, str] = {}
     names: dict[str, str] = {}
@@ -42,18 +58,19 @@ def _cross_check(section: dict) -> str | None:
                 continue
             pin = item["pin"]
             if pin in used:
-                problems.append(f"{key}.pin: GPIO{pin} is already used by {used[pin]}")
+                problems.append((f"{key}.pin", f"GPIO{pin} is already used by {used[pin]}"))
             else:
                 used[pin] = key
             label = item.get("point") if group == "input" else item.get("name")
             if isinstance(label, str):
                 if label in names:
-                    problems.append(f"{key}: name {label!r} is already used by {names[label]}")
+                    problems.append((f"{key}.{'point' if group == 'input' else 'name'}",
+                                     f"name {label!r} is already used by {names[label]}"))
                 else:
                     names[label] = key
             if group == "input" and item.get("pull") == "none" and item.get("active") == "auto":
-                problems.append(f"{key}.active: with pull 'none' the active level must be "
-                                f"given ('low' or 'high')")
+                problems.append((f"{key}.active", "with pull 'none' the active level must be "
+                                 "given ('low' or 'high')"))
     addr = section.get("control")
     if isinstance(addr, str):
         from .mockctl import parse_address
@@ -61,11 +78,11 @@ def _cross_check(section: dict) -> str | None:
         try:
             parse_address(addr)
         except ValueError as e:
-            problems.append(f"control: {e}")
-    return "; ".join(problems) or None
+            problems.append(("control", str(e)))
+    return problems
 
 
-CONFIG_SCHEMA = Section({
+CONFIG_SCHEMA = _CheckedSection({
     "factory": Choice(FACTORIES, default="lgpio",
                       doc="gpiozero pin factory: lgpio (Pi 5 / bookworm), rpigpio, native, "
                           "mock (any PC, with the control channel)"),
@@ -75,4 +92,4 @@ CONFIG_SCHEMA = Section({
     "control_file": Str(default="", doc="mock only: write the bound control address here"),
     "input": ListOf(INPUT, default=list, doc="input points (panic buttons, beam relays)"),
     "output": ListOf(OUTPUT, default=list, doc="outputs (sirens, strobes, buzzers, relays)"),
-}, check=_cross_check)
+}, _cross_check)

@@ -56,7 +56,7 @@ def make_blocks(items: list[tuple[str, int, Item]]) -> list[Block]:
     """``(table, address, item)`` -> read blocks (item.offset filled in)."""
     blocks: list[Block] = []
     for table in ("coils", "discrete_inputs", "holding_registers", "input_registers"):
-        rows = sorted((a, it) for t, a, it in items if t == table)
+        rows = sorted(((a, it) for t, a, it in items if t == table), key=lambda r: r[0])
         bits = table in BIT_TABLES
         gap, span = (GAP_BITS, MAX_BITS) if bits else (GAP_REGS, MAX_REGS)
         cur: Block | None = None

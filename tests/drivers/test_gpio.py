@@ -260,14 +260,14 @@ def test_stop_is_idempotent_and_closes_the_channel():
 
 @pytest.mark.parametrize("mutate, key", [
     (lambda c: c["input"][0].update(pin=28), "drivers.gpio.input[0].pin"),
-    (lambda c: c["input"][1].update(pin=17), "input[1].pin: GPIO17 is already used"),
-    (lambda c: c["output"][0].update(pin=22), "output[0].pin: GPIO22 is already used"),
-    (lambda c: c["input"][2].update(active="auto"), "input[2].active"),
+    (lambda c: c["input"][1].update(pin=17), "drivers.gpio.input[1].pin: GPIO17 is already used"),
+    (lambda c: c["output"][0].update(pin=22), "drivers.gpio.output[0].pin: GPIO22 is already used"),
+    (lambda c: c["input"][2].update(active="auto"), "drivers.gpio.input[2].active"),
     (lambda c: c["input"][0].update(pul="up"), "drivers.gpio.input[0].pul"),
     (lambda c: c.update(factory="pigpio"), "drivers.gpio.factory"),
-    (lambda c: c.update(control="localhost"), "control"),
+    (lambda c: c.update(control="localhost"), "drivers.gpio.control"),
     (lambda c: c["output"][0].update(kind="horn"), "drivers.gpio.output[0].kind"),
-    (lambda c: c["output"][1].update(name="siren_main"), "output[1]: name 'siren_main'"),
+    (lambda c: c["output"][1].update(name="siren_main"), "drivers.gpio.output[1].name: name 'siren_main'"),
 ])
 def test_bad_config_names_the_key(mutate, key):
     cfg = config()
