@@ -1,0 +1,157 @@
+"""One RS-485 bus: libosdp's control panel for the readers on one serial port, driven by one
+thread at the I/O edge.
+
+The thread is the only user of the libosdp context: it calls ``refresh()`` every 20 ms (the
+library needs one at least every 50 ms), submits the commands the loop queued, watches the
+online and secure-channel bits, and retries readers that stopped answering (libosdp on its
+own waits up to 300 s before it tries a silent or NAKing reader again; a guard room wants to
+know within seconds that a reader is back). Everything it learns goes to the event loop
+through ``post`` (``loop.call_soon_threadsafe``), stamped with ``time.monotonic_ns()``."""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable
+
+import osdp_sys
+from osdp import LibFlag, PDInfo
+
+from .channel import SerialChannel
+
+REFRESH_S = 0.020
+LOG_LEVEL = osdp_sys.LOG_ERROR  # never debug: debug output may show key material
+
+
+def reader_flags(cfg: dict) -> list[int]:
+    """libosdp flags for a reader config. Without EnforceSecure a wrong key silently falls
+    back to clear text, so every keyed reader enforces it. Install mode cannot enforce
+    (libosdp would not fall back to the default key), and says so in status."""
+    if cfg["insecure"]:
+        return []
+    if cfg["install_mode"]:
+        return [LibFlag.InstallMode]
+    return [LibFlag.EnforceSecure]
+
+
+class Bus:
+    """``readers`` are reader configs in libosdp PD order. ``post(fn, *args)`` runs ``fn`` in
+    the event loop. Calls back (in the loop): ``on_event(idx, t_ns, event)``,
+    ``on_link(idx, t_ns, online, sc_active)``, ``on_completion(idx, command, ok)``."""
+
+    def __init__(self, name: str, channel: SerialChannel, readers: list[dict],
+                 reconnect_s: float, post: Callable, on_event: Callable,
+                 on_link: Callable, on_completion: Callable):
+        self.name = name
+        self.channel = channel
+        self.readers = readers
+        self.reconnect_s = reconnect_s
+        self._post = post
+        self._on_event = on_event
+        self._on_link = on_link
+        self._on_completion = on_completion
+        self._cmds: collections.deque = collections.deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ctx = None
+        n = len(readers)
+        self._online = [False] * n
+        self._sc = [False] * n
+        self._since = [time.monotonic()] * n  # last link change or reconnect attempt
+        self._reenable: set[int] = set()
+        self.reconnects = [0] * n
+        self.refresh_errors = 0
+        self.last_refresh_error = ""
+        self.stopped = False
+
+    # -- loop side ------------------------------------------------------------------------
+    def start(self) -> None:
+        osdp_sys.set_loglevel(LOG_LEVEL)
+        infos = []
+        for r in self.readers:
+            key = bytes.fromhex(r["scbk"]) if r["scbk"] else None
+            infos.append(PDInfo(r["address"], self.channel, scbk=key, name=r["name"],
+                                flags=reader_flags(r)).get())
+        self._ctx = osdp_sys.ControlPanel(infos)
+        del infos  # the dicts hold the key; libosdp keeps its own copy
+        self._ctx.set_event_callback(self._event_cb)
+        if hasattr(self._ctx, "set_command_completion_callback"):
+            self._ctx.set_command_completion_callback(self._completion_cb)
+        self._thread = threading.Thread(target=self._run, name=f"osdp-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, idx: int, command: dict) -> Future:
+        """Queue a command for reader ``idx``; the future says whether libosdp took it."""
+        fut: Future = Future()
+        if self.stopped:
+            fut.set_result(False)
+            return fut
+        self._cmds.append((idx, command, fut))
+        return fut
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Blocking: end the thread (call it in a worker thread from the loop)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.stopped = True
+        while self._cmds:
+            _, _, fut = self._cmds.popleft()
+            if not fut.done():
+                fut.set_result(False)
+
+    # -- the I/O thread -------------------------------------------------------------------
+    def _event_cb(self, idx: int, event: dict) -> int:
+        self._post(self._on_event, idx, time.monotonic_ns(), event)
+        return 0
+
+    def _completion_cb(self, idx: int, command: dict, status: int) -> None:
+        cmd = command.get("command") if isinstance(command, dict) else command
+        self._post(self._on_completion, idx, cmd, status == 0)
+
+    def _run(self) -> None:
+        ctx = self._ctx
+        while not self._stop.is_set():
+            while self._cmds:
+                idx, command, fut = self._cmds.popleft()
+                try:
+                    ok = bool(ctx.submit_command(idx, command))
+                except Exception as e:  # noqa: BLE001 - a bad dict must not kill the bus
+                    ok = False
+                    self.last_refresh_error = f"submit: {type(e).__name__}: {e}"
+                if not fut.done():
+                    fut.set_result(ok)
+            try:
+                ctx.refresh()
+            except Exception as e:  # noqa: BLE001 - keep polling whatever a callback did
+                self.refresh_errors += 1
+                self.last_refresh_error = f"{type(e).__name__}: {e}"
+            self._watch_links(ctx)
+            self._stop.wait(REFRESH_S)
+
+    def _watch_links(self, ctx) -> None:
+        try:
+            online_mask, sc_mask = ctx.status(), ctx.sc_status()
+        except Exception as e:  # noqa: BLE001
+            self.refresh_errors += 1
+            self.last_refresh_error = f"status: {type(e).__name__}: {e}"
+            return
+        now = time.monotonic()
+        for idx in range(len(self.readers)):
+            online = bool(online_mask & (1 << idx))
+            sc = bool(sc_mask & (1 << idx))
+            if online != self._online[idx] or sc != self._sc[idx]:
+                self._online[idx], self._sc[idx] = online, sc
+                self._since[idx] = now
+                self._post(self._on_link, idx, time.monotonic_ns(), online, sc)
+            if idx in self._reenable:
+                if ctx.enable_pd(idx) or ctx.is_pd_enabled(idx):
+                    self._reenable.discard(idx)
+            elif not online and now - self._since[idx] >= self.reconnect_s:
+                # Disable and enable again (libosdp's hot-plug) restarts the handshake now.
+                self._since[idx] = now
+                self.reconnects[idx] += 1
+                ctx.disable_pd(idx)
+                self._reenable.add(idx)
