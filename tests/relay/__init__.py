@@ -1,0 +1,1 @@
+"""Tests of the MQTT relay, outbox, event log and command authentication."""

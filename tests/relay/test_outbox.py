@@ -1,0 +1,161 @@
+"""The durable outbox: seq assignment and persistence, ordering, degradation to memory."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+from guardroom.outbox import Outbox
+
+from .conftest import event
+
+
+def test_seq_gap_free_persisted_and_never_reused(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    box = Outbox(path, controller="ctl-1")
+    evs = [box.append(event(i)) for i in range(5)]
+    assert [e["seq"] for e in evs] == [1, 2, 3, 4, 5]
+    assert evs[2]["id"] == "ctl-1-3"
+    assert evs[2]["text"] == "Panic button 2" and evs[2]["verified"] is True
+    box.remove_many([1, 2, 3, 4, 5])
+    assert box.depth() == 0
+    box.close()
+
+    box = Outbox(path, controller="ctl-1")           # restart: everything removed
+    assert box.next_seq == 6
+    assert box.append(event(9))["seq"] == 6           # never reused
+    box.close()
+
+
+def test_pending_survives_restart_in_order(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    box = Outbox(path, controller="c")
+    for i in range(10):
+        box.append(event(i))
+    box.remove(3)
+    box.remove(7)
+    box.close()
+    box = Outbox(path, controller="c")
+    pend = box.pending()
+    assert [e["seq"] for e in pend] == [1, 2, 4, 5, 6, 8, 9, 10]
+    assert pend[0] == {**event(0), "seq": 1, "id": "c-1"}
+    assert json.loads(box.payload(4))["seq"] == 4
+    box.close()
+
+
+def test_fsync_thread_makes_appends_durable(tmp_path):
+    box = Outbox(str(tmp_path / "o.sqlite"), fsync_ms=20, controller="c")
+    for i in range(50):
+        box.append(event(i))
+    deadline = time.monotonic() + 10
+    while box.durable_seq < 50 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert box.durable_seq == 50
+    assert box.fsyncs >= 1
+    box.close()
+
+
+def test_killed_process_loses_nothing(tmp_path):
+    """SIGKILL right after append returns: the rows are in the page cache, not lost."""
+    path = str(tmp_path / "o.sqlite")
+    code = textwrap.dedent(f"""
+        import os, signal, sys
+        from guardroom.outbox import Outbox
+        box = Outbox({path!r}, fsync_ms=1000, controller="k")
+        for i in range(200):
+            box.append({{"kind": "alarm", "text": str(i)}})
+        sys.stdout.write("done\\n"); sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.stdout == b"done\n" and r.returncode == -9
+    box = Outbox(path, controller="k")
+    assert [e["seq"] for e in box.pending()] == list(range(1, 201))
+    assert box.next_seq == 201
+    box.close()
+
+
+def test_corrupt_file_degrades_to_memory_with_one_trouble(tmp_path):
+    path = tmp_path / "o.sqlite"
+    path.write_bytes(b"this is not a database, it was overwritten by something" * 100)
+    troubles = []
+    box = Outbox(str(path), controller="c", on_trouble=troubles.append)
+    assert not box.healthy
+    assert "cannot open" in box.problem and "memory" in box.problem
+    assert len(troubles) == 1
+    a = box.append(event(1))
+    b = box.append(event(2))
+    assert b["seq"] == a["seq"] + 1
+    assert a["seq"] > int(time.time() * 1000) - 60_000   # numbering jumps, never reuses
+    assert [e["seq"] for e in box.pending()] == [a["seq"], b["seq"]]
+    assert box.remove(a["seq"]) and box.depth() == 1
+    box.append(event(3))
+    assert len(troubles) == 1                              # once
+    box.close()
+
+
+def test_trouble_found_before_callback_is_set_is_delivered_later(tmp_path):
+    path = tmp_path / "o.sqlite"
+    path.write_bytes(b"\x00garbage" * 512)
+    box = Outbox(str(path))
+    got = []
+    box.on_trouble = got.append           # how the daemon wires it
+    assert len(got) == 1 and "cannot open" in got[0]
+    box.close()
+
+
+def test_corruption_while_running_keeps_events_in_memory(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    troubles = []
+    box = Outbox(path, controller="c", on_trouble=troubles.append)
+    for i in range(3):
+        box.append(event(i))
+    # Someone replaces the table under the running daemon (a failing card does worse).
+    other = sqlite3.connect(path)
+    other.execute("DROP TABLE outbox")
+    other.commit()
+    other.close()
+    for i in range(3, 6):
+        box.append(event(i))
+    assert not box.healthy and len(troubles) == 1
+    assert [e["seq"] for e in box.pending()] == [1, 2, 3, 4, 5, 6]
+    box.close()
+
+
+def test_disk_full_degrades_to_memory(tmp_path):
+    """A real write failure: the process' file size limit (RLIMIT_FSIZE) stands in for a full
+    card. Appends keep working in memory, seq stays gap-free, one trouble is reported."""
+    path = str(tmp_path / "o.sqlite")
+    Outbox(path).close()                                   # create it while there is room
+    code = textwrap.dedent(f"""
+        import json, resource, signal
+        from guardroom.outbox import Outbox
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # get EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        troubles = []
+        box = Outbox({path!r}, controller="c", on_trouble=troubles.append)
+        seqs = [box.append({{"text": "x" * 500, "i": i}})["seq"] for i in range(400)]
+        print(json.dumps({{"healthy": box.healthy, "troubles": troubles, "seqs": seqs,
+                           "pending": [e["seq"] for e in box.pending()]}}))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    assert out["healthy"] is False
+    assert len(out["troubles"]) == 1
+    assert "full" in out["troubles"][0].lower(), out["troubles"]
+    assert out["seqs"] == list(range(1, 401))
+    assert out["pending"] == out["seqs"]
+
+
+def test_unwritable_directory_is_a_trouble_not_a_crash(tmp_path):
+    # A path below a regular file can never be created, even by root.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    got = []
+    box = Outbox(str(blocker / "sub" / "o.sqlite"), on_trouble=got.append)
+    assert not box.healthy and len(got) == 1
+    assert box.append({"k": 1})["seq"] >= 1
+    box.close()
