@@ -1,0 +1,79 @@
+"""Loading the builds, the site validation and the Cython shim."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import guardroom.core as core
+from conftest import engine_module, make_site, ns
+from guardroom.core import Decision, SiteError, load_engine, loader
+
+PANIC = {"name": "Reception", "point": 1, "type": "panic"}
+
+
+def test_public_names():
+    assert core.BUILD in ("compiled", "interpreted")
+    assert core.Engine is load_engine(core.BUILD).Engine
+    assert isinstance(core.Engine(make_site([PANIC])).feed(1, 1, 1)[0], Decision)
+
+
+def test_load_engine_builds_report_themselves():
+    assert load_engine("interpreted").BUILD == "interpreted"
+    assert engine_module("compiled").BUILD == "compiled"
+    with pytest.raises(ValueError):
+        load_engine("turbo")
+
+
+def test_compiled_raises_import_error_when_not_built(monkeypatch):
+    monkeypatch.setattr(loader, "compiled_path", lambda: None)
+    monkeypatch.setattr(loader, "_loaded", {})
+    with pytest.raises(ImportError):
+        load_engine("compiled")
+
+
+def test_guardroom_pure_forces_the_interpreted_build():
+    env = dict(os.environ, GUARDROOM_PURE="1")
+    out = subprocess.run([sys.executable, "-c", "import guardroom.core as c; print(c.BUILD)"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "interpreted"
+
+
+def test_interpreted_engine_runs_on_the_shim_without_cython():
+    mod = loader.load_source("guardroom.core._engine_shimmed", force_shim=True)
+    assert mod.cython.__name__ == "guardroom.core._cython_shim"
+    ref = load_engine("interpreted")
+    site = make_site([PANIC, {"name": "North A", "point": 4, "type": "perimeter",
+                              "profile": "std"}])
+    decisions = []
+    for m in (mod, ref):
+        e = m.Engine(site)
+        ds = e.feed(ns(1), 1, 1) + e.command(ns(2), "arm_away") + e.advance(ns(100))
+        ds += e.feed(ns(200), 4, 1) + e.advance(ns(300))
+        decisions.append([d.as_dict() for d in ds])
+    assert decisions[0] == decisions[1] and len(decisions[0]) > 5
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda s: s["zones"][0].update(area="Nowhere"), "zones[0] (Reception).area"),
+    (lambda s: s["zones"][0].update(profile="nope"), "zones[0] (Reception).profile"),
+    (lambda s: s["zones"][0].update(groups=["ghost"]), "zones[0] (Reception).groups"),
+    (lambda s: s["zones"][0].update(type="laser"), "zones[0] (Reception).type"),
+    (lambda s: s["zones"].append(dict(s["zones"][0], name="Dup")), "zones[1] (Dup).point"),
+    (lambda s: s["areas"]["Main"].update(sirens=["horn"]), "areas.Main.sirens"),
+    (lambda s: s["profiles"]["std"].update(pulses=0), "profiles.std.pulses"),
+    (lambda s: s["zones"][0].pop("point"), "zones[0] (Reception).point"),
+])
+def test_site_errors_name_the_key(eng, mutate, key):
+    site = make_site([PANIC])
+    mutate(site)
+    with pytest.raises(SiteError, match=key.replace("[", r"\[").replace("]", r"\]")
+                       .replace("(", r"\(").replace(")", r"\)")):
+        eng.Engine(site)
+
+
+def test_decision_equality_repr_and_dict():
+    a = Decision("alarm", 5, area="Main", cid=120, q=1, report=True)
+    b = Decision("alarm", 5, area="Main", cid=120, q=1, report=True)
+    assert a == b and a != Decision("alarm", 6, area="Main", cid=120, q=1, report=True)
+    assert a.as_dict()["cid"] == 120 and "cid=120" in repr(a)
