@@ -1,0 +1,1 @@
+"""Benchmarks (``guardroom bench ...``): each module has ``main(argv=None) -> int``."""
