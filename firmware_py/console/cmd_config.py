@@ -156,7 +156,7 @@ async def _revert(ctx, rest):
 
     if not os.path.exists(ed.path + ".bak"):
         raise CommandError(f"no backup {ed.path}.bak (one is made by 'config save')")
-    if not await ctx.confirm(f"Replace {ed.path} with {ed.path}.bak and restart?"):
+    if not await ctx.confirm("Replace the config file with its backup (.bak) and restart?"):
         ctx.out("nothing changed")
         return
     try:

@@ -8,7 +8,7 @@ import time
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
 from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
-from .render import kv, table, wrap
+from .render import kv, table, usage, wrap
 from .util import flat, short_time
 
 
@@ -22,7 +22,8 @@ async def help_(ctx, args):
         cmd = REGISTRY.get(args[0].lower())
         if cmd is None:
             raise CommandError(f"no command {args[0]!r}; type 'help' for the list")
-        ctx.out(f"usage: {cmd.usage}", f"level: {LEVEL_NAMES[cmd.level]}"
+        ctx.out(*usage(cmd.usage))
+        ctx.out(f"level: {LEVEL_NAMES[cmd.level]}"
                 f"{'' if ctx.level >= cmd.level else ' (log in first)'}", "")
         ctx.out(*wrap(cmd.summary[0].upper() + cmd.summary[1:] + "."))
         if cmd.help:
@@ -37,8 +38,8 @@ async def help_(ctx, args):
         ctx.out(title + ("" if open_ else " - needs 'login'") + ":")
         for c in sorted(cmds, key=lambda c: c.name):
             ctx.out(f"  {c.name:<10}{c.summary}"[:79])
-    ctx.out("'help COMMAND' explains one. Keys: Ctrl-C cancels, Ctrl-D logs out, "
-            "up-arrow recalls.")
+    ctx.out("'help COMMAND' explains one. Ctrl-C cancels, Ctrl-D logs out, up-arrow "
+            "recalls.")
 
 
 @command("login", LEVEL_ANYONE, "login", "log in with a user or installer code",

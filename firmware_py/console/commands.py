@@ -83,8 +83,7 @@ class Context:
         return self.session.level
 
     def out(self, *lines: str) -> None:
-        for line in lines:
-            self.console.write(f"{line}\n")
+        self.console.out(*lines)
 
     def touch(self) -> None:
         """Count as activity (keeps an idle logout away during a live view)."""

@@ -16,7 +16,7 @@ from typing import Optional
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
 from . import cmd_bus, cmd_config, cmd_log, cmd_system, cmd_tests, cmd_zones  # noqa: F401
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
-from .render import wrap
+from .render import fit, usage, wrap
 from .session import Session
 from .terminal import Hangup, Interrupt, Line, LineEditor
 from .transport import SerialLink
@@ -100,7 +100,9 @@ class Console:
 
     def out(self, *lines: str) -> None:
         for line in lines:
-            self.write(line + "\n")
+            for part in str(line).split("\n"):
+                for piece in fit(part):
+                    self.write(piece + "\n")
 
     def touch(self) -> None:
         self.session.touch(time.monotonic())
@@ -199,10 +201,13 @@ class Console:
         try:
             while not self._running.done():
                 getter = asyncio.ensure_future(self._events.get())
-                done, _ = await asyncio.wait({self._running, getter},
-                                             return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    done, _ = await asyncio.wait({self._running, getter},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not getter.done():
+                        getter.cancel()
                 if getter not in done:
-                    getter.cancel()
                     break
                 ev = getter.result()
                 if isinstance(ev, Line):
@@ -230,6 +235,7 @@ class Console:
         finally:
             self._running = None
             self._ctx = None
+            self.touch()                      # the end of a command (a login too) is activity
 
     async def _guarded(self, cmd, ctx: Context, args: list[str]) -> None:
         try:
@@ -237,7 +243,7 @@ class Console:
         except UsageError as e:
             if str(e):
                 self.out(f"error: {e}")
-            self.out(f"usage: {cmd.usage}")
+            self.out(*usage(cmd.usage))
         except CommandError as e:
             self.out(f"error: {e}")
         except asyncio.CancelledError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from typing import Iterable, Sequence
 
-WIDTH = 80
+WIDTH = 79   # not 80: some terminals wrap when the 80th column is written
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
             "dim": "2"}
 
@@ -59,10 +59,34 @@ def kv(pairs: Iterable[tuple[str, object]], width: int = WIDTH) -> list[str]:
 
 
 def wrap(text: str, width: int = WIDTH, indent: str = "") -> list[str]:
+    """Paragraphs (split at newlines) wrapped to ``width``."""
     out = []
     for para in str(text).split("\n"):
         out += textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""]
     return out
+
+
+def usage(text: str, width: int = WIDTH) -> list[str]:
+    """``usage: a | b | c`` wrapped at the ``|`` choices, continuation lines indented."""
+    out, line = [], "usage: "
+    for i, part in enumerate(text.split(" | ")):
+        piece = part if i == 0 else " | " + part
+        if len(line) + len(piece) > width - 1 and line.strip() != "usage:":
+            out.append(line.rstrip())
+            line = "       | " + part
+        else:
+            line += piece
+    out.append(line)
+    return out
+
+
+def fit(line: str, width: int = WIDTH) -> list[str]:
+    """A line too long for the terminal, wrapped with its continuation indented."""
+    if len(line) <= width:
+        return [line]
+    lead = len(line) - len(line.lstrip(" "))
+    return textwrap.wrap(line, width, initial_indent="", subsequent_indent=" " * (lead + 2),
+                         break_on_hyphens=False) or [line[:width]]
 
 
 def paint(text: str, colour: str, enabled: bool) -> str:

@@ -56,7 +56,7 @@ def console_broker(tmp_path_factory):
 class Rig:
     """The daemon in its own loop thread, the terminal, and the GPIO emulator client."""
 
-    def __init__(self, tmp_path, broker_port: int, **site):
+    def __init__(self, tmp_path, broker_port: int, write: bool = True, **site):
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self._slave = slave                    # kept open: the console opens it by path
@@ -64,9 +64,14 @@ class Rig:
         self.dir = tmp_path
         self.control_file = str(tmp_path / "gpio.ctl")
         self.config_path = str(tmp_path / "site.toml")
+        text = site_toml(str(tmp_path / "store"), self.port, self.control_file,
+                         mqtt_port=broker_port, **site)
+        if not write:                          # a restart: same file, the new pty's path
+            with open(self.config_path) as fh:
+                old = fh.read()
+            text = old.replace(old.split('[console]\nport = "')[1].split('"')[0], self.port)
         with open(self.config_path, "w") as fh:
-            fh.write(site_toml(str(tmp_path / "store"), self.port, self.control_file,
-                               mqtt_port=broker_port, **site))
+            fh.write(text)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="daemon-loop",
                                        daemon=True)
