@@ -19,6 +19,8 @@ from .schema import (Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str
 ZONE_TYPES = ["panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
               "keyswitch"]
 
+ENGINE_OUTPUT_KINDS = ("siren", "strobe", "buzzer", "relay")
+
 #: Debounce profiles every site has; a [profiles.NAME] table with the same name replaces one.
 BUILTIN_PROFILES = {
     "panic": {"active_ms": 50, "restore_ms": 500, "pulses": 1, "pulse_window_ms": 0},
@@ -265,7 +267,9 @@ def site_for_engine(cfg: dict, points, outputs: dict[str, str]) -> dict:
             "momentary": z["momentary"],
         } for z in cfg["zones"]],
         "sabotage": dict(cfg["sabotage"]),
-        "outputs": {n: {"kind": k} for n, k in outputs.items()},
+        # the engine orders sirens and strobes; any other output (LEDs...) is a plain relay to it
+        "outputs": {n: {"kind": k if k in ENGINE_OUTPUT_KINDS else "relay"}
+                    for n, k in outputs.items()},
     }
 
 

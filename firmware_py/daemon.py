@@ -51,6 +51,7 @@ class Daemon:
         self.drivers: dict = {}
         self.outputs_map: dict[str, tuple] = {}  # output name -> (driver, kind)
         self.output_state: dict[str, bool] = {}
+        self.zone_activity: dict[str, dict] = {}  # zone -> last_change_ns, trips (since start)
         self._out_queues: dict[str, asyncio.Queue] = {}
         self._tasks: list[asyncio.Task] = []
         self._subscribers: list[Callable[[dict], None]] = []
@@ -225,7 +226,12 @@ class Daemon:
 
     def _apply_one(self, d, log_it: bool = True) -> None:
         self.counters["decisions"] += 1
-        if d.kind == "output":
+        if d.kind == "zone":
+            act = self.zone_activity.setdefault(d.zone, {"trips": 0, "last_change_ns": 0})
+            act["last_change_ns"] = d.t_ns
+            if d.state == "active":
+                act["trips"] += 1
+        elif d.kind == "output":
             self._order_output(d.output, bool(d.on))
         elif d.kind == "area":
             self._show_area_on_readers(d.area, d.state)
@@ -509,7 +515,7 @@ class Daemon:
     def zones(self) -> list[dict]:
         from .views import zones_view
 
-        return zones_view(self.engine.snapshot(), self.config)
+        return zones_view(self.engine.snapshot(), self.config, self.zone_activity)
 
     def status(self) -> dict:
         return {
