@@ -34,6 +34,7 @@ from osdp import (CardFormat, Capability, Channel, Command, Event, LibFlag, PDCa
                   PDInfo, StatusReportType)
 
 REFRESH_S = 0.020
+LOG_LEVEL = osdp_sys.LOG_ERROR  # quiet; never debug (it can show key material)
 # the keys of a real reader: digits as ASCII, '*' as 0x7F, '#' as 0x0D (OSDP osdp_KEYPAD)
 _KEYMAP = {"*": 0x7F, "#": 0x0D}
 COLORS = {0: "off", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
@@ -192,6 +193,7 @@ class EmulatedReader:
         flags = [LibFlag.EnforceSecure] if (secure and scbk) else []
         info = PDInfo(address, _PdChannel(bus, self), scbk=scbk if secure else None,
                       name=f"pd-{address}", flags=flags)
+        osdp_sys.set_loglevel(LOG_LEVEL)
         self._ctx = osdp_sys.PeripheralDevice(info.get(),
                                               capabilities=PDCapabilities(caps).get())
         self._ctx.set_command_callback(self._on_command)

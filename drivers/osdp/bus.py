@@ -59,7 +59,6 @@ class Bus:
         self._online = [False] * n
         self._sc = [False] * n
         self._since = [time.monotonic()] * n  # last link change or reconnect attempt
-        self._reenable: set[int] = set()
         self.reconnects = [0] * n
         self.refresh_errors = 0
         self.last_refresh_error = ""
@@ -146,12 +145,14 @@ class Bus:
                 self._online[idx], self._sc[idx] = online, sc
                 self._since[idx] = now
                 self._post(self._on_link, idx, time.monotonic_ns(), online, sc)
-            if idx in self._reenable:
-                if ctx.enable_pd(idx) or ctx.is_pd_enabled(idx):
-                    self._reenable.discard(idx)
-            elif not online and now - self._since[idx] >= self.reconnect_s:
-                # Disable and enable again (libosdp's hot-plug) restarts the handshake now.
+            if not ctx.is_pd_enabled(idx):
+                # our disable (below) has been carried out: enable starts a fresh handshake
+                ctx.enable_pd(idx)
                 self._since[idx] = now
-                self.reconnects[idx] += 1
-                ctx.disable_pd(idx)
-                self._reenable.add(idx)
+            elif not online and now - self._since[idx] >= self.reconnect_s:
+                # libosdp's hot-plug: a disable is carried out once the CP state machine is
+                # idle (the reader offline), then the enable above retries at once. A
+                # request already pending returns False.
+                self._since[idx] = now
+                if ctx.disable_pd(idx):
+                    self.reconnects[idx] += 1
