@@ -112,7 +112,7 @@ class Daemon:
             self.outbox.on_trouble = self._on_storage_trouble
         self.relay = Relay(self.config["mqtt"], self.controller, self.site, self.outbox,
                            self.loop, on_ack=self._on_ack, on_cmd=self._on_cmd,
-                           on_uplink=self._on_uplink)
+                           on_uplink=self._on_uplink, check_code=self.codes.check)
         if hasattr(self.relay, "set_discovery"):
             self.relay.set_discovery(self.engine_area_names(),
                                      [{"name": z["name"], "type": z["type"], "area": z["area"]}

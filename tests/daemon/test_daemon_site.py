@@ -1,0 +1,159 @@
+"""The daemon as a separate process against the emulated site and a real Mosquitto: every
+event field, retained state and last will, the fallback siren with and without the platform's
+acknowledgement, arming state surviving SIGKILL, and platform commands refused when forged,
+stale or replayed."""
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from guardroom.emulators.site import EmulatedSite
+
+HMAC_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+FIELDS = {"id", "seq", "ts", "kind", "cid", "area", "zone", "incident", "verified", "silent",
+          "drill", "user", "text"}
+
+
+def fast(doc):
+    """Short timers so the tests run in seconds."""
+    doc["areas"]["building"]["fallback_s"] = 2
+    doc["areas"]["building"]["exit_delay_s"] = 0
+    doc["areas"]["perimeter"]["fallback_s"] = 2
+    doc["mqtt"]["heartbeat_s"] = 1.5
+    doc["mqtt"]["cmd_hmac_key"] = HMAC_KEY
+
+
+@pytest.fixture
+def site():
+    with EmulatedSite(patch=fast) as s:
+        s.platform.hmac_key = bytes.fromhex(HMAC_KEY)
+        yield s
+
+
+@pytest.fixture
+def site_no_ack():
+    with EmulatedSite(patch=fast, auto_ack=False) as s:
+        s.platform.hmac_key = bytes.fromhex(HMAC_KEY)
+        yield s
+
+
+def is_alarm(zone):
+    return lambda e: e["kind"] == "alarm" and e["zone"] == zone
+
+
+def test_panic_event_carries_every_field(site):
+    site.press("panic_reception")
+    ev = site.platform.wait_for(is_alarm("panic_reception"), 10)
+    assert FIELDS <= set(ev)
+    assert ev["id"] == f"ctl-1-{ev['seq']}"
+    assert ev["cid"] == "1120" and ev["area"] == "building"
+    assert ev["silent"] is True and ev["verified"] is False and ev["drill"] is False
+    assert ev["incident"] >= 1 and "panic_reception" in ev["text"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", ev["ts"])
+    site.release("panic_reception")
+    site.platform.wait_for(lambda e: e["kind"] == "restore" and e["zone"] == "panic_reception",
+                           10)
+    assert not site.platform.gaps and site.platform.duplicates == 0
+
+
+def test_retained_state_and_last_will(site):
+    key = "north-school/ctl-1"
+    st = site.platform.wait_until(lambda: site.platform.states.get(key), 10)
+    assert set(st["areas"]) == {"building", "perimeter"}
+    assert st["zones"]["panic_reception"]["state"] == "normal"
+    site.press("panic_office")
+    site.platform.wait_until(
+        lambda: site.platform.states[key]["zones"]["panic_office"]["state"] == "active", 10)
+    site.kill_daemon()                       # no clean goodbye: the broker sends the will
+    site.platform.wait_until(lambda: site.platform.status.get(key) == "offline", 15)
+
+
+def test_silent_alarm_without_ack_sounds_the_siren(site_no_ack):
+    site = site_no_ack
+    assert not site.output_on("siren")
+    site.press("panic_reception")
+    ev = site.platform.wait_for(is_alarm("panic_reception"), 10)
+    assert ev["silent"]
+    assert site.wait_output("siren", True, 15), "fallback siren never sounded"
+    site.platform.wait_for(lambda e: e["kind"] == "fallback", 10)
+
+
+def test_platform_ack_stops_the_fallback(site):
+    site.press("panic_reception")
+    ev = site.platform.wait_for(is_alarm("panic_reception"), 10)
+    site.platform.wait_until(lambda: any(a.get("incident") == ev["incident"]
+                                         for a in site.platform.acks_sent), 10)
+    # the fallback time is 2 s: the siren must still be silent well after it
+    assert not site.wait_output("siren", True, 4.0)
+    assert not any(e["kind"] == "fallback" for e in site.platform.events)
+
+
+def test_late_ack_silences_a_fallback_siren(site_no_ack):
+    site = site_no_ack
+    site.press("panic_reception")
+    ev = site.platform.wait_for(is_alarm("panic_reception"), 10)
+    assert site.wait_output("siren", True, 15)
+    site.platform.client.publish("guardroom/north-school/ctl-1/ack",
+                                 f'{{"incident": {ev["incident"]}, "user": "op1"}}', qos=1)
+    assert site.wait_output("siren", False, 10), "ack did not stop the fallback siren"
+
+
+def test_arming_survives_sigkill_and_nothing_is_lost(site):
+    p = site.platform
+    sent = p.send_cmd("ctl-1", "arm_away", area="perimeter", signed=True)
+    res = p.wait_result(lambda r: r.get("nonce") == sent["nonce"], 10)
+    assert res["ok"], res
+    p.wait_for(lambda e: e["kind"] == "area" and e["area"] == "perimeter"
+               and e["cid"] == "3401", 10)
+    site.press("panic_office")
+    p.wait_for(is_alarm("panic_office"), 10)
+    site.kill_daemon()
+    site.start_daemon()
+    st = p.wait_until(lambda: p.states.get("north-school/ctl-1", {}).get("areas", {})
+                      .get("perimeter", {}).get("state") == "armed_away"
+                      and p.states["north-school/ctl-1"], 15)
+    assert st["areas"]["building"]["incident"] >= 1, "open incident forgotten"
+    # armed without being re-armed: a beam pair alarms at once
+    site.press("beam_north_a")
+    p.wait_for(is_alarm("beam_north_a"), 10)
+    assert not p.gaps and p.duplicates == 0
+    seqs = [e["seq"] for e in p.events]
+    assert seqs == sorted(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def test_forged_stale_and_replayed_commands_are_refused(site):
+    p = site.platform
+
+    def result(msg):
+        return p.wait_result(lambda r: r.get("nonce") == msg["nonce"], 10)
+
+    assert result(p.send_cmd("ctl-1", "disarm", area="building", code="0000"))["ok"] is False
+    stale = p.send_cmd("ctl-1", "disarm", area="building", signed=True,
+                       ts=int(time.time() * 1000) - 3_600_000)
+    r = result(stale)
+    assert r["ok"] is False and "stale" in r["reason"]
+    forged = p.send_cmd("ctl-1", "disarm", area="building", signed=True,
+                        extra={"sig": "00" * 32})
+    assert result(forged)["ok"] is False
+    good = p.send_cmd("ctl-1", "silence", area="building", signed=True)
+    assert result(good)["ok"] is True
+    n_before = len([r for r in p.results if r.get("nonce") == good["nonce"]])
+    import json
+    p.client.publish("guardroom/north-school/ctl-1/cmd", json.dumps(good), qos=1)
+    p.wait_until(lambda: len([r for r in p.results if r.get("nonce") == good["nonce"]])
+                 > n_before, 10)
+    replay = [r for r in p.results if r.get("nonce") == good["nonce"]][-1]
+    assert replay["ok"] is False and "replay" in replay["reason"]
+    code_ok = p.send_cmd("ctl-1", "silence", area="building", code="1234")
+    assert result(code_ok)["ok"] is True
+
+
+def test_event_log_chain_verifies(site):
+    site.press("panic_reception")
+    site.platform.wait_for(is_alarm("panic_reception"), 10)
+    r = subprocess.run([sys.executable, "-m", "guardroom", "log", "--config", site.config_path,
+                        "--verify"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "hash chain intact" in r.stdout
