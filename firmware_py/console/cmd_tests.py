@@ -70,8 +70,8 @@ async def _live(ctx, wt: WalkTest) -> None:
     try:
         for z in wt.sync(ctx.host):
             show(z)
-        ctx.out(f"Live view: walk the site; each zone shows as it trips ({wt.count}). "
-                "Ctrl-C leaves the view.")
+        ctx.out(f"Walk the site: each zone shows here as it trips ({wt.count}).",
+                "Ctrl-C leaves the live view.")
         await ctx.wait_interrupt()
     finally:
         ctx.host.unsubscribe(on_decision)
@@ -100,8 +100,9 @@ def _report(ctx, wt: WalkTest) -> None:
 walk-test event (607) instead of an alarm, and the console shows it live with the count of
 zones tested. Walk the site and trip every detector. Ctrl-C leaves the live view, the walk
 test goes on; 'walktest show' returns to it, 'walktest report' lists the zones not yet
-tripped, 'walktest stop' ends the test and prints the report. Hold-up buttons tested this way
-raise no alarm.
+tripped, 'walktest stop' ends the test and prints the report. Arming is refused while it
+runs. Panic and duress buttons still alarm for real during a walk test (a real hold-up is
+never suppressed): warn the monitoring centre, or test them in a drill.
 """)
 async def walktest(ctx, args):
     if not args or args[0] not in ("start", "stop", "report", "show"):

@@ -120,10 +120,10 @@ def test_walk_test_shows_trips_live(rig):
     rig.login(INSTALLER_CODE, "installer")
     t.line("walktest start main")
     t.expect(r"Walk test started in main: 4 zones to test\.")
-    t.expect(r"Ctrl-C leaves the view\.")
-    rig.gpio.press(17)                       # the reception panic button
-    t.expect(r"panic_reception\s+panic\s+main\s+tested\s+1/4 tested")
-    rig.gpio.release(17)
+    t.expect(r"Ctrl-C leaves the live view\.")
+    rig.gpio.press(22)                       # the main door contact
+    t.expect(r"door_main\s+entry_exit\s+main\s+tested\s+1/4 tested")
+    rig.gpio.release(22)
     rig.gpio.press(23)                       # a beam
     t.expect(r"beam_north\s+perimeter\s+main\s+tested\s+2/4 tested")
     rig.gpio.release(23)
@@ -132,12 +132,20 @@ def test_walk_test_shows_trips_live(rig):
     t.prompt("installer")
     out = t.cmd("walktest report")
     assert "2/4 tested" in out
-    assert re.search(r"Not yet tripped \(2\): door_main, beam_south", out)
-    # a panic button in walk test raised no alarm
-    assert not [r for r in log_rows(rig) if r["cid"] == "1120"]
+    assert re.search(r"Not yet tripped \(2\): panic_reception, beam_south", out)
+    # back into the live view: a trip while away shows up, then the next one live
+    rig.gpio.press(24)
+    t.line("walktest show")
+    t.expect(r"beam_south\s+perimeter\s+main\s+tested\s+3/4 tested")
+    t.send(b"\x03")
+    t.prompt("installer")
+    rows = log_rows(rig)
+    assert [r["zone"] for r in rows if r["cid"] == "1607" and r["zone"]] == \
+        ["door_main", "beam_north", "beam_south"]
+    assert not [r for r in rows if r["kind"] == "alarm"]
     out = t.cmd("walktest stop")
-    assert "Walk test stopped." in out and "NOT TESTED" in out
-    assert any(r["cid"] == "1607" for r in log_rows(rig))
+    assert "Walk test stopped." in out and "NOT TESTED" in out and "3/4 tested" in out
+    assert any(r["cid"] == "3607" for r in log_rows(rig))   # the end, with the untested
 
 
 def test_siren_test_reaches_the_output(rig):
