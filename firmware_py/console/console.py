@@ -261,7 +261,9 @@ class Console:
         if was.level >= LEVEL_INSTALLER:
             self.report("program_mode", 628, 1, f"installer {was.user} left program mode "
                                                  f"at the console ({why})", user=was.user)
-        self.state.pop("walktest_view", None)
+        ed = self.state.pop("config", None)
+        if ed is not None and ed.staged:
+            self.out(f"{len(ed.edits)} staged config edit(s) dropped (not saved).")
 
     def report(self, kind: str, cid: int, q: int, text: str, user: str = "",
                 area: str = "") -> None:
