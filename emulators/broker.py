@@ -70,7 +70,9 @@ class MosquittoBroker:
         if self._prepared:
             return
         lines = [f"listener {self.port} {self.host}",
-                 f"allow_anonymous {'false' if self.users else 'true'}"]
+                 f"allow_anonymous {'false' if self.users else 'true'}",
+                 # a platform that is reconnecting must not lose a backlog being drained
+                 "max_queued_messages 100000"]
         if self.users:
             pw = os.path.join(self.workdir, "passwd")
             open(pw, "w").close()

@@ -25,6 +25,8 @@ from typing import Callable, Optional, TextIO
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 try:  # inside the package: the command signing helper
     from guardroom.cmdauth import sign as _sign
@@ -124,7 +126,12 @@ class Platform:
 
     # ------------------------------------------------------------------ connection
     def connect(self, timeout: float = 10.0) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        # A persistent session (resumed on reconnect, kept 10 min by the broker): like a real
+        # platform, it gets the QoS 1 events published while it was reconnecting.
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 600
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                  properties=props)
         self.client.loop_start()
         if not self.connected.wait(timeout):
             raise TimeoutError(f"platform: no connection to {self.host}:{self.port}")
@@ -132,7 +139,9 @@ class Platform:
     def close(self) -> None:
         for t in self._timers:
             t.cancel()
-        self.client.disconnect()
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0          # leaving for good: drop the session
+        self.client.disconnect(properties=props)
         self.client.loop_stop()
 
     def __enter__(self) -> "Platform":

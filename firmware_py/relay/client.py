@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 WINDOW = 1000          # events handed to paho and not yet PUBACKed, at most
 BACKOFF_MAX_S = 30.0
-STOP_TIMEOUT_S = 2.0   # wait this long for the "offline" PUBACK on a clean stop
+STOP_TIMEOUT_S = 2.0
+RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
 
 
 def _iso(t: Optional[float] = None) -> str:
@@ -88,6 +89,7 @@ class Relay:
         self._acked: list[int] = []
         self._remove_scheduled = False
         self._waiters: dict[int, list[asyncio.Future]] = {}
+        self._rtt: dict[int, float] = {}     # seq -> publish-to-PUBACK ms, the last RTT_KEEP
         self._state_payload: Optional[str] = None
         self._discovery: Optional[tuple[list[str], list[dict]]] = None
         self._cmd_pool: Optional[ThreadPoolExecutor] = None
@@ -240,13 +242,15 @@ class Relay:
         }
 
     async def wait_delivered(self, seq: int, timeout_s: float) -> float:
-        """Milliseconds from now until the PUBACK of event ``seq`` (0.0 if already delivered).
-        Raises asyncio.TimeoutError after ``timeout_s``."""
+        """Wait for the PUBACK of event ``seq``; returns the round trip in ms: from the moment
+        the event was (last) handed to paho to its PUBACK, or from this call if it had not been
+        sent yet. An event already acknowledged returns its recorded round trip (0.0 if that
+        is no longer known). Raises asyncio.TimeoutError after ``timeout_s``."""
         t0 = time.monotonic()
         if seq >= self.outbox.next_seq:
             raise ValueError(f"event {seq} does not exist yet")
         if not self.outbox.is_pending(seq) or seq in self._acked:
-            return 0.0
+            return self._rtt.get(seq, 0.0)
         fut = self.loop.create_future()
         self._waiters.setdefault(seq, []).append(fut)
         try:
@@ -257,6 +261,8 @@ class Relay:
                 lst.remove(fut)
                 if not lst:
                     del self._waiters[seq]
+        if seq in self._rtt:
+            return self._rtt[seq]
         return max(0.0, (t_ack - t0) * 1000.0)
 
     # ------------------------------------------------------------------ connection supervisor
@@ -397,7 +403,7 @@ class Relay:
         entry = link.inflight.pop(mid, None)
         if entry is None:
             return
-        kind, seq, _t_sent, fut = entry
+        kind, seq, t_sent, fut = entry
         if fut is not None and not fut.done():
             fut.set_result(t)
         if kind == "event":
@@ -410,6 +416,9 @@ class Relay:
                 self.counters["events_acked"] += 1
                 self.last_puback_wall, self.last_puback_mono = time.time(), t
                 self._acked.append(seq)
+                self._rtt[seq] = max(0.0, (t - t_sent) * 1000.0)
+                if len(self._rtt) > RTT_KEEP:
+                    del self._rtt[next(iter(self._rtt))]
                 if not self._remove_scheduled:
                     self._remove_scheduled = True
                     self.loop.call_soon(self._flush_removals)

@@ -134,6 +134,7 @@ class Link:
     def publish(self, topic: str, payload, *, qos: int = 1, retain: bool = False,
                 kind: str = "", seq: Optional[int] = None, fut=None) -> bool:
         """Hand one message to paho. False if paho refused it (not queued)."""
+        t = time.monotonic()
         try:
             info = self.client.publish(topic, payload, qos=qos, retain=retain)
         except (ValueError, RuntimeError) as e:
@@ -142,7 +143,7 @@ class Link:
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             return False
         if qos > 0:
-            self.inflight[info.mid] = (kind, seq, time.monotonic(), fut)
+            self.inflight[info.mid] = (kind, seq, t, fut)
         return True
 
     def subscribe(self, topics: list[str]) -> None:
