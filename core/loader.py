@@ -9,6 +9,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 
 BUILDS = ("compiled", "interpreted")
@@ -29,9 +30,16 @@ def compiled_path():
 
 
 def _load_compiled():
+    known = sys.modules.get(COMPILED_NAME)
+    if known is not None and getattr(known, "BUILD", "") == "compiled":
+        return known
     path = compiled_path()
     if path is None:
         raise ImportError("the compiled engine is not built (python setup.py build_ext --inplace)")
+    source = HERE / "engine.py"
+    if source.exists() and source.stat().st_mtime > path.stat().st_mtime + 1:
+        warnings.warn(f"{path.name} is older than core/engine.py: rebuild it "
+                      "(python setup.py build_ext --inplace)", RuntimeWarning, stacklevel=3)
     loader = importlib.machinery.ExtensionFileLoader(COMPILED_NAME, str(path))
     spec = importlib.util.spec_from_file_location(COMPILED_NAME, path, loader=loader)
     module = importlib.util.module_from_spec(spec)

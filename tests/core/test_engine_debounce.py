@@ -1,7 +1,7 @@
 """Debounce, inversion, pulse counting and the sample path (both builds)."""
 from array import array
 
-from conftest import ns
+from engine_rig import ns
 
 BEAM = {"name": "Beam", "point": 5, "type": "technical", "profile": "std"}  # 100 ms / 300 ms
 

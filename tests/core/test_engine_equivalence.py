@@ -7,7 +7,7 @@ from array import array
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import engine_module
+from engine_rig import engine_module
 
 MS = 1_000_000
 TYPES = ["panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
@@ -81,8 +81,10 @@ OTHER = st.one_of(st.tuples(st.just("uplink"), DT, st.booleans()),
 OPS = st.lists(st.one_of(SAMPLE, SAMPLE, SAMPLE, SAMPLE, COMMAND, OTHER), min_size=1, max_size=80)
 
 
-def run(mod, site, ops, batch):
-    """Run the ops; with batch=True consecutive samples go through one feed_many call."""
+def run(mod, site, ops, batch, daemon=False):
+    """Run the ops; with batch=True consecutive samples go through one feed_many call; with
+    daemon=True, like the daemon's loop, sleep until next_deadline() and advance() to it
+    before every op that comes later."""
     e = mod.Engine(site)
     out = []
     t = 1_000_000_000
@@ -100,6 +102,11 @@ def run(mod, site, ops, batch):
         else:
             t += op[1]
             sample = (t, op[2], op[3]) if kind == "sample" else None
+        if daemon and kind != "reboot":
+            due = e.next_deadline()
+            while 0 <= due <= t:
+                out.extend(e.advance(due))
+                due = e.next_deadline()
         if sample is not None:
             if batch:
                 pending.extend(sample)
@@ -138,6 +145,7 @@ def test_builds_agree_and_feed_many_equals_feed(site, ops):
     comp = engine_module("compiled")
     assert run(comp, site, ops, batch=False) == ref
     assert run(comp, site, ops, batch=True) == ref
+    assert run(comp, site, ops, batch=False, daemon=True) == ref
     decisions = ref[0]
     outputs = {}
     last_t = 0

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import guardroom.core as core
-from conftest import engine_module, make_site, ns
+from engine_rig import engine_module, make_site, ns
 from guardroom.core import Decision, SiteError, load_engine, loader
 
 PANIC = {"name": "Reception", "point": 1, "type": "panic"}
@@ -28,6 +28,7 @@ def test_load_engine_builds_report_themselves():
 def test_compiled_raises_import_error_when_not_built(monkeypatch):
     monkeypatch.setattr(loader, "compiled_path", lambda: None)
     monkeypatch.setattr(loader, "_loaded", {})
+    monkeypatch.delitem(sys.modules, loader.COMPILED_NAME, raising=False)
     with pytest.raises(ImportError):
         load_engine("compiled")
 

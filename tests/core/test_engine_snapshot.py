@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import make_site, ns
+from engine_rig import make_site, ns
 from guardroom.core import SnapshotError
 
 PANIC = {"name": "Reception", "point": 1, "type": "panic"}
@@ -86,7 +86,7 @@ def test_restore_rejects_garbage(mk):
 
 
 def test_snapshot_of_one_build_restores_in_the_other():
-    from conftest import engine_module
+    from engine_rig import engine_module
     comp, interp = engine_module("compiled"), engine_module("interpreted")
     site = make_site(ZONES)
     a = comp.Engine(site)
