@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         if ns.command == "bench":
             return _delegate(BENCHES[ns.what], ns.args)
         if ns.command == "demo":
-            return _delegate("guardroom.demo", ns.args)
+            return _delegate("guardroom.emulators.demo", ns.args)
         return {"run": cmd_run, "check": cmd_check, "log": cmd_log,
                 "hash-code": cmd_hash_code}[ns.command](ns)
     except ConfigError as e:

@@ -58,6 +58,7 @@ class Daemon:
         self._wake: Optional[asyncio.Event] = None
         self._stopped: Optional[asyncio.Event] = None
         self._stopping = False
+        self._in_pump = False
         self._state_handle = None
         self._state_dirty = False
         self._publish_handle = None
@@ -206,6 +207,13 @@ class Daemon:
                 log.exception("engine loop error")
 
     def _pump(self) -> None:
+        self._in_pump = True
+        try:
+            self._pump_once()
+        finally:
+            self._in_pump = False
+
+    def _pump_once(self) -> None:
         buf = self.sink.drain()
         if buf:
             self.counters["samples"] += len(buf) // 3
@@ -223,6 +231,10 @@ class Daemon:
     def _apply(self, decisions) -> None:
         for d in decisions:
             self._apply_one(d)
+        if not self._in_pump and self._wake is not None:
+            # An engine call from outside the loop's pump (a command, an ack, the uplink) may
+            # have started a timer earlier than the one the loop sleeps for: wake it to look.
+            self._wake.set()
 
     def _apply_one(self, d, log_it: bool = True) -> None:
         self.counters["decisions"] += 1
