@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from array import array
 
-import cython
+try:
+    import cython
+except ImportError:  # Cython not installed: run interpreted on the tiny shim
+    from guardroom.core import _cython_shim as cython
 
 from guardroom.core import codes
 from guardroom.core.decisions import Decision

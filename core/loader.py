@@ -18,6 +18,7 @@ COMPILED_NAME = "guardroom.core.engine"
 INTERPRETED_NAME = "guardroom.core._engine_interpreted"
 
 _loaded = {}
+_MISSING = object()
 
 
 def compiled_path():
@@ -51,26 +52,18 @@ def _load_compiled():
 
 
 def load_source(name=INTERPRETED_NAME, force_shim=False):
-    """Load core/engine.py as a fresh module (on Cython's shadow module, or on the shim when
-    Cython is missing or ``force_shim``)."""
-    shim_installed = False
-    saved = sys.modules.get("cython")
-    if force_shim or saved is None:
-        try:
-            if force_shim:
-                raise ImportError
-            import cython  # noqa: F401  (Cython's shadow module)
-        except ImportError:
-            from guardroom.core import _cython_shim
-            sys.modules["cython"] = _cython_shim
-            shim_installed = True
+    """Load core/engine.py as a fresh module: on Cython's shadow module, or on
+    core/_cython_shim.py when Cython is not installed (or ``force_shim``, for tests)."""
+    saved = sys.modules.get("cython", _MISSING)
+    if force_shim:
+        sys.modules["cython"] = None  # makes "import cython" raise ImportError
     try:
         spec = importlib.util.spec_from_file_location(name, HERE / "engine.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        if shim_installed:
-            if saved is None:
+        if force_shim:
+            if saved is _MISSING:
                 sys.modules.pop("cython", None)
             else:
                 sys.modules["cython"] = saved
