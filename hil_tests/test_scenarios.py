@@ -1,0 +1,29 @@
+"""Every scenario file in hil_tests/scenarios/ runs once on the rig (emulated by default)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from . import scenario
+
+FILES = scenario.all_files()
+
+
+@pytest.mark.parametrize("path", FILES, ids=[os.path.basename(f)[:-5] for f in FILES])
+def test_scenario(path, start_rig):
+    sc = scenario.load(path)
+    rig = start_rig(overrides=sc["config"])
+    lacking = scenario.missing(rig, sc)
+    if lacking:
+        pytest.skip(f"the {rig.kind} rig cannot: {', '.join(lacking)}")
+    scenario.run(rig, sc)
+    assert not rig.platform.gaps, f"seq gaps: {rig.platform.gaps}"
+    assert rig.platform.duplicates == 0 or not rig.platform.out_of_order
+
+
+def test_every_scenario_file_is_valid():
+    assert len(FILES) >= 10
+    for path in FILES:
+        sc = scenario.load(path)
+        assert sc["expect"] or sc["expect_none"] or sc["output"] or sc["forbid"], path
