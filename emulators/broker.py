@@ -199,3 +199,24 @@ def _run(argv: list[str]) -> None:
     if r.returncode != 0:
         raise BrokerError(f"{os.path.basename(argv[0])} failed: "
                           f"{r.stdout.decode(errors='replace').strip()}")
+
+
+def main(argv=None) -> int:
+    """`guardroom emulate broker`: a throwaway Mosquitto on loopback until Ctrl-C."""
+    import argparse
+    import signal as _signal
+
+    ap = argparse.ArgumentParser(prog="guardroom emulate broker", description=main.__doc__)
+    ap.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
+    ap.add_argument("--tls", action="store_true", help="TLS with a throwaway CA (printed)")
+    ap.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
+                    help="require this user (repeatable); anonymous is then refused")
+    ns = ap.parse_args(argv)
+    users = dict(u.split(":", 1) for u in ns.user)
+    with MosquittoBroker(ns.port, tls=ns.tls, users=users or None) as b:
+        print(f"mosquitto listening on {b.host}:{b.port}" + (f" (CA: {b.ca_file})" if ns.tls
+                                                              else ""), flush=True)
+        sigs = {_signal.SIGINT, _signal.SIGTERM}
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, sigs)
+        _signal.sigwait(sigs)
+    return 0
