@@ -2,9 +2,17 @@
 Home Assistant discovery. Validated by guardroom.schema (unknown keys are errors)."""
 from __future__ import annotations
 
+import re
+
 from ..schema import Bool, Choice, Float, Int, Section, Str
 
-_HEX_KEY = r"|(?:[0-9a-fA-F]{2}){16,64}"          # empty, or 16..64 bytes of hex
+_HEX_KEY = re.compile(r"(?:[0-9a-fA-F]{2}){16,64}")  # 16..64 bytes of hex
+
+
+def _hex_key(value: str):
+    if value and not _HEX_KEY.fullmatch(value):
+        return "must be 32 to 128 hex digits (an even number), or empty"
+    return None
 _PREFIX = r"[A-Za-z0-9_\-.]+(?:/[A-Za-z0-9_\-.]+)*"  # no wildcards, no empty levels
 
 
@@ -42,7 +50,7 @@ MQTT_SCHEMA = Section({
                          doc="uplink declared down after this long without broker contact"),
     "topic_prefix": Str(default="guardroom", pattern=_PREFIX, max_len=128,
                         doc="topic root is <topic_prefix>/<site>/<controller>"),
-    "cmd_hmac_key": Str(default="", pattern=_HEX_KEY, secret=True,
+    "cmd_hmac_key": Str(default="", check=_hex_key, secret=True,
                         doc="hex key (16-64 bytes) for signed platform commands; "
                             "empty = signed commands refused"),
     "cmd_max_age_s": Int(default=30, min=5, max=600,
