@@ -33,7 +33,7 @@ except ImportError:  # Cython not installed: run interpreted on the tiny shim
 from guardroom.core import codes
 from guardroom.core.decisions import Decision
 from guardroom.core.errors import SnapshotError
-from guardroom.core.site import MAX_SECONDS, S, Site
+from guardroom.core.site import S, Site
 
 BUILD = "compiled" if cython.compiled else "interpreted"
 SNAPSHOT_VERSION = 1
