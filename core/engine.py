@@ -68,6 +68,10 @@ K_DELAY = cython.declare(cython.int, 0)
 K_BELL = cython.declare(cython.int, 1)
 K_FALLBACK = cython.declare(cython.int, 2)
 K_TEST = cython.declare(cython.int, 3)
+# output roles in an area (site.out_members)
+ROLE_SIREN = cython.declare(cython.int, 0)
+ROLE_STROBE = cython.declare(cython.int, 1)
+ROLE_BUZZER = cython.declare(cython.int, 2)
 # fallback state of an incident
 FB_NONE = cython.declare(cython.int, 0)
 FB_PENDING = cython.declare(cython.int, 1)
@@ -731,6 +735,7 @@ class Engine:
             self._astate[a] = ALARM
             self._emit("area", a, z, state="alarm", inc=True,
                        text=f"Area '{s.area_names[a]}' in alarm")
+            self._outputs(a)
         if z >= 0 and correlate:
             self._verify(z)
             ty = s.z_type[z]
@@ -800,6 +805,7 @@ class Engine:
         self._set_timer(self._ti(a, K_DELAY), self._now + s.a_entry_ns[a])
         self._emit("area", a, z, state="entry_delay",
                    text=f"Entry delay started by '{s.zone_names[z]}'")
+        self._outputs(a)
 
     def _delay_expired(self, a):
         s = self._site
@@ -855,9 +861,14 @@ class Engine:
         s = self._site
         for name in s.a_outputs[a]:
             want = False
-            for b, is_siren in s.out_members[name]:
-                if self._atest[b] or (self._asiren[b] if is_siren else self._astrobe[b]):
-                    want = True
+            for b, role in s.out_members[name]:
+                if role == ROLE_SIREN:
+                    want = self._asiren[b] or self._atest[b]
+                elif role == ROLE_STROBE:
+                    want = self._astrobe[b] or self._atest[b]
+                else:  # buzzer: sounds while the exit or entry delay runs
+                    want = self._astate[b] == EXIT or self._astate[b] == ENTRY
+                if want:
                     break
             if want != self._outs[name]:
                 self._outs[name] = want
@@ -960,6 +971,7 @@ class Engine:
             self._set_timer(self._ti(a, K_DELAY), self._now + s.a_exit_ns[a])
             self._emit("area", a, -1, state="exit_delay",
                        text=f"Exit delay started in '{an}' by {self._user}")
+            self._outputs(a)
         else:
             self._armed(a)
 
@@ -981,6 +993,7 @@ class Engine:
             if s.z_type[z] == T_ENTRY and self._lst[z] == ACTIVE and not self._bypass[z]:
                 self._start_entry(z)
                 break
+        self._outputs(a)
 
     def _disarm(self, a):
         s = self._site
@@ -995,6 +1008,7 @@ class Engine:
         cid = codes.KEYSWITCH_OPEN_CLOSE if self._user == "keyswitch" else codes.OPEN_CLOSE
         self._emit("area", a, -1, cid, 1, True, f"Area '{an}' disarmed by {self._user}",
                    state="disarmed")
+        self._outputs(a)
         for z in s.a_zones[a]:
             self._zswing[z] = 0
             if self._bypass[z]:

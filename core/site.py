@@ -95,6 +95,7 @@ class Site:
         self.area_index = {}
         self.a_entry_ns, self.a_exit_ns, self.a_bell_ns, self.a_fallback_ns = [], [], [], []
         self.a_swinger, self.a_sirens, self.a_strobes, self.a_zones = [], [], [], []
+        self.a_buzzers = []
         for name, spec in _mapping(site, "areas").items():
             key = f"areas.{name}"
             if not isinstance(spec, dict):
@@ -108,7 +109,8 @@ class Site:
             self.a_bell_ns.append(val["bell_cutoff_s"] * S)
             self.a_fallback_ns.append(val["fallback_s"] * S)
             self.a_swinger.append(val["swinger_limit"])
-            for field, kinds in (("sirens", self.a_sirens), ("strobes", self.a_strobes)):
+            for field, kinds in (("sirens", self.a_sirens), ("strobes", self.a_strobes),
+                                 ("buzzers", self.a_buzzers)):
                 names = spec.get(field, [])
                 if not isinstance(names, (list, tuple)):
                     raise SiteError(f"{key}.{field}: expected a list of output names")
@@ -117,14 +119,13 @@ class Site:
                         raise SiteError(f"{key}.{field}: unknown output {out!r}")
                 kinds.append(list(dict.fromkeys(names)))
             self.a_zones.append([])
-        # output -> [(area, is_siren)]: an output shared by areas is on while any area wants it
+        # output -> [(area, role)]: an output shared by areas is on while any area wants it
         self.out_members = {name: [] for name in self.output_names}
         for a in range(len(self.area_names)):
-            for out in self.a_sirens[a]:
-                self.out_members[out].append((a, True))
-            for out in self.a_strobes[a]:
-                self.out_members[out].append((a, False))
-        self.a_outputs = [list(dict.fromkeys(self.a_sirens[a] + self.a_strobes[a]))
+            for role, outs in enumerate((self.a_sirens[a], self.a_strobes[a], self.a_buzzers[a])):
+                for out in outs:
+                    self.out_members[out].append((a, role))
+        self.a_outputs = [list(dict.fromkeys(self.a_sirens[a] + self.a_strobes[a] + self.a_buzzers[a]))
                           for a in range(len(self.area_names))]
 
     def _groups(self, site):

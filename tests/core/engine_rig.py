@@ -41,7 +41,8 @@ BASE_SITE = {
     "zones": [],
     "sabotage": {"count": 0, "window_s": 60},
     "outputs": {"siren1": {"kind": "siren"}, "strobe1": {"kind": "strobe"},
-                "siren2": {"kind": "siren"}, "strobe2": {"kind": "strobe"}},
+                "siren2": {"kind": "siren"}, "strobe2": {"kind": "strobe"},
+                "buzzer1": {"kind": "buzzer"}},
 }
 
 ZONE_DEFAULTS = {"area": "Main", "profile": "instant", "invert": False, "silent": None,

@@ -182,3 +182,24 @@ def test_swinger_shutdown_bypasses_after_the_limit_and_resets_on_arm(mk):
         assert r.one(r.feed(4000 + 2 * i, 4, 1), "alarm").cid == 131
         r.feed(4001 + 2 * i, 4, 0)
     assert r.of(r.feed(4010, 4, 1), "bypass") != []  # third trip of the new period
+
+
+def test_buzzers_sound_during_exit_and_entry_delay(mk):
+    r = mk([DOOR, PERIM], area={"buzzers": ["buzzer1"]})
+    assert r.outputs(r.cmd(1, "arm_away", area="Main")) == [("buzzer1", True)]
+    assert r.outputs(r.adv(21)) == [("buzzer1", False)]
+    assert r.outputs(r.feed(100, 5, 1)) == [("buzzer1", True)]
+    ds = r.adv(130)                                   # entry delay expired: alarm
+    assert r.outputs(ds) == [("buzzer1", False), ("siren1", True), ("strobe1", True)]
+    r.cmd(131, "disarm", area="Main")
+    r.feed(132, 5, 0)
+    r.cmd(133, "reset", area="Main")
+    r.cmd(134, "arm_away", area="Main")
+    assert r.outputs(r.cmd(135, "disarm", area="Main")) == [("buzzer1", False)]
+
+
+def test_exit_error_keeps_the_buzzer_on(mk):
+    r = mk([DOOR], area={"buzzers": ["buzzer1"]})
+    r.cmd(1, "arm_away", area="Main")
+    r.feed(5, 5, 1)
+    assert r.outputs(r.adv(21)) == []

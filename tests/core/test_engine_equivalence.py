@@ -32,6 +32,7 @@ def sites(draw):
             "swinger_limit": draw(st.sampled_from([0, 2])),
             "sirens": draw(st.sampled_from([["s1"], ["s1", "s2"], ["s2"]])),
             "strobes": draw(st.sampled_from([["b1"], [], ["b1", "b2"]])),
+            "buzzers": draw(st.sampled_from([[], ["z1"]])),
         }
     groups = {f"G{g}": {"window_s": draw(st.sampled_from([1, 5, 30])),
                         "siren_on_verify": draw(st.booleans())}
@@ -60,7 +61,7 @@ def sites(draw):
         "zones": zones,
         "sabotage": {"count": draw(st.sampled_from([0, 2, 3])), "window_s": 5},
         "outputs": {"s1": {"kind": "siren"}, "s2": {"kind": "siren"},
-                    "b1": {"kind": "strobe"}, "b2": {"kind": "strobe"}},
+                    "b1": {"kind": "strobe"}, "b2": {"kind": "strobe"}, "z1": {"kind": "buzzer"}},
     }
 
 
