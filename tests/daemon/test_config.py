@@ -128,3 +128,12 @@ def test_secrets_are_known():
     assert "mqtt.password" in paths
     assert "users.*.code_hash" in paths
     assert any(p.endswith("scbk") for p in paths)
+
+
+def test_config_reference_doc_is_up_to_date():
+    from guardroom.configdoc import render
+
+    with open(os.path.join(ROOT, "docs", "installer", "config-reference.md"),
+              encoding="utf-8") as fh:
+        assert fh.read() == render(), \
+            "regenerate: python -m guardroom.configdoc > docs/installer/config-reference.md"
