@@ -572,6 +572,7 @@ class Engine:
             self._zalarm[z] = 0
             self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal",
                        incident=self._zinc[z])
+            self._zinc[z] = 0
         cid = self._ztrouble[z]
         if cid:
             self._ztrouble[z] = 0

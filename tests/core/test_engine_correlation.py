@@ -153,3 +153,13 @@ def test_reset_returns_an_alarmed_armed_area_to_armed(mk):
     ds = r.cmd(2002, "reset", area="Main")
     assert r.one(ds, "area").state == "armed_away"
     assert r.one(r.feed(2003, 3, 1), "alarm").incident == 2
+
+
+def test_zone_snapshot_shows_the_incident_of_its_current_alarm_only(mk):
+    r = rig(mk)
+    r.feed(1, 4, 1)
+    assert r.e.state_of_zone("Counter 1")["alarm_incident"] == 1
+    assert r.e.state_of_zone("Counter 1")["alarm_cid"] == 120
+    r.feed(2, 4, 0)
+    zone = r.e.state_of_zone("Counter 1")
+    assert (zone["alarm_incident"], zone["alarm_cid"], zone["latched"]) == (0, 0, True)
