@@ -149,6 +149,7 @@ class Engine:
     _ptz: cython.int[::1]
     _inv: cython.int[::1]
     _acc: cython.int[::1]
+    _seen: cython.int[::1]   # per zone: 1 once it reported anything but OFFLINE since start
     _pend: cython.int[::1]
     _lst: cython.int[::1]
     _dact: cython.longlong[::1]
@@ -206,6 +207,7 @@ class Engine:
         na = self._na
         n = max(nz, 1)
         self._acc = array("i", [NORMAL]) * n
+        self._seen = array("i", [0]) * n
         self._pend = array("i", [-1]) * n
         self._lst = array("i", [NORMAL]) * n
         self._dl = array("q", [INF]) * max(self._nt, 1)
@@ -267,6 +269,8 @@ class Engine:
             return 0
         if v <= 1 and self._inv[z]:
             v = 1 - v
+        if v != OFFLINE:
+            self._seen[z] = 1
         if v == self._acc[z]:
             if self._pend[z] >= 0:      # a glitch ended before its debounce: forget it
                 self._pend[z] = -1
@@ -669,7 +673,9 @@ class Engine:
             self._grace_expired(z)
         else:
             self._set_timer(self._nz + z, self._now + s.z_grace_ns[z])
-        if s.sab_count > 0:
+        if s.sab_count > 0 and self._seen[z]:
+            # Only a zone that was online since start can *go* offline: a device still
+            # silent at boot is a supervision trouble after its grace, not sabotage.
             now = self._now
             sab = self._sab
             for k in [k for k, t in sab.items() if now - t > s.sab_window_ns]:
@@ -1063,7 +1069,11 @@ class Engine:
         self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
                    f"Incident {inc.id} in '{an}' reset by {self._user}", inc=True)
         for name in inc.zones:
-            self._latched[s.zone_index[name]] = False
+            z = s.zone_index[name]
+            self._latched[z] = False
+            # a closed incident's alarms no longer confirm a new one
+            for g in s.z_groups[z]:
+                self._ghist[g].pop(z, None)
         self._dl[self._ti(a, K_FALLBACK)] = INF
         self._siren_off(a)
         self._astrobe[a] = False

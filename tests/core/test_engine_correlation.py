@@ -104,14 +104,28 @@ def test_offline_alarm_counts_as_a_trigger_after_grace(mk):
 
 def test_sabotage_when_enough_zones_go_offline_within_the_window(mk):
     r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    for p in (1, 2, 3):
+        r.feed(0.5, p, 0)                        # online at start
     assert r.of(r.feed(1, 1, 4) + r.feed(2, 2, 4), "alarm") == []
     ds = r.feed(5, 3, 4)
     alarm = r.one(ds, "alarm")
     assert (alarm.cid, alarm.zone, alarm.area) == (137, "Hall PIR", "Main")
 
 
+def test_zones_offline_since_start_are_not_sabotage(mk):
+    # a reader still silent when the controller boots reports its points OFFLINE: that is
+    # supervision (147 after the grace), not K zones *going* offline
+    r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    ds = r.feed(0.1, 1, 4) + r.feed(0.1, 2, 4) + r.feed(0.1, 3, 4)
+    assert r.of(ds, "alarm") == []
+    troubles = r.of(r.adv(40), "trouble")
+    assert sorted(d.cid for d in troubles) == [147, 147, 147]
+
+
 def test_no_sabotage_when_zones_go_offline_further_apart(mk):
     r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    for p in (1, 2, 3):
+        r.feed(0.5, p, 0)
     ds = r.feed(1, 1, 4) + r.feed(8, 2, 4) + r.feed(15, 3, 4)
     assert [d.cid for d in r.of(ds, "alarm")] == []
 
@@ -163,3 +177,16 @@ def test_zone_snapshot_shows_the_incident_of_its_current_alarm_only(mk):
     r.feed(2, 4, 0)
     zone = r.e.state_of_zone("Counter 1")
     assert (zone["alarm_incident"], zone["alarm_cid"], zone["latched"]) == (0, 0, True)
+
+
+def test_a_reset_incident_no_longer_confirms_a_new_one(mk):
+    # hold-up confirmation: the second button within 2 min verifies, but not after the first
+    # incident was reset (a new hold-up is a new, unverified event)
+    r = rig(mk)
+    r.one(r.feed(10, 4, 1), "alarm")
+    r.feed(11, 4, 0)
+    r.one(r.cmd(12, "reset", area="Main", user="guard"), "reset")
+    ds = r.feed(20, 5, 1)
+    alarm = r.one(ds, "alarm")
+    assert alarm.verified is False and r.of(ds, "verified") == []
+    assert r.one(r.feed(30, 4, 1), "verified").cid == 129   # the two in this incident do
