@@ -98,8 +98,9 @@ async def mqtt(ctx, args):
         raise UsageError()
     ctx.out("Sending a test event (601)...")
     try:
-        r = await asyncio.wait_for(ctx.host.mqtt_test(), MQTT_TEST_TIMEOUT_S)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(MQTT_TEST_TIMEOUT_S):
+            r = await ctx.host.mqtt_test()
+    except TimeoutError:
         raise CommandError(f"no acknowledgement within {MQTT_TEST_TIMEOUT_S:.0f} s; the event "
                            "stays in the outbox and goes when the broker is back") from None
     except GuardroomError as e:

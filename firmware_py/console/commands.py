@@ -101,9 +101,13 @@ class Context:
         """Wait in a live view until Ctrl-C (True) or ``timeout`` seconds (False)."""
         self._live = True
         try:
-            await asyncio.wait_for(self._interrupt.wait(), timeout)
+            if timeout is None:
+                await self._interrupt.wait()
+                return True
+            async with asyncio.timeout(timeout):
+                await self._interrupt.wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             self._live = False

@@ -43,11 +43,10 @@ class Console:
         self.state: dict = {}                 # per-console state of command families
         self._events: asyncio.Queue = asyncio.Queue()
         self._shell: Optional[asyncio.Task] = None
-        self._idle: Optional[asyncio.Task] = None
+        self._idle: Optional[asyncio.TimerHandle] = None
         self._running: Optional[asyncio.Task] = None
         self._ctx: Optional[Context] = None
         self._line_wanted: Optional[asyncio.Future] = None
-        self._activity = asyncio.Event()
         self._stopping = False
         self._quiet_cancel = False
 
@@ -63,17 +62,19 @@ class Console:
                         self.config["port"], e)
         self.link.start()
         self._shell = asyncio.create_task(self._shell_loop(), name="console-shell")
-        self._idle = asyncio.create_task(self._idle_loop(), name="console-idle")
 
     async def stop(self) -> None:
         self._stopping = True
         if self.session.logged_in:
             self.write("\nThe controller is shutting down. Logged out.\n")
             self.logout("shutdown")
-        for task in (self._running, self._shell, self._idle):
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        for task in (self._running, self._shell):
             if task is not None and not task.done():
                 task.cancel()
-        for task in (self._running, self._shell, self._idle):
+        for task in (self._running, self._shell):
             if task is not None:
                 try:
                     await task
@@ -106,7 +107,7 @@ class Console:
 
     def touch(self) -> None:
         self.session.touch(time.monotonic())
-        self._activity.set()
+        self._arm_idle()
 
     @property
     def prompt(self) -> str:
@@ -273,29 +274,34 @@ class Console:
             log.exception("console could not report %s", cid)
 
     # -- idle logout ---------------------------------------------------------------------------
-    async def _idle_loop(self) -> None:
-        while True:
-            left = self.session.idle_left(time.monotonic())
-            self._activity.clear()
-            if left is None:
-                await self._activity.wait()
-                continue
-            if left > 0:
-                try:
-                    await asyncio.wait_for(self._activity.wait(), left)
-                except asyncio.TimeoutError:
-                    pass
-                continue
-            if self._running is not None:
-                self._quiet_cancel = True
-                self._running.cancel()
-            who = self.session.user
-            self.logout("idle")
-            self.editor.stop()
-            self.out("", f"Logged out {who} after {int(self.session.idle_logout_s)} s idle.")
-            if self._running is None:
-                self.write(self.prompt)
-                self.editor.start_line()
+    # A loop timer re-armed at each key press, not a task: nothing to cancel at shutdown, and
+    # no wait_for() that could swallow a cancellation.
+    def _arm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        left = self.session.idle_left(time.monotonic())
+        if left is not None and not self._stopping:
+            self._idle = asyncio.get_running_loop().call_later(left + 0.05, self._idle_fire)
+
+    def _idle_fire(self) -> None:
+        self._idle = None
+        left = self.session.idle_left(time.monotonic())
+        if left is None:
+            return
+        if left > 0:
+            self._arm_idle()
+            return
+        if self._running is not None:
+            self._quiet_cancel = True
+            self._running.cancel()
+        who = self.session.user
+        self.logout("idle")
+        self.editor.stop()
+        self.out("", f"Logged out {who} after {int(self.session.idle_logout_s)} s idle.")
+        if self._running is None:
+            self.write(self.prompt)
+            self.editor.start_line()
 
     def _complete(self, word: str):
         return [n for n, c in REGISTRY.items() if c.level <= self.session.level]

@@ -56,11 +56,23 @@ def console_broker(tmp_path_factory):
 class Rig:
     """The daemon in its own loop thread, the terminal, and the GPIO emulator client."""
 
-    def __init__(self, tmp_path, broker_port: int, write: bool = True, **site):
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self._slave = slave                    # kept open: the console opens it by path
-        self.port = os.ttyname(slave)
+    def __init__(self, tmp_path, broker_port: int, write: bool = True, wire: str = "pty",
+                 **site):
+        """``wire``: "pty" (a pty pair, the console opens the slave path), "pty-link" (the
+        console creates the pty itself, ``port = "pty:LINK"``) or "socket" (the console
+        connects to our TCP listener, ``port = "socket://..."``)."""
+        self._slave = self.master = -1
+        self._listener = None
+        if wire == "pty":
+            self.master, slave = os.openpty()
+            tty.setraw(slave)
+            self._slave = slave                # kept open: the console opens it by path
+            self.port = os.ttyname(slave)
+        elif wire == "pty-link":
+            self.port = f"pty:{tmp_path / 'console.tty'}"
+        else:
+            self._listener = socket.create_server(("127.0.0.1", 0))
+            self.port = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
         self.dir = tmp_path
         self.control_file = str(tmp_path / "gpio.ctl")
         self.config_path = str(tmp_path / "site.toml")
@@ -78,6 +90,14 @@ class Rig:
         self.thread.start()
         self.daemon = Daemon(load(self.config_path), self.config_path)
         self.run(self.daemon.start())
+        if wire == "pty-link":
+            # The console made its pty raw already; a setraw() here (TCSAFLUSH) would throw
+            # away the banner it has written meanwhile.
+            self.master = os.open(self.port[4:], os.O_RDWR | os.O_NOCTTY)
+        elif wire == "socket":
+            self._listener.settimeout(BOUND)
+            self._conn, _ = self._listener.accept()
+            self.master = self._conn.fileno()
         self.term = Term(self.master)
         self.gpio = GpioEmulator.from_file(self.control_file)
 
@@ -97,6 +117,36 @@ class Rig:
         except TimeoutError:
             return False
 
+    def watch(self, pred):
+        """A threading.Event set when the daemon makes a decision matching ``pred(dict)``
+        (subscribed in the daemon's loop, like the console's own live views)."""
+        hit = threading.Event()
+
+        def cb(d):
+            if pred(d):
+                hit.set()
+        self.call(self.daemon.subscribe, cb)
+        return hit
+
+    def wait_log(self, pred, timeout: float = BOUND) -> dict:
+        """The first event-log row matching ``pred``, waiting for its append."""
+        hit = threading.Event()
+        found = []
+
+        def cb(row, rec):
+            if pred(rec):
+                found.append(rec)
+                hit.set()
+        self.call(self.daemon.eventlog.subscribe, cb)
+        try:
+            for rec in self.call(self.daemon.eventlog.tail, 500):
+                if pred(rec):
+                    return rec
+            assert hit.wait(timeout), "no such event in the log"
+            return found[0]
+        finally:
+            self.call(self.daemon.eventlog.unsubscribe, cb)
+
     def login(self, code: str, level: str) -> str:
         t = self.term
         t.line("login")
@@ -111,14 +161,24 @@ class Rig:
             pass
         try:
             self.run(self.daemon.stop())
+        except TimeoutError:
+            import io
+            buf = io.StringIO()
+            for task in asyncio.all_tasks(self.loop):
+                task.print_stack(file=buf)
+            raise AssertionError("daemon.stop() hung; tasks:\n" + buf.getvalue()) from None
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(BOUND)
-            for fd in (self.master, self._slave):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            if self._listener is not None:
+                self._conn.close()
+                self._listener.close()
+            else:
+                for fd in (self.master, self._slave):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
 
 
 @pytest.fixture
