@@ -265,6 +265,14 @@ class EmulatedRig(Rig):
     def start(self) -> "EmulatedRig":
         from guardroom.emulators.site import EmulatedSite
 
+        storage = self.overrides.pop("storage.dir", None)
+        if storage:
+            # the emulated site keeps its storage in <workdir>/var: point that at the folder
+            # asked for (a tiny filesystem, a prepared corrupt outbox)
+            self.workdir = self.workdir or tempfile.mkdtemp(prefix="guardroom-hil-")
+            self._own_workdir = True
+            os.makedirs(storage, exist_ok=True)
+            os.symlink(os.path.abspath(storage), os.path.join(self.workdir, "var"))
         self.emu = EmulatedSite(workdir=self.workdir, site_file=self.site_file,
                                  patch=self._patch, auto_ack=self.auto_ack)
         self.emu.start(timeout=30 * SLOW)
@@ -277,6 +285,11 @@ class EmulatedRig(Rig):
         if self.emu is not None:
             self.emu.stop()
             self.emu = None
+        if getattr(self, "_own_workdir", False):
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)   # the link, not its target
+            self._own_workdir = False
 
     def can_drive(self, point: str) -> bool:
         return point in self.emu.points
@@ -326,6 +339,7 @@ class EmulatedRig(Rig):
         self.emu.stop_daemon()
 
     def start_daemon(self) -> None:
+        self.platform.states.pop(f"{self.site}/{self.controller}", None)  # not the old one
         self.emu.start_daemon(30 * SLOW)
         self.wait_ready()
 
@@ -611,6 +625,7 @@ class RealRig(Rig):
     def start_daemon(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
+        self.platform.states.pop(f"{self.site}/{self.controller}", None)  # not the old one
         if self._log_fh is None:
             self._log_fh = open(os.path.join(self.workdir, "daemon.log"), "ab")
         self.proc = subprocess.Popen(

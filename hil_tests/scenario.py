@@ -246,17 +246,8 @@ def run(rig: Rig, sc: dict) -> dict:
         left = t_end + sc["settle_ms"] / 1000 - time.monotonic()
         if left > 0:
             time.sleep(left)  # the longest debounce of the stimulated zones must pass
-        mark_from = rig.last_seq()
-        area = sc["marker_area"] or next(iter(rig.config["areas"]))
-        rig.cmd("drill_start", area=area, code="1234")
-        rig.cmd("drill_stop", area=area, code="1234")
-        after = max(mark_from, pos)
-        rig.platform.wait_until(lambda: len([e for e in rig.events() if e.get("kind") == "drill"
-                                             and int(e["seq"]) > after]) >= 2, 10 * SLOW)
-        stop = max((e for e in rig.events() if e.get("kind") == "drill"
-                    and int(e["seq"]) > after), key=lambda e: e["seq"])
-        window = [e for e in since() if int(e["seq"]) < int(stop["seq"])
-                  and not (e.get("kind") == "drill") and int(e["seq"]) not in matched]
+        window = [e for e in quiet_window(rig, base, area=sc["marker_area"])
+                  if int(e["seq"]) not in matched]
         if sc["expect_none"]:
             if window:
                 raise AssertionError(f"{sc['name']}: expected no event, got:\n" + _fmt(window))
@@ -265,6 +256,27 @@ def run(rig: Rig, sc: dict) -> dict:
             if bad:
                 raise AssertionError(f"{sc['name']}: forbidden {describe(f)}:\n" + _fmt(bad))
     return {"events": since()}
+
+
+def quiet_window(rig: Rig, after_seq: int, area: str = "", settle_s: float = 0.0,
+                 code: str = "1234") -> list[dict]:
+    """Every event after ``after_seq`` up to a marker (a drill started and stopped by the
+    platform, sent after ``settle_s``): events are published in order, so whatever happened
+    before the marker has arrived once the marker has. The marker's own events are left out."""
+    if settle_s:
+        time.sleep(settle_s)  # the longest debounce of the stimulated zones must pass
+    mark_from = rig.last_seq()
+    area = area or next(iter(rig.config["areas"]))
+    rig.cmd("drill_start", area=area, code=code)
+    rig.cmd("drill_stop", area=area, code=code)
+    after = max(mark_from, after_seq)
+
+    def drills():
+        return [e for e in rig.events() if e.get("kind") == "drill" and int(e["seq"]) > after]
+    rig.platform.wait_until(lambda: len(drills()) >= 2, 10 * SLOW)
+    stop = max(drills(), key=lambda e: e["seq"])
+    return sorted((e for e in rig.events() if after_seq < int(e["seq"]) < int(stop["seq"])
+                   and e.get("kind") != "drill"), key=lambda e: e["seq"])
 
 
 __all__ = ["load", "all_files", "run", "missing", "matches", "RigError"]
