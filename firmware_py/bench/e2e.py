@@ -1,0 +1,303 @@
+"""End-to-end benchmark: the daemon as a process on the emulated site, timed from outside.
+
+    python -m guardroom.bench.e2e [--repeats 30] [--events 100000] [--idle-s 30] [--json]
+
+Figures (medians and p99 over the repeats, milliseconds unless said):
+
+* ``edge_to_event``: a panic press on the emulated GPIO (the time is taken just before the
+  control command is sent, so the loopback hop to the mock pin counts against us) until the
+  platform subscriber receives the alarm, minus the zone's debounce (50 ms);
+* ``edge_to_event_flood``: the same while another GPIO input floods at ~50 k edges/s;
+* ``alarm_to_siren_no_ack``: a silent panic the platform does not acknowledge, press until the
+  siren pin is on, minus the debounce and minus ``fallback_s`` (1 s here);
+* ``uplink_loss_detection``: with an un-acknowledged silent alarm open (fallback far away),
+  the broker is killed; the time until the siren pin turns on, which the engine orders the
+  moment the relay declares the uplink down. Compare it with ``heartbeat_s`` (2 s here);
+* ``start_to_ready``: ``python -m guardroom run`` spawned until the platform sees the retained
+  status ``online`` (and the GPIO control channel answers);
+* ``rss_start_kib`` / ``rss_after_events_kib``: VmRSS of the daemon after start and after
+  ``--events`` events (a zone with a zero-debounce technical profile toggled by one GPIO burst:
+  each edge is a trouble or its restore, all of them delivered to the platform);
+* ``idle_cpu_pct``: utime+stime of the daemon over ``--idle-s`` seconds of nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as _platform
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, Optional
+
+PANIC_DEBOUNCE_MS = 50
+FALLBACK_S = 1
+HEARTBEAT_S = 2.0
+
+
+def _machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("model name", "Model")):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": model or _platform.processor(), "cores": os.cpu_count(),
+            "machine": _platform.machine(), "kernel": _platform.release(),
+            "python": _platform.python_version()}
+
+
+def _stats(xs: list[float]) -> dict:
+    if not xs:
+        return {"n": 0}
+    s = sorted(xs)
+    p99 = s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+    return {"n": len(s), "median": round(statistics.median(s), 2), "p99": round(p99, 2),
+            "min": round(s[0], 2), "max": round(s[-1], 2)}
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])      # utime + stime (fields 14, 15)
+
+
+def _site(patch: Callable, auto_ack: bool = True):
+    from guardroom.emulators.site import EmulatedSite
+
+    return EmulatedSite(patch=patch, auto_ack=auto_ack)
+
+
+def _set(doc, path: str, value) -> None:
+    import tomlkit
+
+    node = doc
+    parts = path.split(".")
+    for p in parts[:-1]:
+        if isinstance(node, list):
+            node = next(z for z in node if z.get("name") == p)
+        else:
+            if p not in node:
+                node[p] = tomlkit.table()
+            node = node[p]
+    node[parts[-1]] = value
+
+
+def _base_patch(doc) -> None:
+    import tomlkit
+
+    t = tomlkit.inline_table()
+    t.update({"active_ms": PANIC_DEBOUNCE_MS, "restore_ms": 20})
+    _set(doc, "profiles.panic", t)        # fast restore: the press/reset cycle stays short
+
+
+def _ctl(site) -> tuple[str, str]:
+    return site.config["site"]["controller"], site.config["site"]["name"]
+
+
+def _wait_seq_after(site, seq: int, pred, timeout: float = 10.0) -> dict:
+    return site.platform.wait_for(lambda e: e.get("seq", 0) > seq and pred(e), timeout)
+
+
+def _reset_building(site, zone_point: str) -> None:
+    p = site.platform
+    last = max((e["seq"] for e in p.events), default=0)
+    site.release(zone_point)
+    _wait_seq_after(site, last, lambda e: e["kind"] == "restore" and e["zone"] == zone_point)
+    ctl, name = _ctl(site)
+    msg = p.send_cmd(ctl, "reset", area="building", code="1234", site=name)
+    r = p.wait_result(lambda r: r.get("nonce") == msg["nonce"], 10)
+    if not r.get("ok"):
+        raise RuntimeError(f"reset refused: {r}")
+
+
+def _press_latency(site, point: str, repeats: int, log) -> list[float]:
+    p = site.platform
+    out = []
+    for i in range(repeats):
+        last = max((e["seq"] for e in p.events), default=0)
+        t0 = time.monotonic_ns()
+        site.press(point)
+        ev = _wait_seq_after(site, last, lambda e: e["kind"] == "alarm" and e["zone"] == point)
+        out.append((p.rx[ev["id"]][0] - t0) / 1e6 - PANIC_DEBOUNCE_MS)
+        _reset_building(site, point)
+        log(f"  press {i + 1}/{repeats}: {out[-1]:.2f} ms")
+    return out
+
+
+def bench_latency(repeats: int, log) -> dict:
+    res = {}
+    with _site(_base_patch) as site:
+        site.platform.wait_until(lambda: site.platform.states, 10)
+        res["edge_to_event"] = _stats(_press_latency(site, "panic_reception", repeats, log))
+        # the same while panic_office floods at ~50 k edges/s on its own control connection
+        from guardroom.emulators.gpio import GpioEmulator
+
+        flooder = GpioEmulator.from_file(os.path.join(site.workdir, "gpio.addr"))
+        stop = threading.Event()
+        rates = []
+
+        def flood():
+            while not stop.is_set():
+                rates.append(flooder.burst(27, 10_000, 20)["rate"])
+
+        th = threading.Thread(target=flood, daemon=True)
+        th.start()
+        try:
+            res["edge_to_event_flood"] = _stats(_press_latency(site, "panic_reception",
+                                                               repeats, log))
+        finally:
+            stop.set()
+            th.join(30)
+            flooder.close()
+        res["edge_to_event_flood"]["flood_edges_per_s"] = round(statistics.median(rates)) \
+            if rates else 0
+    return res
+
+
+def bench_fallback(repeats: int, log) -> dict:
+    def patch(doc):
+        _base_patch(doc)
+        _set(doc, "areas.building.fallback_s", FALLBACK_S)
+    out = []
+    with _site(patch, auto_ack=False) as site:
+        for i in range(repeats):
+            t0 = time.monotonic_ns()
+            site.press("panic_reception")
+            if not site.wait_output("siren", True, 10 + FALLBACK_S):
+                raise RuntimeError("siren not on after the fallback time")
+            out.append((time.monotonic_ns() - t0) / 1e6 - PANIC_DEBOUNCE_MS - FALLBACK_S * 1e3)
+            _reset_building(site, "panic_reception")
+            site.wait_output("siren", False, 10)
+            log(f"  fallback {i + 1}/{repeats}: {out[-1]:.2f} ms")
+    return {"alarm_to_siren_no_ack": _stats(out), "fallback_s": FALLBACK_S}
+
+
+def bench_uplink(repeats: int, log) -> dict:
+    def patch(doc):
+        _base_patch(doc)
+        _set(doc, "areas.building.fallback_s", 3600)
+        _set(doc, "mqtt.heartbeat_s", HEARTBEAT_S)
+    out = []
+    with _site(patch, auto_ack=False) as site:
+        p = site.platform
+        key = f"{site.config['site']['name']}/{site.config['site']['controller']}"
+        for i in range(repeats):
+            last = max((e["seq"] for e in p.events), default=0)
+            site.press("panic_reception")
+            _wait_seq_after(site, last, lambda e: e["kind"] == "alarm")
+            time.sleep(0.3)   # a quiet link: the alarm's PUBACK is in, no message in flight
+            t0 = time.monotonic_ns()
+            site.broker.kill()
+            if not site.wait_output("siren", True, HEARTBEAT_S * 5 + 10):
+                raise RuntimeError("uplink loss not detected")
+            out.append((time.monotonic_ns() - t0) / 1e6)
+            log(f"  uplink loss {i + 1}/{repeats}: {out[-1]:.0f} ms")
+            p.status.pop(key, None)
+            site.start_broker()
+            p.wait_until(lambda: p.status.get(key) == "online" and p.connected.is_set(), 30)
+            _reset_building(site, "panic_reception")
+            site.wait_output("siren", False, 10)
+    return {"uplink_loss_detection": _stats(out), "heartbeat_s": HEARTBEAT_S}
+
+
+def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
+    def patch(doc):
+        _base_patch(doc)
+        _set(doc, "zones.panic_office.type", "technical")
+        _set(doc, "zones.panic_office.profile", "polled")
+        _set(doc, "zones.panic_office.cid", 300)
+        _set(doc, "storage.log_keep", 1_000_000)
+    res: dict = {}
+    with _site(patch) as site:
+        ready = []
+        for _ in range(starts):
+            site.stop_daemon()
+            t0 = time.monotonic()
+            site.start_daemon()
+            ready.append((time.monotonic() - t0) * 1e3)
+        res["start_to_ready"] = _stats(ready)
+        site.platform.wait_until(lambda: site.platform.states, 10)
+        pid = site.daemon_proc.pid
+        time.sleep(1.0)      # let start-up settle (reader online, first state published)
+        res["rss_start_kib"] = _rss_kib(pid)
+        t0 = _cpu_ticks(pid)
+        time.sleep(idle_s)   # idle: the measurement itself
+        hz = os.sysconf("SC_CLK_TCK")
+        res["idle_cpu_pct"] = round((_cpu_ticks(pid) - t0) / hz / idle_s * 100, 3)
+        res["idle_s"] = idle_s
+        p = site.platform
+        before = len(p.events)
+        t1 = time.monotonic()
+        left = n_events
+        while left > 0:      # even edge counts: each chunk ends at rest
+            chunk = min(left, 20_000)
+            site.gpio.burst(27, chunk, 0)
+            left -= chunk
+        p.wait_until(lambda: len(p.events) - before >= n_events, 600)
+        secs = time.monotonic() - t1
+        res["events"] = n_events
+        res["events_per_s"] = round(n_events / secs)
+        res["rss_after_events_kib"] = _rss_kib(pid)
+        res["gaps"] = len(p.gaps)
+        log(f"  {n_events} events in {secs:.1f} s")
+    return res
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="guardroom bench e2e", description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=30, help="presses per latency figure")
+    ap.add_argument("--uplink-repeats", type=int, default=5,
+                    help="broker kills for the uplink loss figure (each takes ~heartbeat_s)")
+    ap.add_argument("--events", type=int, default=100_000, help="events for the RSS figure")
+    ap.add_argument("--idle-s", type=float, default=30.0, help="idle CPU window")
+    ap.add_argument("--starts", type=int, default=5, help="daemon starts timed")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    log = (lambda s: print(s, file=sys.stderr)) if args.verbose else (lambda s: None)
+    res = {"machine": _machine()}
+    res.update(bench_latency(args.repeats, log))
+    res.update(bench_fallback(max(3, args.repeats // 3), log))
+    res.update(bench_uplink(args.uplink_repeats, log))
+    res.update(bench_process(args.events, args.idle_s, args.starts, log))
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    m = res["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['machine']}, Linux {m['kernel']}, "
+          f"Python {m['python']}")
+    print(f"{'figure':52} {'median':>10} {'p99':>10} {'n':>4}")
+    for key, label in (("edge_to_event", "edge -> platform, minus debounce (ms)"),
+                       ("edge_to_event_flood", "same, other input at ~50k edges/s (ms)"),
+                       ("alarm_to_siren_no_ack",
+                        f"alarm -> siren, no ack, minus {FALLBACK_S} s fallback (ms)"),
+                       ("uplink_loss_detection",
+                        f"broker killed -> siren (uplink down), hb {HEARTBEAT_S:g} s (ms)"),
+                       ("start_to_ready", "daemon start -> online on platform (ms)")):
+        s = res[key]
+        print(f"{label:52} {s['median']:>10.1f} {s['p99']:>10.1f} {s['n']:>4}")
+    print(f"flood rate measured: {res['edge_to_event_flood'].get('flood_edges_per_s', 0)} "
+          "edges/s")
+    print(f"RSS after start: {res['rss_start_kib']} KiB; after {res['events']} events: "
+          f"{res['rss_after_events_kib']} KiB ({res['events_per_s']} events/s end to end, "
+          f"{res['gaps']} gaps)")
+    print(f"idle CPU over {res['idle_s']:g} s: {res['idle_cpu_pct']} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
