@@ -26,6 +26,10 @@ from .statefile import StateFile
 
 log = logging.getLogger("guardroom.daemon")
 
+#: decisions whose state must be on disk before the platform hears of them
+CRITICAL_KINDS = frozenset({"alarm", "verified", "area", "bypass", "reset", "ack", "fallback",
+                            "silence", "drill", "walktest"})
+
 #: engine commands the platform may send on `cmd` (and the console through host.command)
 PLATFORM_COMMANDS = {"arm_away", "arm_stay", "disarm", "bypass", "unbypass", "reset", "silence",
                      "drill_start", "drill_stop", "siren_test"}
@@ -229,14 +233,28 @@ class Daemon:
 
     # ------------------------------------------------------------------ decisions
     def _apply(self, decisions) -> None:
+        """Fan decisions out. Reportable events are published after the engine state that
+        explains them is on disk (page cache: survives a killed process; fsynced right after
+        in a worker thread), so a restart never knows less than the platform was told."""
+        to_publish = []
+        critical = False
         for d in decisions:
-            self._apply_one(d)
+            ev = self._apply_one(d)
+            if ev is not None:
+                to_publish.append(ev)
+            if d.kind in CRITICAL_KINDS:
+                critical = True
+        if critical:
+            self._save_state_fast()
+        for ev in to_publish:
+            self._publish(ev)
         if not self._in_pump and self._wake is not None:
             # An engine call from outside the loop's pump (a command, an ack, the uplink) may
             # have started a timer earlier than the one the loop sleeps for: wake it to look.
             self._wake.set()
 
-    def _apply_one(self, d, log_it: bool = True) -> None:
+    def _apply_one(self, d, log_it: bool = True):
+        """Outputs, log, subscribers for one decision; returns its event if reportable."""
         self.counters["decisions"] += 1
         if d.kind == "zone":
             act = self.zone_activity.setdefault(d.zone, {"trips": 0, "last_change_ns": 0})
@@ -250,8 +268,6 @@ class Daemon:
         ev = events.from_decision(d)
         if log_it:
             self._log_event(ev)
-            if d.report:
-                self._publish(ev)
         if self._subscribers:
             dd = d.as_dict()
             for cb in list(self._subscribers):
@@ -263,6 +279,7 @@ class Daemon:
             self._mark_state_dirty()
         else:
             self._schedule_state_publish()
+        return ev if (log_it and d.report) else None
 
     def _log_event(self, ev: dict) -> None:
         try:
@@ -484,6 +501,17 @@ class Daemon:
     def _state_data(self) -> dict:
         return {"engine": self.engine.snapshot(),
                 "saved_at": events.wall_iso(time.monotonic_ns())}
+
+    def _save_state_fast(self) -> None:
+        """Write the state now without waiting for the disk; fsync it off the loop."""
+        self._state_dirty = False
+        try:
+            self.statefile.save(self._state_data(), sync=False)
+        except OSError as e:
+            log.error("state not saved: %s", e)
+            return
+        fut = self.loop.run_in_executor(None, self.statefile.sync)
+        fut.add_done_callback(self._state_saved)
 
     def _save_state_now(self) -> None:
         self._state_dirty = False

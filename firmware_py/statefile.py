@@ -33,17 +33,34 @@ class StateFile:
             return None
         return data if isinstance(data, dict) and "engine" in data else None
 
-    def save(self, data: dict) -> None:
+    def save(self, data: dict, sync: bool = True) -> None:
+        """Write atomically. ``sync=False`` skips the fsyncs: the new state then survives a
+        killed process (it is in the page cache) but not yet a power cut, until ``sync()``."""
         with self._lock:
-            self._save(data)
+            tmp = self.path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, separators=(",", ":"))
+                fh.flush()
+                if sync:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            if sync:
+                self._sync_dir()
 
-    def _save(self, data: dict) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+    def sync(self) -> None:
+        """Make the last save durable (file and folder)."""
+        with self._lock:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._sync_dir()
+
+    def _sync_dir(self) -> None:
         dfd = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
         try:
             os.fsync(dfd)

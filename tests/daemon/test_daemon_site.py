@@ -118,7 +118,9 @@ def test_arming_survives_sigkill_and_nothing_is_lost(site):
     # armed without being re-armed: a beam pair alarms at once
     site.press("beam_north_a")
     p.wait_for(is_alarm("beam_north_a"), 10)
-    assert not p.gaps and p.duplicates == 0
+    # at-least-once: an event whose PUBACK died with the process is sent again (same id,
+    # deduplicated by the platform); never a gap
+    assert not p.gaps
     seqs = [e["seq"] for e in p.events]
     assert seqs == sorted(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
@@ -137,7 +139,7 @@ def test_forged_stale_and_replayed_commands_are_refused(site):
     forged = p.send_cmd("ctl-1", "disarm", area="building", signed=True,
                         extra={"sig": "00" * 32})
     assert result(forged)["ok"] is False
-    good = p.send_cmd("ctl-1", "silence", area="building", signed=True)
+    good = p.send_cmd("ctl-1", "drill_start", area="building", signed=True)
     assert result(good)["ok"] is True
     n_before = len([r for r in p.results if r.get("nonce") == good["nonce"]])
     import json
@@ -146,7 +148,7 @@ def test_forged_stale_and_replayed_commands_are_refused(site):
                  > n_before, 10)
     replay = [r for r in p.results if r.get("nonce") == good["nonce"]][-1]
     assert replay["ok"] is False and "replay" in replay["reason"]
-    code_ok = p.send_cmd("ctl-1", "silence", area="building", code="1234")
+    code_ok = p.send_cmd("ctl-1", "drill_stop", area="building", code="1234")
     assert result(code_ok)["ok"] is True
 
 
