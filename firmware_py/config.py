@@ -14,7 +14,7 @@ from typing import Optional
 from .codes import LOCKOUT_SCHEMA, USER_SCHEMA
 from .errors import ConfigError
 from .schema import (Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str,
-                     _Problems)
+                     Problems)
 
 ZONE_TYPES = ["panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
               "keyswitch"]
@@ -189,7 +189,7 @@ def profiles_of(cfg: dict) -> dict:
 
 def _check_references(cfg: dict) -> None:
     """Everything that can be cross-checked without the drivers."""
-    p = _Problems()
+    p = Problems()
     profiles = profiles_of(cfg)
     names = set()
     users = set()
@@ -232,7 +232,7 @@ def _check_references(cfg: dict) -> None:
 def check_site(cfg: dict, points, outputs: dict[str, str], readers: Optional[set] = None) -> None:
     """Cross-check the config against what the drivers declared: every zone's point exists,
     every area siren/strobe is an output of that kind, every [readers.X] is a reader."""
-    p = _Problems()
+    p = Problems()
     for i, z in enumerate(cfg["zones"]):
         if z["point"] not in points:
             p.add(f"zones[{i}].point", f"no driver declares a point named {z['point']!r}")

@@ -24,9 +24,13 @@ REQUIRED = object()
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-class _Problems(list):
+class Problems(list):
+    """``(key path, reason)`` pairs; ``add(path, why)``."""
+
     def add(self, path: str, why: str) -> None:
         self.append((path, why))
+
+
 
 
 class Field:
@@ -45,7 +49,7 @@ class Field:
         return self.default is REQUIRED
 
     def validate(self, value: Any, path: str = "") -> Any:
-        problems = _Problems()
+        problems = Problems()
         out = self._validate(value, path, problems)
         if problems:
             raise ConfigError(problems)
@@ -195,20 +199,33 @@ class ListOf(Field):
 
 
 class Section(Field):
-    """A table with fixed keys. Unknown keys are errors (a typo must not silently vanish)."""
+    """A table with fixed keys. Unknown keys are errors (a typo must not silently vanish).
+
+    ``cross(section) -> [(relative key path, reason), ...]`` checks what no single field can
+    see (a pin used twice, an address taken); it runs on the converted section (so it must
+    tolerate values that failed their own check) and each problem names its own key."""
 
     type_name = "table"
 
-    def __init__(self, fields: dict[str, Field], default=REQUIRED, **kw):
+    def __init__(self, fields: dict[str, Field], default=REQUIRED,
+                 cross: Optional[Callable[[dict], Iterable[tuple[str, str]]]] = None, **kw):
         super().__init__(default, **kw)
         self.fields = fields
+        self.cross = cross
+
+    def _validate(self, value, path, problems):
+        out = super()._validate(value, path, problems)
+        if self.cross is not None and isinstance(out, dict):
+            for key, why in self.cross(out):
+                problems.add(_join(path, key) if key else path, why)
+        return out
 
     def default_value(self):
         if self.default is REQUIRED:
             return REQUIRED
         d = super().default_value()
         if isinstance(d, dict):
-            return self._validate(d, "", _Problems())
+            return self._validate(d, "", Problems())
         return d
 
     def _convert(self, value, path, problems):

@@ -30,22 +30,6 @@ OUTPUT = Section({
 })
 
 
-class _CheckedSection(Section):
-    """A Section that, once its own keys are valid, runs cross-field checks returning
-    ``(relative key path, reason)`` pairs, so each problem names its own key."""
-
-    def __init__(self, fields, cross, **kw):
-        super().__init__(fields, **kw)
-        self.cross = cross
-
-    def _validate(self, value, path, problems):
-        out = super()._validate(value, path, problems)
-        if isinstance(out, dict):
-            for key, why in self.cross(out):
-                problems.add(f"{path}.{key}" if path else key, why)
-        return out
-
-
 def _cross_check(section: dict) -> list[tuple[str, str]]:
     """Problems no single field can see, each with the key at fault."""
     problems = []
@@ -82,7 +66,7 @@ def _cross_check(section: dict) -> list[tuple[str, str]]:
     return problems
 
 
-CONFIG_SCHEMA = _CheckedSection({
+CONFIG_SCHEMA = Section({
     "factory": Choice(FACTORIES, default="lgpio",
                       doc="gpiozero pin factory: lgpio (Pi 5 / bookworm), rpigpio, native, "
                           "mock (any PC, with the control channel)"),
@@ -92,4 +76,4 @@ CONFIG_SCHEMA = _CheckedSection({
     "control_file": Str(default="", doc="mock only: write the bound control address here"),
     "input": ListOf(INPUT, default=list, doc="input points (panic buttons, beam relays)"),
     "output": ListOf(OUTPUT, default=list, doc="outputs (sirens, strobes, buzzers, relays)"),
-}, _cross_check)
+}, cross=_cross_check)

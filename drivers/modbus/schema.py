@@ -36,29 +36,13 @@ BUS = Section({
 })
 
 
-class _CheckedSection(Section):
-    """A Section that, once its own keys are valid, runs cross-field checks returning
-    ``(relative key path, reason)`` pairs, so each problem names its own key."""
-
-    def __init__(self, fields, cross, **kw):
-        super().__init__(fields, **kw)
-        self.cross = cross
-
-    def _validate(self, value, path, problems):
-        out = super()._validate(value, path, problems)
-        if isinstance(out, dict):
-            for key, why in self.cross(out):
-                problems.add(f"{path}.{key}" if path else key, why)
-        return out
-
-
 def _cross_check(section: dict) -> list[tuple[str, str]]:
     from .plan import plan_problems
 
     return plan_problems(section)
 
 
-CONFIG_SCHEMA = _CheckedSection({
+CONFIG_SCHEMA = Section({
     "profile_dir": Str(default="", doc="folder for relative profile paths (default: cwd)"),
     "bus": ListOf(BUS, default=list),
-}, _cross_check)
+}, cross=_cross_check)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from guardroom.schema import Bool, Choice, Float, Int, ListOf, Name, Section, Str
+from guardroom.schema import Bool, Choice, Float, Int, ListOf, Name, Problems, Section, Str
 
 BAUDRATES = (9600, 19200, 38400, 57600, 115200)
 LED_COLORS = ("red", "green", "amber", "blue", "magenta", "cyan", "white")
@@ -85,27 +85,25 @@ READER = Section({
 })
 
 
-class _Port(Section):
-    """A port; checks readers against each other (addresses, names, door wiring, keys)."""
-
-    def _validate(self, value, path, problems):
-        out = super()._validate(value, path, problems)
-        if not isinstance(out, dict) or not isinstance(out.get("reader"), list):
-            return out
-        seen: dict[int, str] = {}
-        for i, r in enumerate(out["reader"]):
-            if not isinstance(r, dict):
-                continue
-            key = f"{path}.reader[{i}]"
-            addr = r.get("address")
-            if isinstance(addr, int):
-                if addr in seen:
-                    problems.add(f"{key}.address", f"address {addr} is already used by "
-                                 f"reader {seen[addr]!r} on this port")
-                else:
-                    seen[addr] = r.get("name")
-            _check_reader(r, key, problems)
-        return out
+def _port_cross(port: dict) -> Problems:
+    """A port's readers against each other (addresses, names, door wiring, keys)."""
+    problems = Problems()
+    if not isinstance(port.get("reader"), list):
+        return problems
+    seen: dict[int, str] = {}
+    for i, r in enumerate(port["reader"]):
+        if not isinstance(r, dict):
+            continue
+        key = f"reader[{i}]"
+        addr = r.get("address")
+        if isinstance(addr, int):
+            if addr in seen:
+                problems.add(f"{key}.address", f"address {addr} is already used by "
+                             f"reader {seen[addr]!r} on this port")
+            else:
+                seen[addr] = r.get("name")
+        _check_reader(r, key, problems)
+    return problems
 
 
 def _check_reader(r: dict, key: str, problems) -> None:
@@ -140,7 +138,7 @@ def _check_reader(r: dict, key: str, problems) -> None:
         problems.add(key, f"point {dup[0]!r} is used twice by this reader")
 
 
-PORT = _Port({
+PORT = Section({
     "name": Name(doc="bus name (status, logs)"),
     "device": Str(doc="serial device of the RS-485 adapter (/dev/ttyUSB1, a pty path, or a "
                       "pyserial URL such as socket://host:port)"),
@@ -150,41 +148,39 @@ PORT = _Port({
                          doc="how often to retry a reader that stopped answering (libosdp "
                              "alone waits up to 300 s)"),
     "reader": ListOf(READER, min_len=1, max_len=126, doc="readers (OSDP PDs) on this bus"),
-})
+}, cross=_port_cross)
 
 
-class _Root(Section):
-    """The whole section; checks names and devices across ports."""
-
-    def _validate(self, value, path, problems):
-        out = super()._validate(value, path, problems)
-        if not isinstance(out, dict) or not isinstance(out.get("port"), list):
-            return out
-        devices: dict[str, str] = {}
-        readers: dict[str, str] = {}
-        ports: dict[str, str] = {}
-        for i, p in enumerate(out["port"]):
-            if not isinstance(p, dict):
-                continue
-            pkey = f"{path}.port[{i}]" if path else f"port[{i}]"
-            for field, seen in (("device", devices), ("name", ports)):
-                v = p.get(field)
-                if isinstance(v, str):
-                    if v in seen:
-                        problems.add(f"{pkey}.{field}", f"{v!r} is already used by {seen[v]}")
-                    else:
-                        seen[v] = pkey
-            for j, r in enumerate(p.get("reader") or []):
-                if isinstance(r, dict) and isinstance(r.get("name"), str):
-                    n = r["name"]
-                    if n in readers:
-                        problems.add(f"{pkey}.reader[{j}].name",
-                                     f"reader name {n!r} is already used by {readers[n]}")
-                    else:
-                        readers[n] = f"{pkey}.reader[{j}]"
-        return out
+def _root_cross(root: dict) -> Problems:
+    """Names and devices across ports."""
+    problems = Problems()
+    if not isinstance(root.get("port"), list):
+        return problems
+    devices: dict[str, str] = {}
+    readers: dict[str, str] = {}
+    ports: dict[str, str] = {}
+    for i, p in enumerate(root["port"]):
+        if not isinstance(p, dict):
+            continue
+        pkey = f"port[{i}]"
+        for field, seen in (("device", devices), ("name", ports)):
+            v = p.get(field)
+            if isinstance(v, str):
+                if v in seen:
+                    problems.add(f"{pkey}.{field}", f"{v!r} is already used by {seen[v]}")
+                else:
+                    seen[v] = pkey
+        for j, r in enumerate(p.get("reader") or []):
+            if isinstance(r, dict) and isinstance(r.get("name"), str):
+                n = r["name"]
+                if n in readers:
+                    problems.add(f"{pkey}.reader[{j}].name",
+                                 f"reader name {n!r} is already used by {readers[n]}")
+                else:
+                    readers[n] = f"{pkey}.reader[{j}]"
+    return problems
 
 
-CONFIG_SCHEMA = _Root({
+CONFIG_SCHEMA = Section({
     "port": ListOf(PORT, default=list, doc="RS-485 buses with OSDP readers"),
-})
+}, cross=_root_cross)
