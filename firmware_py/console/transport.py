@@ -135,11 +135,16 @@ class SerialLink:
             self.dropped += len(data)
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Flush what was written (the goodbye line), then stop both threads and close."""
+        try:
+            self._outq.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        if self._writer is not None:
+            self._writer.join(timeout)
         self._stop.set()
-        self.write(None)  # type: ignore[arg-type]
-        for t in (self._writer, self._reader):
-            if t is not None:
-                t.join(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
         if self._port is not None:
             self._port.close()
             self._port = None
@@ -170,7 +175,7 @@ class SerialLink:
                 self._call(self._on_up, True)
             try:
                 data = self._port.read()
-            except (OSError, serial.SerialException, TypeError, AttributeError) as e:
+            except Exception as e:  # noqa: BLE001 - pyserial/termios raise many kinds
                 if self._stop.is_set():
                     break
                 log.warning("console port %s failed: %s", self.url, e)
@@ -187,7 +192,7 @@ class SerialLink:
     def _write_loop(self) -> None:
         while True:
             data = self._outq.get()
-            if data is None or self._stop.is_set():
+            if data is None:
                 return
             port = self._port
             if port is None:
@@ -196,8 +201,8 @@ class SerialLink:
             try:
                 port.write(data)
                 self.bytes_out += len(data)
-            except (OSError, serial.SerialException, AttributeError):
-                self.dropped += len(data)         # the reader notices and reopens
+            except Exception:  # noqa: BLE001 - any failure of a dying port: the reader
+                self.dropped += len(data)         # notices it and reopens
 
 
 def monotonic() -> float:
