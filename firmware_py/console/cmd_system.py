@@ -9,7 +9,7 @@ import time
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
 from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
 from .render import kv, table, usage, wrap
-from .util import flat, short_time
+from .util import flat
 
 
 @command("help", LEVEL_ANYONE, "help [COMMAND]", "list the commands, or explain one",

@@ -16,7 +16,7 @@ import tomllib
 from typing import Callable, Optional
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT
 
 from ..errors import ConfigError, GuardroomError
 

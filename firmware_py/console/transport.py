@@ -13,7 +13,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from typing import Callable, Optional
 
 import serial
@@ -203,7 +202,3 @@ class SerialLink:
                 self.bytes_out += len(data)
             except Exception:  # noqa: BLE001 - any failure of a dying port: the reader
                 self.dropped += len(data)         # notices it and reopens
-
-
-def monotonic() -> float:
-    return time.monotonic()
