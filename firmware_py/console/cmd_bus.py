@@ -39,6 +39,55 @@ def _device_table(ctx, d) -> None:
                    [[n] + [v.get(k, "") for k in keys] for n, v in rows]))
 
 
+def _pick(rows: list[dict], columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (key, header) columns some row actually has."""
+    return [(k, h) for k, h in columns if any(k in r for r in rows)]
+
+
+def _modbus_stats(ctx, d: dict) -> None:
+    buses = d.get("buses")
+    if not isinstance(buses, list):
+        _device_table(ctx, d)
+        return
+    cols = [("address", "ADDR"), ("online", "ONLINE"), ("polls", "POLLS"),
+            ("failed_polls", "FAILED"), ("timeouts", "TIMEOUTS"), ("crc_errors", "CRC"),
+            ("exceptions", "EXC"), ("last_error", "LAST ERROR")]
+    for bus in buses:
+        ctx.out(f"bus {bus.get('name')}: {bus.get('transport', '')} {bus.get('where', '')}, "
+                f"{'connected' if bus.get('connected') else 'NOT connected'}")
+        devs = bus.get("devices") or []
+        if not devs:
+            ctx.out("  (no devices)")
+            continue
+        use = _pick(devs, cols)
+        ctx.out(*table(["DEVICE"] + [h for _, h in use],
+                       [[dv.get("name", "?")] + [dv.get(k, "") for k, _ in use]
+                        for dv in devs]))
+
+
+def _osdp_status(ctx, d: dict) -> None:
+    readers = d.get("readers")
+    if not isinstance(readers, dict):
+        _device_table(ctx, d)
+        return
+    rows = []
+    for name, r in readers.items():
+        door = r.get("door") or {}
+        door_s = "-" if not door else ("FORCED" if door.get("forced") else "HELD" if
+                                       door.get("held") else "open" if door.get("open")
+                                       else "closed")
+        rows.append((name, r.get("port", ""), r.get("address", ""),
+                     "yes" if r.get("online") else "NO",
+                     "on" if r.get("secure_channel") else "off", r.get("mode", ""),
+                     "TAMPER" if r.get("tamper") else "ok", door_s,
+                     r.get("last_event") or "-"))
+    ctx.out(*table(["READER", "PORT", "ADDR", "ONLINE", "SC", "MODE", "TAMPER", "DOOR",
+                    "LAST EVENT"], rows))
+    for port, p in (d.get("ports") or {}).items():
+        ser = p.get("serial") or {}
+        ctx.out(f"port {port}: " + ", ".join(f"{k} {v}" for k, v in flat(ser)[:6]))
+
+
 @command("modbus", LEVEL_INSTALLER, "modbus scan BUS [FROM-TO] | modbus stats",
          "find Modbus devices on a bus; per-device counters",
          """
@@ -54,7 +103,7 @@ async def modbus(ctx, args):
         d = ctx.host.driver_status().get("modbus")
         if d is None:
             raise CommandError("no Modbus driver configured")
-        _device_table(ctx, d)
+        _modbus_stats(ctx, d)
         return
     if args[0] != "scan" or len(args) not in (2, 3):
         raise UsageError()
@@ -67,7 +116,9 @@ async def modbus(ctx, args):
     ctx.out(f"Scanning bus {args[1]} addresses {first}-{last} (Ctrl-C stops)...")
     try:
         found = await ctx.host.modbus_scan(args[1], first, last)
-    except (GuardroomError, KeyError, ValueError) as e:
+    except KeyError:
+        raise CommandError(f"no Modbus bus named {args[1]!r} (see 'modbus stats')") from None
+    except (GuardroomError, ValueError, OSError) as e:
         raise CommandError(f"scan failed: {e}") from None
     ctx.out(f"answering: {', '.join(map(str, found))}" if found else "no device answered")
 
@@ -80,7 +131,7 @@ async def osdp(ctx, args):
     d = ctx.host.driver_status().get("osdp")
     if d is None:
         raise CommandError("no OSDP driver configured")
-    _device_table(ctx, d)
+    _osdp_status(ctx, d)
 
 
 @command("mqtt", LEVEL_INSTALLER, "mqtt status | mqtt test",

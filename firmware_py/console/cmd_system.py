@@ -159,8 +159,8 @@ async def status(ctx, args):
     on = [n for n, o in st.get("outputs", {}).items() if o.get("on")]
     ctx.out("", f"outputs on: {', '.join(on) if on else 'none'}")
     for kind, d in (st.get("drivers") or {}).items():
-        ctx.out(f"driver {kind}: " + ", ".join(f"{k} {v}" for k, v in flat(d)
-                                               if len(v) < 30)[:60])
+        ctx.out(f"driver {kind}: " + ", ".join(f"{k} {v}" for k, v in flat(d, skip=("kind",))
+                                               if len(v) < 30))
 
 
 def _yes(v, yes, no):

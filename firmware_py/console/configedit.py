@@ -196,17 +196,25 @@ class ConfigEditor:
                 found = found or keep
             if keep:
                 out.append(line)
-        if not found:
-            # A single value: key path down to a leaf.
-            try:
-                node, last, _ = self._resolve(tomlkit.parse(text), want, create=False)
-            except ConfigEditError:
-                raise ConfigEditError(f"no section or key {section!r} in the config") from None
-            if last not in node:
-                raise ConfigEditError(f"no section or key {section!r} in the config")
-            v = node[last]
-            return f"{section} = {v.as_string() if hasattr(v, 'as_string') else v}"
-        return "\n".join(out)
+        if found:
+            return "\n".join(out)
+        # One item of a list of tables (zones.door1) or a single value.
+        doc = tomlkit.parse(text)
+        try:
+            node, last, real = self._resolve(doc, want + ["_"], create=False)
+            if isinstance(node, dict) and len(real) >= 2 and real[-1].isdigit():
+                body = tomlkit.dumps(node).strip("\n")
+                return f"[[{'.'.join(real[:-1])}]]   # {'.'.join(want)}\n{body}"
+        except ConfigEditError:
+            pass
+        try:
+            node, last, _ = self._resolve(doc, want, create=False)
+        except ConfigEditError:
+            raise ConfigEditError(f"no section or key {section!r} in the config") from None
+        if not isinstance(node, dict) or last not in node:
+            raise ConfigEditError(f"no section or key {section!r} in the config")
+        v = node[last]
+        return f"{section} = {v.as_string() if hasattr(v, 'as_string') else v}"
 
     def diff(self) -> list[str]:
         a = self.masked(self.original).splitlines()

@@ -57,7 +57,7 @@ class Rig:
     """The daemon in its own loop thread, the terminal, and the GPIO emulator client."""
 
     def __init__(self, tmp_path, broker_port: int, write: bool = True, wire: str = "pty",
-                 **site):
+                 modbus: tuple = (), **site):
         """``wire``: "pty" (a pty pair, the console opens the slave path), "pty-link" (the
         console creates the pty itself, ``port = "pty:LINK"``) or "socket" (the console
         connects to our TCP listener, ``port = "socket://..."``)."""
@@ -76,6 +76,19 @@ class Rig:
         self.dir = tmp_path
         self.control_file = str(tmp_path / "gpio.ctl")
         self.config_path = str(tmp_path / "site.toml")
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="daemon-loop",
+                                       daemon=True)
+        self.thread.start()
+        self.modbus = None
+        if modbus:                             # Modbus TCP devices at these addresses
+            from guardroom.emulators.modbus import ModbusEmulator
+
+            self.modbus = ModbusEmulator()
+            for address in modbus:
+                self.modbus.add_device(address, "di8")
+            _, mb_port = self.run(self.modbus.start_tcp("127.0.0.1", 0))
+            site["modbus_port"] = mb_port
         text = site_toml(str(tmp_path / "store"), self.port, self.control_file,
                          mqtt_port=broker_port, **site)
         if not write:                          # a restart: same file, the new pty's path
@@ -84,10 +97,6 @@ class Rig:
             text = old.replace(old.split('[console]\nport = "')[1].split('"')[0], self.port)
         with open(self.config_path, "w") as fh:
             fh.write(text)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="daemon-loop",
-                                       daemon=True)
-        self.thread.start()
         self.daemon = Daemon(load(self.config_path), self.config_path)
         self.run(self.daemon.start())
         if wire == "pty-link":
@@ -161,6 +170,8 @@ class Rig:
             pass
         try:
             self.run(self.daemon.stop())
+            if self.modbus is not None:
+                self.run(self.modbus.stop())
         except TimeoutError:
             import io
             buf = io.StringIO()

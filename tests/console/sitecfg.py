@@ -13,8 +13,27 @@ INPUTS = {17: "panic_reception", 22: "door_main", 23: "beam_north", 24: "beam_so
 SIREN_PIN, STROBE_PIN = 27, 5
 
 
+def modbus_toml(tcp_port: int) -> str:
+    """A Modbus TCP bus with one DI8 module at address 1 (the emulator may play more)."""
+    return f'''
+[[drivers.modbus.bus]]
+name = "lan"
+transport = "tcp"
+host = "127.0.0.1"
+tcp_port = {tcp_port}
+timeout_ms = 200
+
+[[drivers.modbus.bus.device]]
+name = "io1"
+address = 1
+profile = "di8"
+[drivers.modbus.bus.device.points]
+in1 = "io1_in1"
+'''
+
+
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
-              idle_s: int = 600, lock_s: int = 30) -> str:
+              idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0) -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
@@ -92,7 +111,7 @@ kind = "siren"
 name = "strobe_main"
 pin = {STROBE_PIN}
 kind = "strobe"
-
+{modbus_toml(modbus_port) if modbus_port else ""}
 [console]
 port = "{port}"
 idle_logout_s = {idle_s}

@@ -68,6 +68,10 @@ def test_secrets_hidden_everywhere(ed):
     assert "n3w-secret" not in "\n".join(ed.diff())
     assert ed.show("mqtt.password") == 'mqtt.password = "<hidden>"'
     assert ed.show("areas").startswith("[areas.main]")
+    door = ed.show("zones.door_main")
+    assert door.startswith("[[zones]]") and 'point = "door_main"' in door
+    assert 'name = "alice"' in ed.show("users.alice") and "<hidden>" in ed.show("users.alice")
+    assert "pbkdf2" not in ed.show("users.alice")
 
 
 def test_save_is_atomic_keeps_backup_and_mode(ed, site):

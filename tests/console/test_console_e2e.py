@@ -303,3 +303,23 @@ def test_console_over_a_socket_url(rig_factory):
     rig = rig_factory(wire="socket")
     assert "Anyone:" in rig.term.cmd("help")
     assert "Logged in as alice" in rig.login(USER_CODE, "user")
+
+
+def test_modbus_scan_stats_and_ctrl_c_cancels_a_long_scan(rig_factory):
+    rig = rig_factory(modbus=(1, 5))
+    t = rig.term
+    rig.login(INSTALLER_CODE, "installer")
+    out = t.cmd("modbus scan lan 1-8")
+    assert "answering: 1, 5" in out
+    assert "no Modbus bus named 'nope'" in t.cmd("modbus scan nope")
+    assert "FROM-TO" in t.cmd("modbus scan lan 9-3")
+    out = t.cmd("modbus stats")
+    assert re.search(r"bus lan: tcp 127.0.0.1:\d+, connected", out)
+    assert re.search(r"io1\s+1\s+yes", out)
+    # a full scan waits a timeout per silent address: Ctrl-C stops it
+    t.line("modbus scan lan")
+    t.expect(r"Scanning bus lan addresses 1-247 \(Ctrl-C stops\)\.\.\.")
+    t.send(b"\x03")
+    out = t.prompt("installer").decode()
+    assert "^C (cancelled)" in out
+    assert "answering: 1, 5" in t.cmd("modbus scan lan 1-6")     # the bus still works
