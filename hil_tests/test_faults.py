@@ -78,13 +78,7 @@ def test_long_outage_uplink_down_sounds_pending_silent_alarm(start_rig):
     assert got.index(("alarm", "1120", "panic_office")) < got.index(fb[0])
 
 
-@pytest.mark.parametrize("when", [
-    "settled",
-    pytest.param("right_after_alarm", marks=pytest.mark.xfail(strict=True, reason=(
-        "known gap: the daemon publishes an alarm at once but writes state.json ~50 ms "
-        "later (daemon._mark_state_dirty); a kill in between restores neither the latch "
-        "nor the incident of a released hold-up button"))),
-])
+@pytest.mark.parametrize("when", ["settled", "right_after_alarm"])
 def test_daemon_sigkill_restores_arming_and_incident(start_rig, when):
     rig = start_rig(needs=("daemon",))
     assert rig.cmd("arm_away", area="perimeter", code="1234")["ok"]
@@ -167,7 +161,11 @@ def test_osdp_line_noise_no_false_alarm_reader_still_works(start_rig):
 
 
 def test_gpio_flood_does_not_hide_a_panic(start_rig):
-    rig = start_rig(needs=("burst",))
+    # The flood comes from a thread of the emulator inside the daemon process; a loaded
+    # 2-core machine can pause it for longer than the 50 ms panic debounce, and then the
+    # flooded input really did hold a level that long. A slow profile on the flooded input
+    # keeps this test about the other input.
+    rig = start_rig(overrides={"zones.panic_office.profile": "technical"}, needs=("burst",))
     base = rig.last_seq()
     result = {}
 
