@@ -169,6 +169,8 @@ class Console:
             if isinstance(ev, Line):
                 if ev.text.strip():
                     await self._run_line(ev.text)
+                elif not self.session.logged_in:
+                    self.out(*self.banner())     # Enter on a fresh connection: who is this?
             elif isinstance(ev, Hangup):
                 if self.session.logged_in:
                     self.logout("ctrl-d")
@@ -259,6 +261,7 @@ class Console:
         if was is None:
             return
         log.info("console logout of %s (%s)", was.user, why)
+        self.editor.history.clear()           # the next person must not recall our commands
         if was.level >= LEVEL_INSTALLER:
             self.report("program_mode", 628, 1, f"installer {was.user} left program mode "
                                                  f"at the console ({why})", user=was.user)

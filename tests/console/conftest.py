@@ -137,6 +137,17 @@ class Rig:
         self.call(self.daemon.subscribe, cb)
         return hit
 
+    def watch_log(self, pred) -> tuple[threading.Event, list]:
+        """(event, records): set when a log row matching ``pred`` is appended from now on."""
+        hit, found = threading.Event(), []
+
+        def cb(row, rec):
+            if pred(rec):
+                found.append(rec)
+                hit.set()
+        self.call(self.daemon.eventlog.subscribe, cb)
+        return hit, found
+
     def wait_log(self, pred, timeout: float = BOUND) -> dict:
         """The first event-log row matching ``pred``, waiting for its append."""
         hit = threading.Event()

@@ -244,6 +244,48 @@ def test_arm_refused_by_open_door_then_forced_and_disarmed(rig):
     assert re.search(r"main\s+disarmed", t.cmd("status"))
     assert "no zone 'nosuch'" in t.cmd("bypass nosuch")
     assert "needs the installer level" in t.cmd("drill start main")
+    # bypass shows in the zone list and is undone; a hold-up zone cannot be bypassed
+    t.cmd("bypass beam_n")                    # a unique start of the name is enough
+    assert re.search(r"beam_north\s+perimeter\s+main\s+\w+\s+bypassed", t.cmd("zones"))
+    t.cmd("unbypass beam_north")
+    assert not re.search(r"beam_north.*bypassed", t.cmd("zones"))
+    assert "refused:" in t.cmd("bypass panic_reception")
+    # the next person at the console cannot recall our commands
+    t.send(b"\x04")
+    t.prompt("anyone")
+    t.send(b"\x1b[A\r")
+    assert "unknown command" not in t.prompt("anyone").decode()
+    assert not rig.call(lambda: rig.daemon.console.editor.history)
+
+
+def test_panic_alarm_reset_drill_and_restart(rig):
+    t = rig.term
+    alarm = rig.watch(lambda d: d["kind"] == "alarm" and d["zone"] == "panic_reception")
+    back = rig.watch(lambda d: d["kind"] == "zone" and d["zone"] == "panic_reception"
+                     and d["state"] == "normal")
+    rig.gpio.pulse(17, 300)                   # a hold-up button pressed and let go
+    assert alarm.wait(BOUND) and back.wait(BOUND)
+    rig.login(USER_CODE, "user")
+    assert re.search(r"main\s+disarmed\s+incident \d+", t.cmd("status"))
+    assert re.search(r"panic_reception\s+panic\s+main\s+\w+\s+latched", t.cmd("zones"))
+    t.cmd("reset")
+    assert "incident" not in t.cmd("status")
+    rig.login(INSTALLER_CODE, "installer")
+    t.cmd("drill start main")
+    assert re.search(r"main\s+disarmed\s+DRILL", t.cmd("status"))
+    t.cmd("drill stop")
+    assert "DRILL" not in t.cmd("status")
+    t.line("restart")
+    t.expect(r"Restart the controller now\? \[y/N\] ")
+    t.line("n")
+    assert "not restarted" in t.prompt("installer").decode()
+    left, rows = rig.watch_log(lambda r: r["cid"] == "1628")
+    t.line("restart")
+    t.expect(r"\[y/N\] ")
+    t.line("y")
+    t.expect("Restarting.")
+    assert rig.stopped()
+    assert left.wait(BOUND) and "shutdown" in rows[0]["text"]
 
 
 def test_log_follow_shows_new_events_until_ctrl_c(rig):
