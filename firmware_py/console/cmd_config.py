@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from ..errors import ConfigError
 from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
@@ -138,7 +139,8 @@ async def _save(ctx, rest):
         ctx.out("not saved: the config has problems:")
         _problems(ctx, e.problems)
         return
-    ctx.out(f"saved {ed.path} (previous version kept as {ed.path}.bak).",
+    name = os.path.basename(ed.path)
+    ctx.out(f"Saved {name} (the previous version is kept as {name}.bak).",
             "Restarting to apply the new config; log in again in a few seconds.")
     ctx.console.state.pop("config", None)
     ctx.host.request_restart(f"config saved from the console by {ctx.user}")
@@ -152,8 +154,6 @@ async def _revert(ctx, rest):
         return
     if rest != ["backup"]:
         raise UsageError()
-    import os
-
     if not os.path.exists(ed.path + ".bak"):
         raise CommandError(f"no backup {ed.path}.bak (one is made by 'config save')")
     if not await ctx.confirm("Replace the config file with its backup (.bak) and restart?"):
@@ -165,7 +165,7 @@ async def _revert(ctx, rest):
         ctx.out("not restored: the backup has problems:")
         _problems(ctx, e.problems)
         return
-    ctx.out(f"restored {ed.path} from the backup (the replaced file is now the .bak).",
+    ctx.out("Restored the config from the backup (the replaced file is now the .bak).",
             "Restarting to apply it.")
     ctx.console.state.pop("config", None)
     ctx.host.request_restart(f"config backup restored from the console by {ctx.user}")

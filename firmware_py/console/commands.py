@@ -73,6 +73,7 @@ class Context:
         self.colour = console.colour
         self._live = False
         self._interrupt = asyncio.Event()
+        self.detached = False                 # left behind after Ctrl-C: output is dropped
 
     @property
     def user(self) -> str:
@@ -83,7 +84,8 @@ class Context:
         return self.session.level
 
     def out(self, *lines: str) -> None:
-        self.console.out(*lines)
+        if not self.detached:
+            self.console.out(*lines)
 
     def touch(self) -> None:
         """Count as activity (keeps an idle logout away during a live view)."""

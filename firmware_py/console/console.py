@@ -23,6 +23,8 @@ from .transport import SerialLink
 
 log = logging.getLogger("guardroom.console")
 
+CANCEL_GRACE_S = 1.0   # how long a cancelled command may take to stop before it is left behind
+
 
 class Console:
     """``Console(host, config)``; ``await start()`` in the daemon's loop, ``await stop()``.
@@ -227,11 +229,23 @@ class Console:
                         self._running.cancel()
                         if isinstance(ev, Hangup):
                             self._events.put_nowait(ev)
-            try:
-                await self._running
-            except asyncio.CancelledError:
+                        break
+            if self._running.cancelled() or self._running.cancelling():
+                # A command that swallows its cancellation (a library doing so) must not
+                # hold the console: give it a moment, then leave it behind, muted.
+                done, _ = await asyncio.wait({self._running}, timeout=CANCEL_GRACE_S)
+                if not done:
+                    ctx.detached = True
+                    log.warning("console command %r did not stop at Ctrl-C; left to finish "
+                                "muted", name)
+            if self._running.done():
+                try:
+                    self._running.result()
+                except asyncio.CancelledError:
+                    pass
+            if ctx.detached or self._running.cancelled():
                 if asyncio.current_task().cancelling():
-                    raise
+                    raise asyncio.CancelledError()
                 if not self._quiet_cancel:
                     self.out("^C (cancelled)")
             self._quiet_cancel = False
