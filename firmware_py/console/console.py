@@ -122,9 +122,9 @@ class Console:
             f"controller {info.get('controller', '?')}   site {info.get('site', '?')}   "
             f"version {info.get('version', '?')} ({info.get('engine', info.get('build', '?'))})",
         ]
-        extra = self.config.get("banner", "")
-        if extra:
-            lines += wrap(extra)
+        for extra in (info.get("description", ""), self.config.get("banner", "")):
+            if extra:
+                lines += wrap(extra)
         lines.append(f"access level: {self.session.level_name}. Type 'help' for the commands, "
                      "'login' to log in.")
         return lines

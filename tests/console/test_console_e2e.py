@@ -16,6 +16,9 @@ def log_rows(rig, n=50):
 
 def test_banner_help_and_levels(rig):
     t = rig.term
+    banner = t.cmd("")                        # Enter before login shows who this is
+    assert "controller ctrl-01   site school   version" in banner
+    assert "Test school" in banner and "access level: anyone" in banner
     out = t.cmd("help")
     assert "login" in out and "walktest" in out and "needs 'login'" in out
     out = t.cmd("help walktest")
