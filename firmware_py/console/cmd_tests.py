@@ -108,6 +108,13 @@ async def walktest(ctx, args):
     if not args or args[0] not in ("start", "stop", "report", "show"):
         raise UsageError()
     wt = _walk(ctx)
+    if wt is not None:
+        st = ctx.host.status().get("areas", {})
+        if not any(st.get(a, {}).get("walktest") for a in wt.areas):
+            # Ended elsewhere (the platform, a restart): forget it, keep the last report.
+            ctx.console.state.pop("walktest", None)
+            ctx.console.state["walktest_last"] = wt
+            wt = None
     sub = args[0]
     if sub == "start":
         if len(args) > 2:
@@ -123,6 +130,11 @@ async def walktest(ctx, args):
         await _live(ctx, wt)
         return
     if wt is None:
+        last = ctx.console.state.get("walktest_last")
+        if sub == "report" and last is not None:
+            ctx.out("(the last walk test, already ended)")
+            _report(ctx, last)
+            return
         raise CommandError("no walk test running ('walktest start [AREA]')")
     if sub == "show":
         await _live(ctx, wt)
@@ -131,6 +143,7 @@ async def walktest(ctx, args):
     else:
         await run_engine(ctx, "walktest_stop", wt.areas)
         ctx.console.state.pop("walktest", None)
+        ctx.console.state["walktest_last"] = wt
         ctx.out("Walk test stopped.")
         _report(ctx, wt)
 

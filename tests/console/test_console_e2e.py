@@ -141,6 +141,9 @@ def test_walk_test_shows_trips_live(rig):
     out = t.cmd("walktest stop")
     assert "Walk test stopped." in out and "NOT TESTED" in out and "3/4 tested" in out
     assert any(r["cid"] == "3607" for r in log_rows(rig))   # the end, with the untested
+    out = t.cmd("walktest report")
+    assert "already ended" in out and "3/4 tested" in out
+    assert "no walk test running" in t.cmd("walktest stop")
 
 
 def test_siren_test_reaches_the_output(rig):
