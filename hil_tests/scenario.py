@@ -7,6 +7,7 @@ unknown key is an error naming the file and the key):
     description = "why this matters, in one or two sentences"
     expect_none = false      # true: no event but those listed in [[expect]] (e.g. the arming)
     settle_ms = 1000         # expect_none/forbid: how long after the last step to keep watching
+    platform_ack = true      # false: the platform never acknowledges (fallback scenarios)
 
     [config]                 # overrides of the site file, dotted keys (see rig.apply_overrides)
     "areas.building.fallback_s" = 1
@@ -102,6 +103,7 @@ OUTPUT = Section({
 SCENARIO = Section({
     "name": Str(), "description": Str(default=""),
     "expect_none": Bool(default=False),
+    "platform_ack": Bool(default=True, doc="the platform acknowledges alarms at once"),
     "settle_ms": Int(default=1000, min=0, max=600_000),
     "marker_area": Str(default="", doc="area of the drill marker (default: the first area)"),
     "config": Any_(default=dict),

@@ -13,7 +13,7 @@ FILES = scenario.all_files()
 @pytest.mark.parametrize("path", FILES, ids=[os.path.basename(f)[:-5] for f in FILES])
 def test_scenario(path, start_rig):
     sc = scenario.load(path)
-    rig = start_rig(overrides=sc["config"])
+    rig = start_rig(overrides=sc["config"], auto_ack=sc["platform_ack"])
     lacking = scenario.missing(rig, sc)
     if lacking:
         pytest.skip(f"the {rig.kind} rig cannot: {', '.join(lacking)}")
