@@ -732,7 +732,10 @@ class Engine:
                 self._zinc[z] = inc.id
         if holdup:
             inc.holdup = True
-        if silent:
+        # A duress alarm never sounds on site, not even as a fallback: the person who used the
+        # duress code may be under threat. Only the platform hears of it.
+        covert = cid == codes.DURESS
+        if silent and not covert:
             inc.has_silent = True
         self._n_alarms += 1
         self._emit("alarm", a, z, cid, 1, True, text, inc=True, silent=silent)
@@ -754,7 +757,7 @@ class Engine:
         if not silent:
             inc.silent = False
             self._sound(a, False)
-        elif not self._asiren[a]:
+        elif not self._asiren[a] and not covert:
             if not self._uplink:
                 self._fallback(a, codes.COMM_TROUBLE, "uplink down")
             elif not inc.acked and inc.fallback == FB_NONE and s.a_fallback_ns[a] > 0:

@@ -26,6 +26,8 @@ from .statefile import StateFile
 
 log = logging.getLogger("guardroom.daemon")
 
+DURESS_CID = 121
+
 #: decisions whose state must be on disk before the platform hears of them
 CRITICAL_KINDS = frozenset({"alarm", "verified", "area", "bypass", "reset", "ack", "fallback",
                             "silence", "drill", "walktest"})
@@ -268,7 +270,7 @@ class Daemon:
         ev = events.from_decision(d)
         if log_it:
             self._log_event(ev)
-        if self._subscribers:
+        if self._subscribers and d.cid != DURESS_CID:  # duress never shows on site
             dd = d.as_dict()
             for cb in list(self._subscribers):
                 try:
@@ -583,10 +585,10 @@ class Daemon:
                       force: bool = False, arg: int = 0) -> list[dict]:
         decs = self.engine.command(time.monotonic_ns(), name, area=area, zone=zone, user=user,
                                    force=force, arg=arg)
-        self._log_event(events.make("command", 0, 1, f"Command {name}"
-                                    + (f" area={area}" if area else "")
-                                    + (f" zone={zone}" if zone else ""),
-                                    user=user, area=area, zone=zone))
+        if name != "duress":  # the duress alarm itself is logged; no tell-tale command row
+            text = f"Command {name}" + (f" area={area}" if area else "") + \
+                (f" zone={zone}" if zone else "")
+            self._log_event(events.make("command", 0, 1, text, user=user, area=area, zone=zone))
         self._apply(decs)
         return [d.as_dict() for d in decs]
 

@@ -8,6 +8,13 @@ from .render import wrap
 from .util import short_time
 
 HEADER = "ROW     TIME (UTC)      CID   EVENT"
+DURESS_CODE = "121"
+
+
+def _shown(r: dict) -> bool:
+    """Duress events never appear on the site's own screens: the person who used the duress
+    code may be watched. They reach the platform, and `guardroom log` shows them."""
+    return not str(r.get("cid", "")).endswith(DURESS_CODE)
 
 
 def _lines(r: dict) -> list[str]:
@@ -39,7 +46,7 @@ async def log_(ctx, args):
         n = int(args[0]) if args else 20
         if not 1 <= n <= 1000:
             raise UsageError("N is 1 to 1000")
-        rows = log.tail(n)
+        rows = [r for r in log.tail(n) if _shown(r)]
         ctx.out(HEADER)
         for r in rows:
             ctx.out(*_lines(r))
@@ -50,6 +57,8 @@ async def log_(ctx, args):
         loop = asyncio.get_running_loop()
 
         def on_row(row, record):
+            if not _shown(record):
+                return
             rec = dict(record, row=row)
             loop.call_soon_threadsafe(lambda: ctx.out(*_lines(rec)))
 

@@ -138,3 +138,15 @@ def test_ack_does_not_silence_an_audible_alarm(mk):
     r.feed(2000, 1, 1)                                # silent panic -> fallback pending
     r.feed(2001, 4, 1)                                # audible perimeter
     assert r.outputs(r.ack(2002, 1)) == []
+
+
+def test_duress_never_sounds_locally_not_even_as_a_fallback(mk):
+    duress = {"name": "Keypad duress", "point": 7, "type": "duress"}
+    r = mk([duress, PERIM])
+    ds = r.feed(1, 7, 1)
+    alarm = r.one(ds, "alarm")
+    assert (alarm.cid, alarm.silent) == (121, True) and r.outputs(ds) == []
+    assert r.of(r.adv(1000), "fallback") == []          # no ack, long past fallback_s
+    assert r.outputs(r.uplink(1001, False)) == []       # uplink lost: still nothing on site
+    ds = r.cmd(1002, "duress", area="Main", user="pin:guard")
+    assert r.outputs(ds) == [] and r.of(ds, "fallback") == []
