@@ -10,6 +10,9 @@ Figures (medians and p99 over the repeats, milliseconds unless said):
 * ``edge_to_event_flood``: the same while another GPIO input floods at ~50 k edges/s;
 * ``alarm_to_siren_no_ack``: a silent panic the platform does not acknowledge, press until the
   siren pin is on, minus the debounce and minus ``fallback_s`` (1 s here);
+* ``alarm_to_siren_uplink_down``: the broker is killed, the daemon logs "uplink DOWN", then a
+  silent panic is pressed: press until the siren pin is on, minus the debounce (the fallback
+  is immediate when the uplink is down);
 * ``uplink_loss_detection``: with an un-acknowledged silent alarm open (fallback far away),
   the broker is killed; the time until the siren pin turns on, which the engine orders the
   moment the relay declares the uplink down. Compare it with ``heartbeat_s`` (2 s here);
@@ -216,7 +219,42 @@ def bench_uplink(repeats: int, log) -> dict:
             p.wait_until(lambda: p.status.get(key) == "online" and p.connected.is_set(), 30)
             _reset_building(site, "panic_reception")
             site.wait_output("siren", False, 10)
-    return {"uplink_loss_detection": _stats(out), "heartbeat_s": HEARTBEAT_S}
+        # a silent alarm raised while the uplink is already known to be down sounds at once
+        down = []
+        for i in range(repeats):
+            n_down = _log_count(site, "uplink DOWN")
+            site.broker.kill()
+            _wait_log(site, "uplink DOWN", n_down + 1, HEARTBEAT_S * 5 + 10)
+            t0 = time.monotonic_ns()
+            site.press("panic_reception")
+            if not site.wait_output("siren", True, 10):
+                raise RuntimeError("no siren for an alarm with the uplink down")
+            down.append((time.monotonic_ns() - t0) / 1e6 - PANIC_DEBOUNCE_MS)
+            log(f"  alarm with uplink down {i + 1}/{repeats}: {down[-1]:.2f} ms")
+            p.status.pop(key, None)
+            site.start_broker()
+            p.wait_until(lambda: p.status.get(key) == "online" and p.connected.is_set(), 30)
+            _reset_building(site, "panic_reception")
+            site.wait_output("siren", False, 10)
+    return {"uplink_loss_detection": _stats(out), "heartbeat_s": HEARTBEAT_S,
+            "alarm_to_siren_uplink_down": _stats(down)}
+
+
+def _log_count(site, text: str) -> int:
+    try:
+        with open(site.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace").count(text)
+    except OSError:
+        return 0
+
+
+def _wait_log(site, text: str, n: int, timeout: float) -> None:
+    """The daemon's own log is the only witness of the uplink state while the broker is down."""
+    deadline = time.monotonic() + timeout
+    while _log_count(site, text) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not logged within {timeout} s")
+        time.sleep(0.02)  # a log file has no change notification here
 
 
 def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
@@ -290,6 +328,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                        ("edge_to_event_flood", "same, other input at ~50k edges/s (ms)"),
                        ("alarm_to_siren_no_ack",
                         f"alarm -> siren, no ack, minus {FALLBACK_S} s fallback (ms)"),
+                       ("alarm_to_siren_uplink_down",
+                        "alarm -> siren, uplink down, minus debounce (ms)"),
                        ("uplink_loss_detection",
                         f"broker killed -> siren (uplink down), hb {HEARTBEAT_S:g} s (ms)"),
                        ("start_to_ready", "daemon start -> online on platform (ms)")):
