@@ -501,7 +501,6 @@ class RealRig(Rig):
         dev = self._pins.get(key)
         if dev is None:
             import gpiozero
-            from gpiozero.pins import native  # noqa: F401 - makes sure gpiozero is complete
 
             w = self.rig[table][name]
             if self._factory is None:
@@ -589,7 +588,8 @@ class RealRig(Rig):
             doc = tomlkit.parse(fh.read())
         apply_overrides(doc, self.overrides)
         doc.setdefault("storage", tomlkit.table())
-        doc["storage"]["dir"] = r["storage_dir"] or os.path.join(self.workdir, "var")
+        doc["storage"]["dir"] = (self.overrides.get("storage.dir") or r["storage_dir"]
+                                 or os.path.join(self.workdir, "var"))
         doc["mqtt"]["host"], doc["mqtt"]["port"] = host, port
         self.config_path = os.path.join(self.workdir, "site.toml")
         with open(self.config_path, "w", encoding="utf-8") as fh:
@@ -621,6 +621,11 @@ class RealRig(Rig):
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
+        if self.workdir and not os.environ.get("GUARDROOM_KEEP_SITE"):
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = ""
 
     def start_daemon(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
