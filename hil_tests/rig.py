@@ -18,7 +18,8 @@ need it are skipped, not failed.
 Capabilities: ``broker`` (the suite owns the broker: stop/start it), ``daemon`` (the suite owns
 the daemon process: kill/start it), ``reader`` (PINs and cards at an OSDP reader),
 ``burst`` (edge floods), ``device_power`` (switch a Modbus device off), ``wire_faults``
-(corrupt RTU frames, OSDP line noise), ``storage`` (choose the daemon's storage folder).
+(corrupt RTU frames, OSDP line noise), ``storage`` (choose the daemon's storage folder),
+``console`` (the daemon's serial console, emulated rig made with ``console=True``).
 """
 from __future__ import annotations
 
@@ -252,9 +253,12 @@ class EmulatedRig(Rig):
 
     def __init__(self, overrides: Optional[dict] = None, auto_ack: bool = True,
                  site_file: Optional[str] = None, workdir: Optional[str] = None,
-                 patch: Optional[Callable] = None):
+                 patch: Optional[Callable] = None, console: bool = False):
         super().__init__(overrides, auto_ack)
         self.site_file, self.workdir, self.extra_patch = site_file, workdir, patch
+        self.want_console = console
+        if console:
+            self.capabilities = self.capabilities | {"console"}
         self.emu = None
 
     def _patch(self, doc) -> None:
@@ -274,7 +278,8 @@ class EmulatedRig(Rig):
             os.makedirs(storage, exist_ok=True)
             os.symlink(os.path.abspath(storage), os.path.join(self.workdir, "var"))
         self.emu = EmulatedSite(workdir=self.workdir, site_file=self.site_file,
-                                 patch=self._patch, auto_ack=self.auto_ack)
+                                 patch=self._patch, auto_ack=self.auto_ack,
+                                 console=self.want_console)
         self.emu.start(timeout=30 * SLOW)
         self.platform = self.emu.platform
         self.config = self.emu.config
@@ -350,6 +355,13 @@ class EmulatedRig(Rig):
 
     def device_power(self, bus: str, address: int, on: bool) -> None:
         self.emu.modbus_power(bus, address, on)
+
+    def console(self):
+        """A ConsoleClient on the daemon's serial console (rig made with console=True)."""
+        from .console import ConsoleClient
+
+        self.need("console")
+        return ConsoleClient(self.emu.console_path)
 
     def rtu_cable(self, bus: str):
         return self.emu.modbus[bus].cable
