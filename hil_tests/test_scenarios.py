@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from guardroom.errors import ConfigError
+
 from . import scenario
 
 FILES = scenario.all_files()
@@ -27,3 +29,14 @@ def test_every_scenario_file_is_valid():
     for path in FILES:
         sc = scenario.load(path)
         assert sc["expect"] or sc["expect_none"] or sc["output"] or sc["forbid"], path
+
+
+def test_a_mistake_in_a_scenario_names_the_file_and_the_key(tmp_path):
+    bad = tmp_path / "typo.toml"
+    bad.write_text('name = "x"\n[[step]]\npresss = "panic_reception"\n'
+                   '[[expect]]\ncid = "120"\n')
+    with pytest.raises(ConfigError) as e:
+        scenario.load(str(bad))
+    text = str(e.value)
+    assert "typo.toml: step[0].presss" in text and "did you mean 'press'" in text
+    assert "typo.toml: expect[0].cid" in text
