@@ -166,11 +166,6 @@ def test_rtu_crc_noise_counted_survived_no_false_alarm(start_rig):
     assert_clean(rig)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: line noise makes libosdp's CP take the reader offline for 300 s ('Going "
-    "offline for 300 seconds'); its four points go OFFLINE together, which the engine counts "
-    "as sabotage (1137) at once, and the keypad is dead for 5 minutes. 5 bursts fail about 1 "
-    "run in 4, 20 bursts every time"))
 def test_osdp_line_noise_no_false_alarm_reader_still_works(start_rig):
     rig = start_rig(needs=("wire_faults", "reader"))
     base = rig.last_seq()

@@ -60,6 +60,7 @@ class Bus:
         self._sc = [False] * n
         self._since = [time.monotonic()] * n  # last link change or reconnect attempt
         self.reconnects = [0] * n
+        self._attempts = [0] * n  # retries since the reader was last online
         self.refresh_errors = 0
         self.last_refresh_error = ""
         self.stopped = False
@@ -144,15 +145,23 @@ class Bus:
             if online != self._online[idx] or sc != self._sc[idx]:
                 self._online[idx], self._sc[idx] = online, sc
                 self._since[idx] = now
+                if online:
+                    self._attempts[idx] = 0
                 self._post(self._on_link, idx, time.monotonic_ns(), online, sc)
             if not ctx.is_pd_enabled(idx):
                 # our disable (below) has been carried out: enable starts a fresh handshake
                 ctx.enable_pd(idx)
                 self._since[idx] = now
-            elif not online and now - self._since[idx] >= self.reconnect_s:
+            elif not online and now - self._since[idx] >= self._retry_s(idx):
                 # libosdp's hot-plug: a disable is carried out once the CP state machine is
                 # idle (the reader offline), then the enable above retries at once. A
                 # request already pending returns False.
                 self._since[idx] = now
                 if ctx.disable_pd(idx):
                     self.reconnects[idx] += 1
+                    self._attempts[idx] += 1
+
+    def _retry_s(self, idx: int) -> float:
+        """0.5 s, 1 s, 2 s ... up to reconnect_s: a reader knocked off by line noise is back
+        within a second, a dead one is not hammered."""
+        return min(self.reconnect_s, 0.5 * (2 ** self._attempts[idx]))

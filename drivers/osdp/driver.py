@@ -40,6 +40,8 @@ class OsdpDriver(Driver):
         self._buses: dict[str, Bus] = {}
         self._channels: dict[str, SerialChannel] = {}
         self._port_readers: dict[str, list[ReaderState]] = {}
+        self._port_cfg: dict[str, dict] = {p["name"]: p for p in config.get("port", [])}
+        self._offline_timers: dict[tuple, asyncio.TimerHandle] = {}
         self.readers: dict[str, ReaderState] = {}
         self._started = False
         self._stopped = False
@@ -104,6 +106,9 @@ class OsdpDriver(Driver):
         if self._stopped:
             return
         self._stopped = True
+        for handle in self._offline_timers.values():
+            handle.cancel()
+        self._offline_timers.clear()
         buses = list(self._buses.values())
         if buses:
             await asyncio.gather(*(asyncio.to_thread(b.stop) for b in buses))
@@ -153,12 +158,34 @@ class OsdpDriver(Driver):
                        "install_mode = false now"
             self._notice(port, f"reader {st.name} (address {st.cfg['address']}) online, {how}")
             self._reapply_outputs(st)
+            self._cancel_offline(port, idx)
         else:
             st.counts["went_offline"] += 1
             st.pins.clear()
             self._notice(port, f"reader {st.name} (address {st.cfg['address']}) offline")
+            delay = self._port_cfg[port]["offline_after_s"]
+            if delay > 0:
+                # report the outage only if it lasts: a few polls lost to line noise are not
+                # an offline reader (nor, with its four points, a sabotage)
+                loop = asyncio.get_running_loop()
+                self._offline_timers[(port, idx)] = loop.call_later(
+                    delay, self._report_offline, port, idx, t_ns)
+                return
         for pid, value in st.point_values():
             self.sink.put(t_ns, pid, value)
+
+    def _report_offline(self, port: str, idx: int, t_ns: int) -> None:
+        self._offline_timers.pop((port, idx), None)
+        st = self._reader_at(port, idx)
+        if st is None or self._stopped or st.online:
+            return
+        for pid, value in st.point_values():
+            self.sink.put(t_ns, pid, value)  # stamped when the reader fell silent
+
+    def _cancel_offline(self, port: str, idx: int) -> None:
+        handle = self._offline_timers.pop((port, idx), None)
+        if handle is not None:
+            handle.cancel()
 
     def _on_completion(self, port: str, idx: int, command, ok: bool) -> None:
         st = self._reader_at(port, idx)

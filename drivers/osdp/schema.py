@@ -145,8 +145,12 @@ PORT = Section({
     "baudrate": Choice(BAUDRATES, default=9600, doc="line speed; every reader on the bus "
                        "must use the same"),
     "reconnect_s": Float(default=5.0, min=1, max=300,
-                         doc="how often to retry a reader that stopped answering (libosdp "
-                             "alone waits up to 300 s)"),
+                         doc="longest wait between retries of a reader that stopped "
+                             "answering (the first retries come sooner; libosdp alone waits "
+                             "300 s)"),
+    "offline_after_s": Float(default=3.0, min=0, max=300,
+                             doc="a reader's points go OFFLINE only when it stays silent this "
+                                 "long (line noise that costs a few polls is not an outage)"),
     "reader": ListOf(READER, min_len=1, max_len=126, doc="readers (OSDP PDs) on this bus"),
 }, cross=_port_cross)
 
