@@ -27,6 +27,7 @@ from .statefile import StateFile
 log = logging.getLogger("guardroom.daemon")
 
 DURESS_CID = 121
+STATE_REFRESH_S = 60.0
 
 #: decisions whose state must be on disk before the platform hears of them
 CRITICAL_KINDS = frozenset({"alarm", "verified", "area", "bypass", "reset", "ack", "fallback",
@@ -136,6 +137,8 @@ class Daemon:
             self.console = Console(self, self.config["console"])
             await self.console.start()
         self._tasks.append(asyncio.create_task(self._run(), name="engine-loop"))
+        self._tasks.append(asyncio.create_task(self._refresh_state(STATE_REFRESH_S),
+                                               name="state-refresh"))
         wd = systemd.watchdog_interval_s()
         if wd:
             self._tasks.append(asyncio.create_task(self._watchdog(wd), name="watchdog"))
@@ -227,6 +230,13 @@ class Daemon:
         for ev in self.sink.drain_events():
             self._on_driver_event(ev)
         self._apply(self.engine.advance(time.monotonic_ns()))
+
+    async def _refresh_state(self, period: float) -> None:
+        """Re-publish the retained state now and then: device counters change without any
+        decision (CRC errors on a line) and the platform should see them."""
+        while True:
+            await asyncio.sleep(period)
+            self._schedule_state_publish()
 
     async def _watchdog(self, period: float) -> None:
         while True:
@@ -579,7 +589,25 @@ class Daemon:
         return {"areas": self.areas(), "zones": zones,
                 "outputs": {n: o["on"] for n, o in self.outputs().items()},
                 "uplink": {"connected": up.get("connected"), "outbox": up.get("outbox_depth")},
+                "devices": self.device_health(),
                 "build": {"version": __version__, "engine": self.info["engine"]}}
+
+    def device_health(self) -> dict:
+        """Field devices for the platform: online flags and line-error counters."""
+        out = {}
+        mb = self.drivers.get("modbus")
+        if mb is not None and hasattr(mb, "stats"):
+            for name, st in mb.stats().items():
+                out[name] = {"kind": "modbus", "online": bool(st.get("online")),
+                             "crc_errors": st.get("crc_errors", 0),
+                             "timeouts": st.get("timeouts", 0),
+                             "exceptions": st.get("exceptions", 0)}
+        osdp = self.drivers.get("osdp")
+        if osdp is not None:
+            for name, st in osdp.status().get("readers", {}).items():
+                out[name] = {"kind": "osdp", "online": bool(st.get("online")),
+                             "secure_channel": bool(st.get("secure_channel"))}
+        return out
 
     async def command(self, name: str, area: str = "", zone: str = "", user: str = "",
                       force: bool = False, arg: int = 0) -> list[dict]:

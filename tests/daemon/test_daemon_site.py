@@ -159,3 +159,16 @@ def test_event_log_chain_verifies(site):
                         "--verify"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hash chain intact" in r.stdout
+
+
+def test_state_reports_field_devices(site):
+    key = "north-school/ctl-1"
+    p = site.platform
+    st = p.wait_until(lambda: (p.states.get(key, {}).get("devices", {}).get("front", {})
+                               .get("online") and p.states[key]), 15)
+    dev = st["devices"]
+    assert dev["beams"]["kind"] == "modbus" and dev["beams"]["online"] is True
+    assert dev["fence"]["crc_errors"] == 0
+    assert dev["front"]["secure_channel"] is True
+    site.modbus_power("rs485-beams", 1, False)       # the beam module stops answering
+    p.wait_until(lambda: p.states[key]["devices"]["beams"]["online"] is False, 20)
