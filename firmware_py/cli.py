@@ -126,19 +126,34 @@ def cmd_hash_code(ns) -> int:
         if getpass.getpass("again: ") != code:
             print("codes differ", file=sys.stderr)
             return 2
-    print(hash_code(code))
+    try:
+        print(hash_code(code))
+    except ValueError as e:
+        print(f"guardroom: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
+def _delegated(argv: list[str]):
+    """`emulate X ...`, `bench X ...` and `demo ...` hand their own options (which argparse's
+    REMAINDER would not take when they start with '-') to the module they run."""
+    if argv and argv[0] == "demo":
+        return "guardroom.emulators.demo", argv[1:]
+    if len(argv) >= 2 and argv[0] == "emulate" and argv[1] in EMULATORS:
+        return EMULATORS[argv[1]], argv[2:]
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHES:
+        return BENCHES[argv[1]], argv[2:]
+    return None
+
+
 def main(argv=None) -> int:
-    ns = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    target = _delegated(argv)
+    if target is None:
+        ns = _parser().parse_args(argv)
     try:
-        if ns.command == "emulate":
-            return _delegate(EMULATORS[ns.what], ns.args)
-        if ns.command == "bench":
-            return _delegate(BENCHES[ns.what], ns.args)
-        if ns.command == "demo":
-            return _delegate("guardroom.emulators.demo", ns.args)
+        if target is not None:
+            return _delegate(*target)
         return {"run": cmd_run, "check": cmd_check, "log": cmd_log,
                 "hash-code": cmd_hash_code}[ns.command](ns)
     except ConfigError as e:
