@@ -229,8 +229,9 @@ class Scenario:
         n.say("Four beams went offline together: a sabotage alarm at once, and a supervision "
               "trouble (147) per beam after the offline grace.")
         s.modbus_power("rs485-beams", 1, True)
-        self.wait(self.new(k, lambda e: e["kind"] == "trouble_restore"), "trouble restore",
-                  30)
+        for z in ("beam_north_a", "beam_north_b", "beam_south_a", "beam_south_b"):
+            self.wait(self.new(k, lambda e, z=z: e["kind"] == "trouble_restore"
+                               and e["zone"] == z), f"{z} back online", 30)
         n.say("The cable is repaired: the device answers again and the troubles restore.")
 
     def run(self) -> None:
@@ -321,6 +322,7 @@ def main(argv=None) -> int:
             interactive(site)
             return 0
         Scenario(site, n).run()
+        site.platform.out = None  # the platform's lines would interleave with the table
         n.summary()
         gaps = site.platform.gaps
         n.say(f"{len(site.platform.events)} events received, {len(gaps)} sequence gaps. "

@@ -3,7 +3,7 @@ acks and authenticated commands back from the platform, uplink supervision.
 
 Runs in the daemon's asyncio loop; paho's network thread only hands callbacks over with
 ``loop.call_soon_threadsafe``. A supervisor task opens one ``Link`` (a fresh paho client) per
-connection, with backoff 1, 2, 4 .. 30 s between failed attempts (the first attempt after a lost
+connection, with backoff 0.5, 1, 2, 2 .. s between failed attempts (the first attempt after a lost
 connection is immediate). On every connect the pending events are sent again from the outbox in
 seq order, before any newer event, at most ``WINDOW`` handed to paho at a time; an event leaves
 the outbox only on its PUBACK.
@@ -31,7 +31,7 @@ from .topics import Topics
 log = logging.getLogger(__name__)
 
 WINDOW = 1000          # events handed to paho and not yet PUBACKed, at most
-BACKOFF_MAX_S = 30.0
+BACKOFF_MAX_S = 2.0   # an alarm uplink must notice the broker's return within seconds
 STOP_TIMEOUT_S = 2.0
 RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
 
@@ -338,7 +338,7 @@ class Relay:
             await self._backoff(failures)
 
     async def _backoff(self, failures: int) -> None:
-        delay = min(BACKOFF_MAX_S, 2.0 ** (failures - 1))
+        delay = min(BACKOFF_MAX_S, 0.5 * 2.0 ** (failures - 1))
         self._wakeup.clear()
         try:
             await asyncio.wait_for(self._wakeup.wait(), delay)
