@@ -12,6 +12,7 @@ PACKAGE_DIR = {
     "guardroom.core": "core",
     "guardroom.drivers": "drivers",
     "guardroom.emulators": "emulators",
+    "guardroom.examples": "examples",
 }
 
 
@@ -46,7 +47,7 @@ def extensions():
 setup(
     packages=packages(),
     package_dir=PACKAGE_DIR,  # sub-packages follow their root
-    package_data={"guardroom.drivers": ["profiles/*.toml"], "guardroom": ["data/*"]},
+    package_data={"guardroom.drivers": ["profiles/*.toml"], "guardroom.examples": ["*.toml"]},
     include_package_data=True,
     ext_modules=extensions(),
     zip_safe=False,

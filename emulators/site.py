@@ -32,16 +32,11 @@ import tomlkit
 
 from .broker import MosquittoBroker
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
 def default_site_file() -> str:
-    """examples/school.toml from a source checkout, else the copy installed with the package."""
-    for cand in (os.path.join(HERE, "..", "examples", "school.toml"),
-                 os.path.join(HERE, "data", "school.toml")):
-        if os.path.exists(cand):
-            return os.path.abspath(cand)
-    raise FileNotFoundError("examples/school.toml not found")
+    """examples/school.toml (installed as guardroom.examples)."""
+    from importlib.resources import files
+
+    return str(files("guardroom.examples") / "school.toml")
 
 
 class _LoopThread:
