@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import importlib
+import logging
 import os
 import sys
 
@@ -69,6 +70,10 @@ def cmd_run(ns) -> int:
 
     logsetup.setup(ns.log_level)
     cfg = config.load(ns.config)
+    if os.stat(ns.config).st_mode & 0o004:
+        logging.getLogger("guardroom").warning(
+            "%s is readable by every user on this machine, and it holds code hashes and keys: "
+            "chmod 640 it (owner root, group guardroom)", ns.config)
     code = asyncio.run(daemon.run(cfg, os.path.abspath(ns.config)))
     if code == 75:  # a restart was requested (config saved from the console): re-execute
         os.execv(sys.executable, [sys.executable, "-m", "guardroom", *sys.argv[1:]])

@@ -172,3 +172,18 @@ def test_state_reports_field_devices(site):
     assert dev["front"]["secure_channel"] is True
     site.modbus_power("rs485-beams", 1, False)       # the beam module stops answering
     p.wait_until(lambda: p.states[key]["devices"]["beams"]["online"] is False, 20)
+
+
+def test_no_secret_reaches_the_log(site):
+    p = site.platform
+    site.readers["front"].keys("987654#")                 # a wrong PIN
+    p.wait_for(lambda e: e["cid"] == "1461", 15)
+    reader = site.readers["front"]
+    reader.card("12345678")                              # a good card: the strike opens
+    assert reader.wait_for(lambda: any(reader.output_pulses), 15)
+    site.stop_daemon()
+    log = open(site.log_path, encoding="utf-8", errors="replace").read()
+    assert "987654" not in log
+    assert "0F1E2D3C4B5A69788796A5B4C3D2E1F0".lower() not in log.lower()
+    assert HMAC_KEY not in log
+    assert "pbkdf2_sha256" not in log
