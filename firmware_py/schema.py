@@ -301,3 +301,17 @@ def describe(field: Field, path: str = "") -> list[tuple[str, str, str, str]]:
         extra = " one of " + "/".join(map(str, field.choices))
     rows.append((path, field.type_name + extra, d, field.doc))
     return rows
+
+
+def read_toml(path: str) -> dict:
+    """A TOML file as a dict; a file that cannot be read or parsed is a ConfigError naming the
+    file and why (for the site config, device profiles, rig files)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError((path, f"cannot be read: {e.strerror or e}")) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError((path, f"not valid TOML: {e}")) from None

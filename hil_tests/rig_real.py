@@ -57,16 +57,9 @@ RIG_SCHEMA = Section({
 
 def load_rig_file(path: str) -> dict:
     """Read and validate a rig file; raises ConfigError naming the key."""
-    import tomllib
+    from guardroom.schema import read_toml
 
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as e:
-        raise ConfigError((path, f"cannot be read: {e.strerror}")) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError((path, f"not valid TOML: {e}")) from None
-    rig = RIG_SCHEMA.validate(raw)
+    rig = RIG_SCHEMA.validate(read_toml(path))
     base = os.path.dirname(os.path.abspath(path))
     if not os.path.isabs(rig["rig"]["site"]):
         rig["rig"]["site"] = os.path.join(base, rig["rig"]["site"])

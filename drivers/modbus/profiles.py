@@ -16,12 +16,12 @@ or any TOML file named by path), validated with the config schema library.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from typing import Callable
 
 from guardroom.errors import ConfigError
-from guardroom.schema import Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str
+from guardroom.schema import (Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str,
+                             read_toml)
 
 from ..base import ACTIVE, FAULT, NORMAL, TAMPER
 from .errors import ProfileError
@@ -135,12 +135,9 @@ def _check_profile(data: dict, source: str) -> list[tuple[str, str]]:
 def load_file(path: str) -> Profile:
     """Read and validate one profile file; ProfileError names the file and the key."""
     try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except OSError as e:
-        raise ProfileError((path, f"cannot read the profile: {e.strerror or e}")) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ProfileError((path, f"not valid TOML: {e}")) from None
+        raw = read_toml(path)
+    except ConfigError as e:
+        raise ProfileError(e.problems) from None
     try:
         data = PROFILE_SCHEMA.validate(raw, "")
     except ConfigError as e:
