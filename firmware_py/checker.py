@@ -1,32 +1,85 @@
 """`guardroom check`: everything the daemon checks at start-up, without opening hardware or
 connecting anywhere: the schema, cross-references, driver declarations, the engine's own
-site validation. Returns a short human summary or raises ConfigError."""
+site validation. Every problem is reported at once (a schema error does not hide an unknown
+point), a file that is not UTF-8 or not TOML is one clear problem, never a traceback.
+``check_text`` is the same check on text (the console's staged edits use it)."""
 from __future__ import annotations
 
+import tomllib
+
 from . import config as config_mod
-from .assembly import build_drivers
 from .errors import ConfigError
+from .schema import Problems
+
+_BAD_TYPES = (dict, list, str, int, float, bool, type(None))
+
+
+def _scrub(v):
+    """The validated config with values that failed their check replaced by None."""
+    if isinstance(v, dict):
+        return {k: _scrub(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_scrub(x) for x in v]
+    return v if isinstance(v, _BAD_TYPES) else None
+
+
+def check_text(text: str, source: str = "<config>") -> dict:
+    """The validated config, or ConfigError with every problem the start-up would find."""
+    from guardroom.core import Engine
+    from guardroom.core.errors import SiteError
+    from guardroom.drivers.base import SampleBuffer
+
+    from .assembly import build_drivers
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError((source, f"not valid TOML: {e}")) from None
+    problems = Problems()
+    cfg = _scrub(config_mod._top_schema()._validate(raw, "", problems))
+    schema_ok = not problems
+    problems += config_mod.reference_problems(cfg)
+    drivers = cfg.get("drivers") if isinstance(cfg.get("drivers"), dict) else {}
+    asm = None
+    try:
+        asm = build_drivers({**cfg, "drivers": {k: v for k, v in drivers.items()
+                                                if isinstance(v, dict)}}, SampleBuffer())
+    except ConfigError as e:
+        problems += list(e.problems)
+    except Exception as e:  # noqa: BLE001 - a section the schema refused may upset a driver
+        if schema_ok:
+            problems.add("drivers", f"cannot be built: {e}")
+    if asm is not None:
+        problems += config_mod.site_problems(cfg, asm.points, asm.output_kinds(), asm.readers)
+    if not problems:
+        try:
+            Engine(config_mod.site_for_engine(cfg, asm.points, asm.output_kinds()))
+        except SiteError as e:
+            problems.add("zones", str(e))
+    if problems:
+        seen, unique = set(), []
+        for p in problems:
+            if p not in seen:
+                seen.add(p)
+                unique.append(p)
+        raise ConfigError(unique)
+    return cfg
 
 
 def check_config(path: str) -> str:
-    from guardroom.core import Engine
-    from guardroom.core.errors import SiteError
-
-    from guardroom.drivers.base import SampleBuffer
-
-    cfg = config_mod.load(path)
-    asm = build_drivers(cfg, SampleBuffer())
-    points, outputs = asm.points, asm.output_kinds()
-    config_mod.check_site(cfg, points, outputs, asm.readers)
-    try:
-        Engine(config_mod.site_for_engine(cfg, points, outputs))
-    except SiteError as e:
-        raise ConfigError(("zones", str(e))) from None
+    cfg = check_text(config_mod.read_text(path), path)
+    points = {z["point"] for z in cfg["zones"]}
     kinds = {}
     for z in cfg["zones"]:
         kinds[z["type"]] = kinds.get(z["type"], 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    from guardroom.drivers.base import SampleBuffer
+
+    from .assembly import build_drivers
+
+    asm = build_drivers(cfg, SampleBuffer())
     return (f"{path}: OK\n  site {cfg['site']['name']}, controller {cfg['site']['controller']}\n"
             f"  {len(cfg['areas'])} area(s), {len(cfg['zones'])} zone(s): {summary}\n"
-            f"  {len(points)} point(s), {len(outputs)} output(s), drivers: "
-            f"{', '.join(cfg['drivers']) or 'none'}\n  {len(cfg['users'])} user(s)")
+            f"  {len(asm.points.names())} point(s) ({len(points)} used by zones), "
+            f"{len(asm.outputs)} output(s), drivers: {', '.join(cfg['drivers']) or 'none'}\n"
+            f"  {len(cfg['users'])} user(s)")

@@ -174,79 +174,137 @@ def parse_text(text: str, source: str = "<config>") -> dict:
     return cfg
 
 
-def load(path: str) -> dict:
+def read_text(path: str) -> str:
+    """The config file's text; a file that cannot be read or is not UTF-8 is a ConfigError."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         raise ConfigError((path, f"cannot be read: {e.strerror}")) from None
-    return parse_text(text, path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError((path, f"is not UTF-8 text: byte 0x{data[e.start]:02x} on line "
+                                 f"{line} (save the file as UTF-8)")) from None
+
+
+def load(path: str) -> dict:
+    return parse_text(read_text(path), path)
 
 
 def profiles_of(cfg: dict) -> dict:
     return {**BUILTIN_PROFILES, **cfg["profiles"]}
 
 
-def _check_references(cfg: dict) -> None:
-    """Everything that can be cross-checked without the drivers."""
+def _s(v) -> bool:
+    """A value that passed its own check (a failed one is reported already: skip it)."""
+    return isinstance(v, str)
+
+
+def reference_problems(cfg: dict) -> Problems:
+    """Everything that can be cross-checked without the drivers. Tolerates values that failed
+    their own schema check (``guardroom check`` reports every problem at once)."""
     p = Problems()
-    profiles = profiles_of(cfg)
+    areas = cfg.get("areas") if isinstance(cfg.get("areas"), dict) else {}
+    groups = cfg.get("groups") if isinstance(cfg.get("groups"), dict) else {}
+    profiles = {**BUILTIN_PROFILES, **(cfg.get("profiles") if isinstance(cfg.get("profiles"),
+                                                                        dict) else {})}
     names = set()
     users = set()
-    for i, u in enumerate(cfg["users"]):
-        if u["name"] in users:
-            p.add(f"users[{i}].name", f"duplicate user {u['name']!r}")
-        users.add(u["name"])
-        for a in u["areas"]:
-            if a not in cfg["areas"]:
-                p.add(f"users[{i}].areas", f"no area named {a!r}")
+    for i, u in enumerate(cfg.get("users") if isinstance(cfg.get("users"), list) else []):
+        if not isinstance(u, dict):
+            continue
+        if _s(u.get("name")):
+            if u["name"] in users:
+                p.add(f"users[{i}].name", f"duplicate user {u['name']!r}")
+            users.add(u["name"])
+        for a in u.get("areas") if isinstance(u.get("areas"), list) else []:
+            if _s(a) and a not in areas:
+                p.add(f"users[{i}].areas", f"no area named {a!r}{_near_hint(a, areas)}")
     points = {}
-    for i, z in enumerate(cfg["zones"]):
+    for i, z in enumerate(cfg.get("zones") if isinstance(cfg.get("zones"), list) else []):
+        if not isinstance(z, dict):
+            continue
         at = f"zones[{i}]"
-        if z["name"] in names:
-            p.add(f"{at}.name", f"duplicate zone {z['name']!r}")
-        names.add(z["name"])
-        if z["point"] in points:
-            p.add(f"{at}.point", f"point {z['point']!r} is already used by zone "
-                                 f"{points[z['point']]!r}")
-        points[z["point"]] = z["name"]
-        if z["area"] not in cfg["areas"]:
-            p.add(f"{at}.area", f"no area named {z['area']!r} (areas: "
-                                f"{', '.join(cfg['areas'])})")
-        prof = z["profile"] or DEFAULT_PROFILE[z["type"]]
-        if prof not in profiles:
-            p.add(f"{at}.profile", f"no profile named {prof!r} (built in: "
-                                   f"{', '.join(BUILTIN_PROFILES)})")
-        for g in z["groups"]:
-            if g not in cfg["groups"]:
-                p.add(f"{at}.groups", f"no group named {g!r}")
-        if z["type"] in ("panic", "duress") and z["offline_grace_s"] > 300:
+        if _s(z.get("name")):
+            if z["name"] in names:
+                p.add(f"{at}.name", f"duplicate zone {z['name']!r}")
+            names.add(z["name"])
+        if _s(z.get("point")):
+            if z["point"] in points:
+                p.add(f"{at}.point", f"point {z['point']!r} is already used by zone "
+                                     f"{points[z['point']]!r}")
+            points[z["point"]] = z.get("name")
+        if _s(z.get("area")) and z["area"] not in areas:
+            p.add(f"{at}.area", f"no area named {z['area']!r}{_near_hint(z['area'], areas)} "
+                                f"(areas: {', '.join(areas)})")
+        ztype = z.get("type") if z.get("type") in DEFAULT_PROFILE else None
+        prof = z.get("profile") or (DEFAULT_PROFILE[ztype] if ztype else None)
+        if _s(prof) and prof not in profiles:
+            p.add(f"{at}.profile", f"no profile named {prof!r}{_near_hint(prof, profiles)} "
+                                   f"(built in: {', '.join(BUILTIN_PROFILES)})")
+        for g in z.get("groups") if isinstance(z.get("groups"), list) else []:
+            if _s(g) and g not in groups:
+                p.add(f"{at}.groups", f"no group named {g!r}{_near_hint(g, groups)}")
+        grace = z.get("offline_grace_s")
+        if ztype in ("panic", "duress") and isinstance(grace, int) and grace > 300:
             p.add(f"{at}.offline_grace_s", "a hold-up device must be supervised within 300 s")
-    for name, r in cfg["readers"].items():
-        if r["area"] not in cfg["areas"]:
-            p.add(f"readers.{name}.area", f"no area named {r['area']!r}")
+    readers = cfg.get("readers") if isinstance(cfg.get("readers"), dict) else {}
+    for name, r in readers.items():
+        if isinstance(r, dict) and _s(r.get("area")) and r["area"] not in areas:
+            p.add(f"readers.{name}.area", f"no area named {r['area']!r}"
+                                          f"{_near_hint(r['area'], areas)}")
+    return p
+
+
+def _near_hint(word: str, names) -> str:
+    import difflib
+
+    m = difflib.get_close_matches(str(word), [str(n) for n in names], n=1, cutoff=0.6)
+    return f" (did you mean {m[0]!r}?)" if m else ""
+
+
+def _check_references(cfg: dict) -> None:
+    p = reference_problems(cfg)
     if p:
         raise ConfigError(p)
 
 
-def check_site(cfg: dict, points, outputs: dict[str, str], readers: Optional[set] = None) -> None:
+def site_problems(cfg: dict, points, outputs: dict[str, str],
+                  readers: Optional[set] = None) -> Problems:
     """Cross-check the config against what the drivers declared: every zone's point exists,
     every area siren/strobe is an output of that kind, every [readers.X] is a reader."""
     p = Problems()
-    for i, z in enumerate(cfg["zones"]):
-        if z["point"] not in points:
-            p.add(f"zones[{i}].point", f"no driver declares a point named {z['point']!r}")
-    for name, a in cfg["areas"].items():
+    for i, z in enumerate(cfg.get("zones") if isinstance(cfg.get("zones"), list) else []):
+        if isinstance(z, dict) and _s(z.get("point")) and z["point"] not in points:
+            known = points.names() if hasattr(points, "names") else list(points)
+            p.add(f"zones[{i}].point", f"no driver declares a point named {z['point']!r}"
+                                       f"{_near_hint(z['point'], known)}")
+    areas = cfg.get("areas") if isinstance(cfg.get("areas"), dict) else {}
+    for name, a in areas.items():
+        if not isinstance(a, dict):
+            continue
         for key, kind in (("sirens", "siren"), ("strobes", "strobe")):
-            for o in a[key]:
+            for o in a.get(key) if isinstance(a.get(key), list) else []:
+                if not _s(o):
+                    continue
                 if o not in outputs:
-                    p.add(f"areas.{name}.{key}", f"no driver declares an output named {o!r}")
+                    p.add(f"areas.{name}.{key}", f"no driver declares an output named {o!r}"
+                                                 f"{_near_hint(o, outputs)}")
                 elif outputs[o] != kind:
                     p.add(f"areas.{name}.{key}", f"output {o!r} is a {outputs[o]}, not a {kind}")
     if readers is not None:
-        for name in cfg["readers"]:
+        for name in cfg.get("readers") if isinstance(cfg.get("readers"), dict) else {}:
             if name not in readers:
-                p.add(f"readers.{name}", "no OSDP reader of that name in [drivers.osdp]")
+                p.add(f"readers.{name}", "no OSDP reader of that name in [drivers.osdp] (the "
+                                         "table's name must be the reader's name)")
+    return p
+
+
+def check_site(cfg: dict, points, outputs: dict[str, str], readers: Optional[set] = None) -> None:
+    """``site_problems`` raised as one ConfigError."""
+    p = site_problems(cfg, points, outputs, readers)
     if p:
         raise ConfigError(p)
 

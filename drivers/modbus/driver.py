@@ -44,6 +44,7 @@ class _Device:
         self.counts = dict.fromkeys(_COUNTERS, 0)
         self.last_error = ""
         self.last_good_ns = 0
+        self.changed_ns = 0                         # when ``online`` last changed
         self.last_poll_ms = 0.0
         self.next_due = 0.0
         self.wanted: dict[str, bool] = {}           # output name -> last ordered state
@@ -61,6 +62,8 @@ class _Device:
                 "last_error": self.last_error, "last_poll_ms": round(self.last_poll_ms, 3),
                 "last_good_age_s": (round((time.monotonic_ns() - self.last_good_ns) / 1e9, 3)
                                     if self.last_good_ns else None),
+                "since_age_s": (round((time.monotonic_ns() - self.changed_ns) / 1e9, 3)
+                                if self.changed_ns else None),
                 "outputs": dict(self.wanted)}
 
 
@@ -277,7 +280,7 @@ class ModbusDriver(Driver):
         if dev.fails_in_row >= dev.plan.offline_after and dev.online is not False:
             was = dev.online
             dev.online = False
-            t = time.monotonic_ns()
+            t = dev.changed_ns = time.monotonic_ns()
             for pid in dev.point_ids.values():
                 self.sink.put(t, pid, OFFLINE)
             dev.last.clear()
@@ -290,6 +293,8 @@ class ModbusDriver(Driver):
         """Record a good poll; report changes. True if the device came back from offline."""
         first = dev.online is not True
         came_back = dev.online is False
+        if first:
+            dev.changed_ns = t
         dev.online = True
         dev.fails_in_row = 0
         dev.counts["good_polls"] += 1

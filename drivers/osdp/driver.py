@@ -145,6 +145,8 @@ class OsdpDriver(Driver):
             return
         was = st.online
         st.online, st.sc_active = online, sc
+        if online != was:
+            st.changed_ns = time.monotonic_ns()
         if online == was:
             if online:
                 self._notice(port, f"reader {st.name}: secure channel "
@@ -390,6 +392,8 @@ class OsdpDriver(Driver):
                 "last_event": st.last_event,
                 "last_event_age_s": round((now - st.last_event_ns) / 1e9, 1)
                 if st.last_event_ns else None,
+                "since_age_s": round((now - st.changed_ns) / 1e9, 1) if st.changed_ns
+                else None,
                 "reconnects": bus.reconnects[st.idx] if bus else 0,
                 "inputs": list(st.inputs), "tamper": st.tamper, "power": st.power,
                 "door": None if st.door is None else {

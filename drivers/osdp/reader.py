@@ -36,6 +36,7 @@ class ReaderState:
         "card_errors": 0, "forced": 0, "held": 0})
     last_event: str = ""
     last_event_ns: int = 0
+    changed_ns: int = 0  # when ``online`` last changed (monotonic ns)
 
     @property
     def name(self) -> str:

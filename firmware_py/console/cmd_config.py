@@ -6,13 +6,14 @@ import os
 
 from ..errors import ConfigError
 from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
-from .configedit import ConfigEditError, ConfigEditor
+from .configedit import ConfigEditError, ConfigEditor, suggest
 
 
 def _parse(text: str) -> dict:
-    from ..config import parse_text
+    """The full start-up check (schema, references, drivers' points and outputs, engine)."""
+    from ..checker import check_text
 
-    return parse_text(text)
+    return check_text(text)
 
 
 def _secret_paths() -> list[str]:
@@ -45,8 +46,9 @@ def _problems(ctx, problems) -> None:
 
 
 @command("config", LEVEL_INSTALLER,
-         "config show [SECTION] | check | set KEY VALUE | unset KEY | diff | save | "
-         "revert [backup] | code USER [duress]",
+         "config show [SECTION] | check | set KEY VALUE | add SECTION.NAME | unset KEY | "
+         "diff | save | "
+         "revert [backup] | code USER [duress] [force]",
          "view and edit the site config (staged, then saved)",
          """
 Edits are staged: nothing changes until 'config save'.
@@ -54,12 +56,15 @@ Edits are staged: nothing changes until 'config save'.
 edits and secrets as <hidden>. 'config check' validates it all. 'config set KEY VALUE' stages
 one value by dotted key, e.g. 'config set areas.main.entry_delay_s 45' or 'config set
 zones.door1.profile slow' (zones by name, or zones[3] as 'config check' counts, from 0); an
-edit that would make the config invalid is refused and the key named. 'config unset KEY'
+edit that would make the config invalid is refused and the key named. A name that is not in
+the file (a mistyped area) is refused with the closest one; 'config add areas.garage' creates
+a new area (or profile, group, reader). 'config unset KEY'
 removes a key (its default applies). 'config diff' shows the staged edits. 'config save'
 validates, writes the file safely (the previous one kept as .bak) and restarts the controller
 to apply it. 'config revert' drops the staged edits; 'config revert backup' swaps the file and
 its .bak and restarts. 'config code USER' sets a user's code (asked twice, never shown,
-stored hashed); with 'duress' the user's duress code.
+stored hashed); with 'duress' the user's duress code. A code equal to another code or duress
+code is refused, and so is an easy one (1234, 0000, 1212...) unless 'force' is added.
 """)
 async def config(ctx, args):
     if not args:
@@ -106,6 +111,20 @@ async def _set(ctx, rest):
         _problems(ctx, e.problems)
         return
     ctx.out(f"staged: {key} = {new}   (was {old}); 'config save' applies")
+
+
+async def _add(ctx, rest):
+    if len(rest) != 1:
+        raise UsageError("config add SECTION.NAME (e.g. areas.garage)")
+    ed = editor(ctx)
+    try:
+        key, _, _ = ed.add(rest[0])
+    except ConfigError as e:
+        ctx.out(f"refused: {rest[0]} not added:")
+        _problems(ctx, e.problems)
+        return
+    ctx.out(f"staged: new [{key}] (defaults apply); 'config set {key}.KEY VALUE' sets its "
+            "keys")
 
 
 async def _unset(ctx, rest):
@@ -171,14 +190,49 @@ async def _revert(ctx, rest):
     ctx.host.request_restart(f"config backup restored from the console by {ctx.user}")
 
 
+def trivial(code: str) -> str:
+    """Why ``code`` is too easy to guess ("" when it is not)."""
+    if len(set(code)) == 1:
+        return "every digit the same"
+    steps = {int(b) - int(a) for a, b in zip(code, code[1:])}
+    if steps in ({1}, {-1}):
+        return "a straight run of digits"
+    half = len(code) // 2
+    for n in (1, 2, 3):
+        if len(code) % n == 0 and len(code) > n and code == code[:n] * (len(code) // n):
+            return "a repeated pattern"
+    if len(code) % 2 == 0 and code[:half] == code[half:][::-1] and len(set(code)) <= 2:
+        return "a mirrored pattern"
+    return ""
+
+
+def _clashes(code: str, users: list, idx: int, field: str) -> str:
+    """The first other code slot ``code`` already opens ("" when none)."""
+    from ..codes import verify_code
+
+    for i, u in enumerate(users):
+        for f, what in (("code_hash", "code"), ("duress_hash", "duress code")):
+            if i == idx and f == field:
+                continue
+            h = str(u.get(f, "") or "")
+            if h and verify_code(code, h):
+                who = "this user's" if i == idx else f"user {u.get('name', i)}'s"
+                return f"{who} {what}"
+    return ""
+
+
 async def _code(ctx, rest):
-    if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] != "duress"):
-        raise UsageError("config code USER [duress]")
+    words = [w.lower() for w in rest[1:]]
+    if not rest or len(rest) > 3 or any(w not in ("duress", "force") for w in words) \
+            or len(set(words)) != len(words):
+        raise UsageError("config code USER [duress] [force]")
+    duress, force = "duress" in words, "force" in words
     ed = editor(ctx)
     users = ed.doc.get("users") or []
     idx = next((i for i, u in enumerate(users) if str(u.get("name", "")) == rest[0]), None)
     if idx is None:
-        raise CommandError(f"no user {rest[0]!r} in the config")
+        names = [str(u.get("name", "")) for u in users]
+        raise CommandError(f"no user {rest[0]!r} in the config{suggest(rest[0], names)}")
     first = await ctx.ask("New code (4-12 digits): ", secret=True)
     if first is None:
         return
@@ -189,20 +243,32 @@ async def _code(ctx, rest):
         raise CommandError("the two codes differ; nothing changed")
     if not first.isdigit() or not 4 <= len(first) <= 12:
         raise CommandError("a code is 4 to 12 digits; nothing changed")
+    why = trivial(first)
+    if why and not force:
+        raise CommandError(f"that code is too easy to guess ({why}); nothing changed. Choose "
+                           f"another, or add 'force' to keep it")
+    field = "duress_hash" if duress else "code_hash"
     from ..codes import hash_code
 
-    h = await asyncio.get_running_loop().run_in_executor(None, hash_code, first)
+    loop = asyncio.get_running_loop()
+    # Never two slots with one code: the console could not tell who logged in (and a
+    # user's code equal to the installer's would lock the installer out of installer level).
+    clash = await loop.run_in_executor(None, _clashes, first, [dict(u) for u in users], idx,
+                                       field)
+    if clash:
+        raise CommandError(f"that code is already {clash}; every code and duress code must "
+                           "differ. Nothing changed")
+    h = await loop.run_in_executor(None, hash_code, first)
     del first, second
-    field = "duress_hash" if len(rest) == 2 else "code_hash"
     try:
         ed.set(f"users[{idx}].{field}", h)
     except ConfigError as e:
         ctx.out("refused:")
         _problems(ctx, e.problems)
         return
-    ctx.out(f"staged: new {'duress ' if len(rest) == 2 else ''}code for {rest[0]}; "
-            "'config save' applies")
+    ctx.out(f"staged: new {'duress ' if duress else ''}code for {rest[0]}"
+            f"{' (forced although easy to guess)' if why else ''}; 'config save' applies")
 
 
 _SUBS = {"show": _show, "check": _check, "set": _set, "unset": _unset, "diff": _diff,
-         "save": _save, "revert": _revert, "code": _code}
+         "save": _save, "revert": _revert, "code": _code, "add": _add}

@@ -9,7 +9,8 @@ import time
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
 from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
 from .render import kv, table, usage, wrap
-from .util import flat
+from .health import device_lines
+from .walktest import scope
 
 
 @command("help", LEVEL_ANYONE, "help [COMMAND]", "list the commands, or explain one",
@@ -136,8 +137,10 @@ async def status(ctx, args):
             flags.append("DRILL")
         if a.get("walktest"):
             flags.append("WALK TEST")
-        if a.get("tripped") and ctx.level > LEVEL_ANYONE:
-            flags.append("tripped: " + ",".join(map(str, a["tripped"])))
+            if ctx.level > LEVEL_ANYONE:
+                inscope = scope(ctx.host, [name])
+                done = [z for z in inscope if z in set(map(str, a.get("tripped") or []))]
+                flags.append(f"{len(done)}/{len(inscope)} tested")
         rows.append((name, str(a.get("state", "?")).replace("_", " "), " ".join(flags) or "-"))
     ctx.out("", *table(["AREA", "STATE", "NOTES"], rows))
     up = st.get("uplink", {}) or {}
@@ -158,9 +161,9 @@ async def status(ctx, args):
             for z in trouble]))
     on = [n for n, o in st.get("outputs", {}).items() if o.get("on")]
     ctx.out("", f"outputs on: {', '.join(on) if on else 'none'}")
-    for kind, d in (st.get("drivers") or {}).items():
-        ctx.out(f"driver {kind}: " + ", ".join(f"{k} {v}" for k, v in flat(d, skip=("kind",))
-                                               if len(v) < 30))
+    devices = device_lines(st.get("drivers") or {})
+    if devices:
+        ctx.out("", "devices:", *[f"  {line}" for line in devices])
 
 
 def _yes(v, yes, no):

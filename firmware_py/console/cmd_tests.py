@@ -3,58 +3,38 @@ and direct output control."""
 from __future__ import annotations
 
 import time
+from typing import Optional
 
-from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
+from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
 from .render import paint, table
 from .util import find_area, run_engine
+from .walktest import WalkTest, running_areas
 
 
-class WalkTest:
-    """What the console knows about the walk test it started: areas, zones, trips seen."""
-
-    def __init__(self, areas: list[str], zones: list[dict]):
-        self.areas = areas
-        self.zones = [z["name"] for z in zones if z.get("area") in areas]
-        self.info = {z["name"]: z for z in zones}
-        self.tripped: dict[str, float] = {}
-        self.started = time.time()
-
-    def trip(self, zone: str) -> bool:
-        """Record a trip; True when it is the zone's first in this test."""
-        if zone not in self.info or zone in self.tripped:
-            return False
-        self.tripped[zone] = time.time()
-        return True
-
-    def sync(self, host) -> list[str]:
-        """Take trips the engine knows (``status()['areas'][a]['tripped']``); returns new."""
-        new = []
-        for a, st in host.status().get("areas", {}).items():
-            if a in self.areas:
-                for z in (st.get("tripped") or st.get("walktest_tripped") or []):
-                    if self.trip(str(z)):
-                        new.append(str(z))
-        return new
-
-    @property
-    def count(self) -> str:
-        return f"{len([z for z in self.zones if z in self.tripped])}/{len(self.zones)} tested"
-
-    def untested(self) -> list[str]:
-        return [z for z in self.zones if z not in self.tripped]
-
-
-def _walk(ctx):
+def _walk(ctx) -> Optional[WalkTest]:
     return ctx.console.state.get("walktest")
 
 
+def _ended(d: dict) -> bool:
+    """The engine's end-of-walk-test decision (3607): stopped, timed out, or at logout."""
+    return d.get("kind") == "walktest" and not d.get("zone") and d.get("q") == 3
+
+
 async def _live(ctx, wt: WalkTest) -> None:
-    """Show trips as they come until Ctrl-C (or every zone has tripped)."""
+    """Show trips as they come until Ctrl-C, or until the walk test ends."""
+    ends: list[str] = []
+
     def on_decision(d: dict) -> None:
         zone = d.get("zone") or ""
-        if d.get("kind") == "walktest" or (zone and d.get("cid") == 607):
+        if d.get("area") not in wt.areas and d.get("area"):
+            return
+        if zone and (d.get("kind") == "walktest" or d.get("cid") == 607):
             if wt.trip(zone):
                 show(zone)
+        elif _ended(d):
+            ends.append(d.get("text") or "walk test ended")
+            if not running_areas(ctx.host):
+                ctx.interrupt()
 
     def show(zone: str) -> None:
         z = wt.info.get(zone, {})
@@ -75,12 +55,24 @@ async def _live(ctx, wt: WalkTest) -> None:
         await ctx.wait_interrupt()
     finally:
         ctx.host.unsubscribe(on_decision)
+    if ends:
+        _forget(ctx, wt, "ended by the controller")
+        ctx.out(*ends, "The walk test has ended.")
+        _report(ctx, wt)
+        return
     ctx.out("^C", "Live view closed. The walk test is still running: 'walktest show', "
             "'walktest report', 'walktest stop'.")
 
 
+def _forget(ctx, wt: WalkTest, why: str) -> None:
+    wt.ended = why
+    ctx.console.state.pop("walktest", None)
+    ctx.console.state["walktest_last"] = wt
+
+
 def _report(ctx, wt: WalkTest) -> None:
-    wt.sync(ctx.host)
+    if not wt.ended:
+        wt.sync(ctx.host)
     ctx.out(f"Walk test in {', '.join(wt.areas)}: {wt.count}")
     rows = [(z, wt.info[z].get("type", ""), wt.info[z].get("area", ""),
              time.strftime("%H:%M:%S", time.localtime(wt.tripped[z])) if z in wt.tripped
@@ -93,29 +85,56 @@ def _report(ctx, wt: WalkTest) -> None:
         ctx.out("Every zone has tripped.")
 
 
-@command("walktest", LEVEL_INSTALLER, "walktest start [AREA] | stop | report | show",
+async def end_walktests(console, user: str, why: str) -> list[str]:
+    """End every walk test (installer logout, idle logout, shutdown); returns the areas."""
+    host = console.host
+    areas = running_areas(host)
+    wt = console.state.get("walktest")
+    for a in areas:
+        try:
+            await host.command("walktest_stop", area=a, user=user)
+        except Exception:  # noqa: BLE001 - logging out must go on
+            import logging
+
+            logging.getLogger("guardroom.console").exception("walk test not stopped")
+    if areas:
+        console.report("command", 0, 1, f"walk test in {', '.join(areas)} ended: {why}",
+                       user=user)
+    if wt is not None:
+        wt.ended = why
+        console.state.pop("walktest", None)
+        console.state["walktest_last"] = wt
+    return areas
+
+
+@command("walktest", LEVEL_USER, "walktest start [AREA] | stop | report | show",
          "walk test: zones report as test (607), not alarms",
          """
-'walktest start' puts the area (or every area) in walk test: a zone that trips reports a
-walk-test event (607) instead of an alarm, and the console shows it live with the count of
-zones tested. Walk the site and trip every detector. Ctrl-C leaves the live view, the walk
-test goes on; 'walktest show' returns to it, 'walktest report' lists the zones not yet
-tripped, 'walktest stop' ends the test and prints the report. Arming is refused while it
-runs. Panic and duress buttons still alarm for real during a walk test (a real hold-up is
-never suppressed): warn the monitoring centre, or test them in a drill.
+'walktest start' (installer) puts the area (or every area) in walk test: a zone that trips
+reports a walk-test event (607) instead of an alarm, and the console shows it live with the
+count of zones tested. Walk the site and trip every detector. Ctrl-C leaves the live view, the
+walk test goes on; 'walktest show' returns to it, 'walktest report' lists the zones not yet
+tripped, 'walktest stop' ends the test and prints the report. The test covers every zone of
+the area except technical ones (the engine's list, the same the platform's report uses).
+Arming is refused while it runs. It ends by itself when the installer logs out (or is logged
+out idle), when the controller stops, and after the engine's walk-test timeout; a user (a
+guard) may end it with 'walktest stop'. Panic and duress buttons still alarm for real during a
+walk test (a real hold-up is never suppressed): warn the monitoring centre, or test them in a
+drill.
 """)
 async def walktest(ctx, args):
     if not args or args[0] not in ("start", "stop", "report", "show"):
         raise UsageError()
-    wt = _walk(ctx)
-    if wt is not None:
-        st = ctx.host.status().get("areas", {})
-        if not any(st.get(a, {}).get("walktest") for a in wt.areas):
-            # Ended elsewhere (the platform, a restart): forget it, keep the last report.
-            ctx.console.state.pop("walktest", None)
-            ctx.console.state["walktest_last"] = wt
-            wt = None
     sub = args[0]
+    if sub in ("start", "show") and ctx.level < LEVEL_INSTALLER:
+        raise CommandError(f"'walktest {sub}' needs the installer level; a user may "
+                           "'walktest stop' or 'walktest report'")
+    wt = _walk(ctx)
+    running = running_areas(ctx.host)
+    if wt is not None and not any(a in running for a in wt.areas):
+        # Ended elsewhere (the engine's timeout, a restart): forget it, keep the report.
+        _forget(ctx, wt, "ended by the controller")
+        wt = None
     if sub == "start":
         if len(args) > 2:
             raise UsageError()
@@ -125,14 +144,22 @@ async def walktest(ctx, args):
             raise CommandError("a walk test is already running here ('walktest stop' first)")
         if not await run_engine(ctx, "walktest_start", areas):
             return
-        wt = ctx.console.state["walktest"] = WalkTest(areas, ctx.host.zones())
+        wt = ctx.console.state["walktest"] = WalkTest(ctx.host, areas)
         ctx.out(f"Walk test started in {', '.join(areas)}: {len(wt.zones)} zones to test.")
         await _live(ctx, wt)
+        return
+    if sub == "stop" and wt is None and running:
+        # Started by an earlier session (before a restart): a guard may still end it.
+        areas = [a for a in running if ctx.session.may_use_area(a)]
+        if not areas:
+            raise CommandError(f"user {ctx.user} may not use the areas in walk test")
+        await run_engine(ctx, "walktest_stop", areas)
+        ctx.out("Walk test stopped.")
         return
     if wt is None:
         last = ctx.console.state.get("walktest_last")
         if sub == "report" and last is not None:
-            ctx.out("(the last walk test, already ended)")
+            ctx.out(f"(the last walk test, already ended: {last.ended or 'ended'})")
             _report(ctx, last)
             return
         raise CommandError("no walk test running ('walktest start [AREA]')")
@@ -141,9 +168,12 @@ async def walktest(ctx, args):
     elif sub == "report":
         _report(ctx, wt)
     else:
-        await run_engine(ctx, "walktest_stop", wt.areas)
-        ctx.console.state.pop("walktest", None)
-        ctx.console.state["walktest_last"] = wt
+        if ctx.level < LEVEL_INSTALLER and not all(ctx.session.may_use_area(a)
+                                                   for a in wt.areas):
+            raise CommandError(f"user {ctx.user} may not use every area of this walk test")
+        wt.sync(ctx.host)
+        await run_engine(ctx, "walktest_stop", [a for a in wt.areas if a in running])
+        _forget(ctx, wt, f"stopped by {ctx.user}")
         ctx.out("Walk test stopped.")
         _report(ctx, wt)
 

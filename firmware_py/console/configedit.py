@@ -71,8 +71,11 @@ class ConfigEditor:
         return []
 
     # -- editing -------------------------------------------------------------------------------
-    def _resolve(self, doc, tokens: list[str], create: bool):
-        """The container holding the last token, and the real key (names resolved)."""
+    def _resolve(self, doc, tokens: list[str], create: bool, new_names: bool = False):
+        """The container holding the last token, and the real key (names resolved). With
+        ``create``, missing tables on the way are made, except a new entry of a table of
+        tables (a new area, profile, group...): a mistyped name must not create one silently,
+        so that needs ``new_names`` ('config add')."""
         node = doc
         real = []
         for tok in tokens[:-1]:
@@ -84,7 +87,15 @@ class ConfigEditor:
                 raise ConfigEditError(f"{'.'.join(real) or tok} is a value, not a table")
             if tok not in node:
                 if not create:
-                    raise ConfigEditError(f"no {'.'.join(real + [tok])} in the config")
+                    raise ConfigEditError(f"no {'.'.join(real + [tok])} in the config"
+                                          f"{suggest(tok, node.keys())}")
+                if real and not new_names and node and all(
+                        isinstance(v, dict) for v in node.values()):
+                    where = ".".join(real)
+                    raise ConfigEditError(
+                        f"no {where}.{tok} in the config{suggest(tok, node.keys())} "
+                        f"(known: {', '.join(map(str, node.keys()))}); 'config add "
+                        f"{where}.{tok}' creates a new one")
                 node[tok] = tomlkit.table()
             node = node[tok]
             real.append(tok)
@@ -106,7 +117,7 @@ class ConfigEditor:
         where = ".".join(real)
         names = [str(it.get("name")) for it in node if isinstance(it, dict) and "name" in it]
         hint = f" (items: {', '.join(names[:10])})" if names else f" (0..{len(node) - 1})"
-        raise ConfigEditError(f"no item {tok!r} in {where}{hint}")
+        raise ConfigEditError(f"no item {tok!r} in {where}{suggest(tok, names)}{hint}")
 
     def set(self, key: str, value_text: str) -> tuple[str, str, str]:
         """Stage ``key = value``; returns (key, old, new) as shown. Raises ConfigError with only
@@ -118,6 +129,17 @@ class ConfigEditor:
         new = convert(value_text, old.unwrap() if hasattr(old, "unwrap") else old)
         node[last] = new
         self._accept(trial, key, tokens, old, new)
+        return self.edits[-1]
+
+    def add(self, key: str) -> tuple[str, str, str]:
+        """Stage a new, empty table (a new area, profile, group, reader...)."""
+        tokens = split_path(key)
+        trial = tomlkit.parse(self.text())
+        node, last, _ = self._resolve(trial, tokens, create=True, new_names=True)
+        if last in node:
+            raise ConfigEditError(f"{key} exists already")
+        node[last] = tomlkit.table()
+        self._accept(trial, key, tokens, None, {})
         return self.edits[-1]
 
     def unset(self, key: str) -> tuple[str, str, str]:
@@ -254,6 +276,12 @@ class ConfigEditor:
         self.edits.clear()
 
 
+def suggest(word: str, names) -> str:
+    """``; did you mean 'x'?`` for the closest of ``names`` ("" when none is close)."""
+    close = difflib.get_close_matches(str(word), [str(n) for n in names], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def atomic_write(path: str, text: str, backup: Optional[str] = None) -> None:
     """Write ``text`` to ``path`` so a power cut leaves the old or the new file, never half;
     with ``backup``, first write it to ``path.bak`` the same way."""
@@ -314,14 +342,19 @@ def convert(text: str, old):
             return t
     if isinstance(old, str):
         return text
-    if isinstance(old, list):
-        if t.startswith("["):
-            return _guess(t)
-        return [_guess(x.strip()) for x in t.split(",") if x.strip()] if t else []
+    if isinstance(old, list) or (old is None and t.startswith("[") and t.endswith("]")):
+        if t.startswith("[") and t.endswith("]"):
+            v = _guess(t)
+            if isinstance(v, list):
+                return v
+            t = t[1:-1]                       # [a, b] whose quotes the shell took away
+        return [_guess(x.strip().strip("'\"")) for x in t.split(",") if x.strip()] if t \
+            else []
     return _guess(t)
 
 
 def _guess(t: str):
+    """A TOML (or JSON) value; a bare word stays a string."""
     try:
         return tomllib.loads(f"v = {t}")["v"]
     except tomllib.TOMLDecodeError:

@@ -20,6 +20,8 @@ from .render import fit, usage, wrap
 from .session import Session
 from .terminal import Hangup, Interrupt, Line, LineEditor
 from .transport import SerialLink
+from .cmd_tests import end_walktests
+from .walktest import running_areas
 
 log = logging.getLogger("guardroom.console")
 
@@ -51,6 +53,7 @@ class Console:
         self._line_wanted: Optional[asyncio.Future] = None
         self._stopping = False
         self._quiet_cancel = False
+        self._side_tasks: set = set()         # walk-test stops scheduled at logout
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -73,6 +76,8 @@ class Console:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        for task in list(self._side_tasks):
+            await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
         for task in (self._running, self._shell):
             if task is not None and not task.done():
                 task.cancel()
@@ -276,6 +281,13 @@ class Console:
             return
         log.info("console logout of %s (%s)", was.user, why)
         self.editor.history.clear()           # the next person must not recall our commands
+        if was.level >= LEVEL_INSTALLER and running_areas(self.host):
+            # The walk test is the installer's: it ends with the session, reported.
+            task = asyncio.get_running_loop().create_task(
+                end_walktests(self, was.user, f"installer {was.user} logged out ({why})"))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
+            self.out("The walk test ends with the installer's session.")
         if was.level >= LEVEL_INSTALLER:
             self.report("program_mode", 628, 1, f"installer {was.user} left program mode "
                                                  f"at the console ({why})", user=was.user)

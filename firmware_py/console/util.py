@@ -64,8 +64,13 @@ def decision_lines(decisions: Iterable[dict]) -> list[str]:
         kind = d.get("kind", "")
         text = d.get("text") or " ".join(str(d.get(k)) for k in ("area", "zone", "state")
                                          if d.get(k))
+        zone = d.get("zone") or ""
+        if zone and text and zone not in text:
+            text += f" ({zone})"              # e.g. an auto-bypass names its zone
         if kind == "refused":
             out.append(f"refused: {text}")
+            if "walk test running" in text:
+                out.append("  (the installer's walk test; 'walktest stop' ends it)")
         else:
             out.append(f"  {text}" if text else f"  {kind}")
     return out

@@ -10,6 +10,21 @@ ITER = 1000
 
 # pin -> point for the inputs
 INPUTS = {17: "panic_reception", 22: "door_main", 23: "beam_north", 24: "beam_south"}
+# with extra=True: a tamper and a technical zone too (walk-test scope)
+EXTRA_INPUTS = {25: "box_tamper", 26: "mains_lost"}
+EXTRA_ZONES = """
+[[zones]]
+name = "box_tamper"
+point = "box_tamper"
+type = "tamper"
+area = "main"
+
+[[zones]]
+name = "mains_lost"
+point = "mains_lost"
+type = "technical"
+area = "main"
+"""
 SIREN_PIN, STROBE_PIN = 27, 5
 
 
@@ -33,12 +48,13 @@ in1 = "io1_in1"
 
 
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
-              idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0) -> str:
+              idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0,
+              extra: bool = False, console_extra: str = "") -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
     inputs = "\n".join(f'[[drivers.gpio.input]]\npoint = "{p}"\npin = {pin}\n'
-                       for pin, p in INPUTS.items())
+                       for pin, p in {**INPUTS, **(EXTRA_INPUTS if extra else {})}.items())
     return f'''# Test site for the console tests.
 [site]
 name = "school"
@@ -95,7 +111,7 @@ name = "beam_south"
 point = "beam_south"
 type = "perimeter"
 area = "main"
-
+{EXTRA_ZONES if extra else ""}
 [drivers.gpio]
 factory = "mock"
 control = "127.0.0.1:0"
@@ -115,6 +131,7 @@ kind = "strobe"
 [console]
 port = "{port}"
 idle_logout_s = {idle_s}
+{console_extra}
 
 [console.lockout]
 attempts = 5

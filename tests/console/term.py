@@ -47,7 +47,7 @@ class Term:
         rx = re.compile(pattern) if isinstance(pattern, bytes) else pattern
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.buf)
+            m = rx.search(bytes(self.buf))
             if m:
                 del self.buf[:m.end()]
                 return m

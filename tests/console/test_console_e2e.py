@@ -22,7 +22,7 @@ def test_banner_help_and_levels(rig):
     out = t.cmd("help")
     assert "login" in out and "walktest" in out and "needs 'login'" in out
     out = t.cmd("help walktest")
-    assert "usage: walktest start [AREA]" in out and "level: installer" in out
+    assert "usage: walktest start [AREA]" in out and "level: user" in out
     assert "607" in out
     out = t.cmd("zones")
     assert "needs the user level" in out
