@@ -2,7 +2,7 @@
 
     emu = GpioEmulator("127.0.0.1:7301")      # or "unix:/run/guardroom/gpio.sock"
     emu.press(17); emu.release(17); emu.pulse(17, 200)
-    emu.burst(17, 50_000, 20)                 # -> {"pin", "count", "seconds", "rate"}
+    emu.burst(17, 50_000, 20)                 # -> {"pin", "count", "seconds", "rate", "heard"}
     emu.read(27)                              # -> 0/1 (electrical level)
     emu.wait(27, "active", 2000)              # -> True, or False on timeout
 
@@ -87,8 +87,11 @@ class GpioEmulator:
 
     def burst(self, pin: int, count: int, period_us: int = 0) -> dict:
         budget = count * period_us / 1e6 + count * 1e-4 + self.timeout
-        _, p, n, secs, rate = self.command(f"burst {pin} {count} {period_us}", timeout=budget).split()
-        return {"pin": int(p), "count": int(n), "seconds": float(secs), "rate": float(rate)}
+        words = self.command(f"burst {pin} {count} {period_us}", timeout=budget).split()
+        _, p, n, secs, rate = words[:5]
+        heard = int(words[5]) if len(words) > 5 else int(n)
+        return {"pin": int(p), "count": int(n), "seconds": float(secs), "rate": float(rate),
+                "heard": heard}
 
     def read(self, pin: int) -> int:
         return self._level(self.command(f"read {pin}"))

@@ -391,6 +391,25 @@ class Daemon:
             self.loop.create_task(self._credential(ev))
         elif ev.get("type") == "notice":
             log.info("%s %s: %s", ev.get("driver", "?"), ev.get("device", ""), ev.get("text"))
+        elif ev.get("type") == "chatter":
+            self._on_chatter(ev)
+
+    def _on_chatter(self, ev: dict) -> None:
+        """A driver stopped following a point's changes one by one (or started again): a
+        sensor trouble (CID 380) or its restore for every zone on that point."""
+        from guardroom.drivers.chatter import CHATTER_CID
+
+        point, active = ev.get("point", ""), bool(ev.get("active"))
+        zones = [z for z in self.config["zones"] if z["point"] == point]
+        if not zones:
+            log.warning("%s: %s (no zone uses point %s)", ev.get("driver", "?"),
+                        ev.get("text", ""), point)
+        for z in zones:
+            self._report_event(events.make(
+                "trouble", CHATTER_CID, 1 if active else 3,
+                f"Zone {z['name']}: {ev.get('text', '')}", user="system", area=z["area"],
+                zone=z["name"], t_ns=ev.get("t_ns")))
+        self._schedule_state_publish()
 
     async def check_code(self, code: str):
         """Check a code off the loop (PBKDF2 takes tens of ms per user on a Pi)."""
@@ -567,7 +586,27 @@ class Daemon:
     def zones(self) -> list[dict]:
         from .views import zones_view
 
-        return zones_view(self.engine.snapshot(), self.config, self.zone_activity)
+        zones = zones_view(self.engine.snapshot(), self.config, self.zone_activity)
+        stats = self.point_stats()
+        for z in zones:
+            st = stats.get(z["point"])
+            if st is not None:
+                z["chatter"] = st       # counts: nothing held back goes unaccounted
+                if st.get("chatter") and not z["trouble"]:
+                    z["trouble"] = "chatter"
+        return zones
+
+    def point_stats(self) -> dict:
+        """Per input point, from the drivers that count them: chatter state and counts."""
+        out: dict = {}
+        for drv in self.drivers.values():
+            fn = getattr(drv, "point_stats", None)
+            if fn is not None:
+                try:
+                    out.update(fn())
+                except Exception as e:  # noqa: BLE001 - status must not break the loop
+                    log.error("point stats of %s: %s", drv.kind, e)
+        return out
 
     def status(self) -> dict:
         return {

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 
 from guardroom.errors import ConfigError
 
 from ..base import ACTIVE, NORMAL, Driver, PointTable, SampleBuffer
+from ..chatter import ChatterGuard, chatter_event
 from ..errors import DriverConfigError
 from .backends import has_control, make_factory
 from .errors import GpioConfigError, GpioError
@@ -24,12 +26,19 @@ log = logging.getLogger("guardroom.drivers.gpio")
 
 
 class _Input:
-    """One input point. Bound methods (not lambdas) are the gpiozero callbacks."""
+    """One input point. The pin's ``when_changed`` is a bound method of this object (gpiozero
+    keeps a weak reference: a lambda would never fire).
 
-    __slots__ = ("point", "point_id", "pin", "pull", "active", "device", "sink",
-                 "_on_activated_value", "edges", "__weakref__")
+    ``on_edge`` runs in gpiozero's thread (lgpio's alert thread on a Pi; the emulated wire's
+    thread with the mock factory): it stamps the edge, puts the sample and counts it in the
+    chatter guard. When the guard trips it only mutes itself and hands the input over to the
+    loop (``on_chatter``), which detaches the pin's callback and samples the level instead."""
 
-    def __init__(self, cfg: dict, point_id: int, sink: SampleBuffer):
+    __slots__ = ("point", "point_id", "pin", "pull", "active", "device", "sink", "guard",
+                 "muted", "value_sent", "lock", "on_chatter", "gen", "handle", "samples",
+                 "__weakref__")
+
+    def __init__(self, cfg: dict, point_id: int, sink: SampleBuffer, guard: ChatterGuard):
         self.point = cfg["point"]
         self.point_id = point_id
         self.pin = cfg["pin"]
@@ -37,36 +46,61 @@ class _Input:
         self.active = active_level(self.pull, cfg["active"])
         self.sink = sink
         self.device = None
-        self.edges = 0
-        self._on_activated_value = ACTIVE
+        self.guard = guard
+        self.muted = False          # chattering: edges still in flight are only counted
+        self.value_sent: int | None = None
+        self.lock = threading.Lock()
+        self.on_chatter = None      # set by the driver: hand-over to the loop
+        self.gen = 0                # invalidates the loop's timers of an older phase
+        self.handle: asyncio.TimerHandle | None = None
+        self.samples = 0            # levels reported by sampling while chattering
 
     def open(self, factory) -> None:
-        from gpiozero import DigitalInputDevice
+        from gpiozero import InputDevice
 
         if self.pull == "none":
-            self.device = DigitalInputDevice(self.pin, pull_up=None,
-                                             active_state=bool(self.active),
-                                             bounce_time=None, pin_factory=factory)
-            device_active = self.active
+            self.device = InputDevice(self.pin, pull_up=None, active_state=bool(self.active),
+                                      pin_factory=factory)
         else:
-            self.device = DigitalInputDevice(self.pin, pull_up=(self.pull == "up"),
-                                             bounce_time=None, pin_factory=factory)
-            device_active = 0 if self.pull == "up" else 1
-        # gpiozero ties the active level to the pull; a normally-closed contact with a
-        # pull-up is active HIGH, so the device's "activated" may mean our rest level.
-        self._on_activated_value = ACTIVE if device_active == self.active else NORMAL
+            self.device = InputDevice(self.pin, pull_up=(self.pull == "up"),
+                                      pin_factory=factory)
+        pin = self.device.pin
+        pin.bounce = None           # debounce is the engine's (per zone profile)
+        pin.edges = "both"
 
     def listen(self) -> None:
-        self.device.when_activated = self.on_activated
-        self.device.when_deactivated = self.on_deactivated
+        """Edge detection on: the pin factory calls ``on_edge`` for every edge."""
+        self.device.pin.when_changed = self.on_edge
 
-    def on_activated(self):
-        self.edges += 1
-        self.sink.put(time.monotonic_ns(), self.point_id, self._on_activated_value)
+    def deafen(self) -> None:
+        """Edge detection off: the pin factory stops delivering this pin's edges."""
+        if self.device is not None:
+            self.device.pin.when_changed = None
 
-    def on_deactivated(self):
-        self.edges += 1
-        self.sink.put(time.monotonic_ns(), self.point_id, 1 - self._on_activated_value)
+    def on_edge(self, ticks, state):
+        if self.muted:
+            g = self.guard
+            g.changes += 1
+            g.held_back += 1
+            return
+        with self.lock:
+            t = time.monotonic_ns()
+            v = ACTIVE if int(state) == self.active else NORMAL
+            self.value_sent = v
+            self.sink.put(t, self.point_id, v)
+        if self.guard.change(t):
+            self.muted = True
+            self.on_chatter(self, t)
+
+    def report_level(self) -> bool:
+        """Read the level now and report it if it differs from the last one reported."""
+        with self.lock:
+            v = self.value()
+            if v == self.value_sent:
+                return False
+            self.value_sent = v
+            self.sink.put(time.monotonic_ns(), self.point_id, v)
+            return True
 
     def level(self) -> int:
         return int(self.device.pin.state)
@@ -74,10 +108,16 @@ class _Input:
     def value(self) -> int:
         return ACTIVE if self.level() == self.active else NORMAL
 
+    def cancel(self) -> None:
+        self.gen += 1
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
     def close(self) -> None:
+        self.cancel()
         if self.device is not None:
-            self.device.when_activated = None
-            self.device.when_deactivated = None
+            self.deafen()
             self.device.close()
             self.device = None
 
@@ -139,8 +179,13 @@ class GpioDriver(Driver):
                 point_id = points.register(c["point"], owner="gpio")
             except DriverConfigError as e:
                 raise GpioConfigError((f"drivers.gpio.input[{i}].point", str(e))) from None
-            self._inputs.append(_Input(c, point_id, sink))
+            inp = _Input(c, point_id, sink, ChatterGuard(
+                config["chatter_rate"], config["chatter_window_ms"], config["chatter_quiet_s"]))
+            inp.on_chatter = self._chatter_handover
+            self._inputs.append(inp)
         self._outputs = {c["name"]: _Output(c) for c in config["output"]}
+        self._sample_s = config["chatter_sample_ms"] / 1000
+        self._quiet_s = float(config["chatter_quiet_s"])
         self._factory = None
         self._control = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,9 +206,8 @@ class GpioDriver(Driver):
                 self._start_control()
             for inp in self._inputs:
                 inp.listen()
-            now = time.monotonic_ns()
             for inp in self._inputs:           # the first report of every input
-                self.sink.put(now, inp.point_id, inp.value())
+                inp.report_level()
         except Exception as e:
             await self.stop()
             if isinstance(e, GpioError):
@@ -208,6 +252,73 @@ class GpioDriver(Driver):
             self._factory.close()
             self._factory = None
         self.started = False
+
+    # -- the chatter guard -------------------------------------------------------------------
+    def _chatter_handover(self, inp: _Input, t_ns: int) -> None:
+        """In the edge thread: the input has just muted itself; the loop does the rest."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._chatter_tripped, inp, t_ns)
+        except RuntimeError:  # loop closed while stopping
+            pass
+
+    def _chatter_tripped(self, inp: _Input, t_ns: int) -> None:
+        """Detach the pin's callback (the factory stops delivering its edges: with lgpio the
+        line's alerts are released), raise the trouble once per episode, sample the level
+        instead, and listen again after the quiet time."""
+        if inp.device is None:
+            return
+        inp.deafen()
+        inp.cancel()
+        g = inp.guard
+        if g.trip(t_ns):
+            rate = g.limit * 1000 / max(1, g.window_ns // 1_000_000)
+            text = (f"input {inp.point} (GPIO{inp.pin}) is chattering: more than {g.limit} "
+                    f"edges in {g.window_ns // 1_000_000} ms (> {rate:.0f}/s); edges ignored, "
+                    f"level sampled every {self._sample_s * 1000:.0f} ms")
+            log.warning("gpio: %s", text)
+            self.sink.put_event(chatter_event("gpio", inp.point, True, t_ns, g, text))
+        self._sample(inp, inp.gen)
+        inp.handle = self._loop.call_later(self._quiet_s, self._listen_again, inp, inp.gen)
+
+    def _sample(self, inp: _Input, gen: int) -> None:
+        if gen != inp.gen or inp.device is None:
+            return
+        if inp.report_level():
+            inp.samples += 1
+        inp.handle = self._loop.call_later(self._sample_s, self._sample, inp, gen)
+
+    def _listen_again(self, inp: _Input, gen: int) -> None:
+        """Quiet time over: edges on again; the trouble stays until the input has stayed
+        under the limit for another quiet time (a still-chattering input trips within
+        ``limit`` edges and goes back to sampling, without a new trouble)."""
+        if gen != inp.gen or inp.device is None:
+            return
+        inp.cancel()
+        inp.guard.reset_window()
+        inp.muted = False
+        inp.listen()
+        inp.report_level()
+        inp.handle = self._loop.call_later(self._quiet_s, self._chatter_over, inp, inp.gen)
+
+    def _chatter_over(self, inp: _Input, gen: int) -> None:
+        inp.handle = None
+        if gen != inp.gen or inp.device is None:
+            return
+        g = inp.guard
+        if g.restore():
+            text = f"input {inp.point} (GPIO{inp.pin}) stopped chattering; edges followed again"
+            log.warning("gpio: %s", text)
+            self.sink.put_event(chatter_event("gpio", inp.point, False, time.monotonic_ns(),
+                                              g, text))
+
+    def point_stats(self) -> dict:
+        """Per input point: chatter state and counts (``changes`` = edges seen,
+        ``held_back`` = edges not reported one by one while chattering, ``samples`` = levels
+        reported by sampling meanwhile)."""
+        return {i.point: {**i.guard.stats(), "samples": i.samples} for i in self._inputs}
 
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self) -> dict[str, str]:
@@ -258,7 +369,11 @@ class GpioDriver(Driver):
                 "active": "high" if i.active else "low",
                 "level": i.level() if running and i.device else None,
                 "value": i.value() if running and i.device else None,
-                "edges": i.edges,
+                "edges": i.guard.changes,
+                "chatter": i.guard.active,
+                "held_back": i.guard.held_back,
+                "chatter_episodes": i.guard.episodes,
+                "samples": i.samples,
             } for i in self._inputs],
             "outputs": [{
                 "name": o.name, "pin": o.pin, "kind": o.kind,

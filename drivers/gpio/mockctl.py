@@ -9,8 +9,11 @@ every command gets exactly one answer line, ``ok ...``, ``timeout ...`` (``wait`
     release PIN            drive an input to its rest level          -> ok PIN LEVEL rest
     pulse PIN MS           press, hold MS milliseconds, release      -> ok PIN LEVEL rest
     burst PIN COUNT PERIOD_US
-                           toggle the input COUNT times, PERIOD_US apart (0 = flat out)
-                                                                     -> ok PIN COUNT SECONDS RATE
+                           toggle the input COUNT times, PERIOD_US apart (0 = flat out);
+                           played by the pin's wire thread: HEARD is how many toggles
+                           reached the driver's edge handler (fewer once the chatter
+                           guard stopped listening)
+                                                                     -> ok PIN COUNT SECONDS RATE HEARD
     read PIN               level of any configured pin               -> ok PIN LEVEL active|rest
     wait PIN LEVEL TIMEOUT_MS
                            LEVEL is 0, 1, active or rest             -> ok PIN LEVEL active|rest
@@ -221,26 +224,14 @@ class MockControl:
         e = self._pin(pin, "in")
         n = self._int(count, "COUNT", 1, MAX_BURST)
         period = self._int(period_us, "PERIOD_US", 0, 60_000_000) / 1e6
-        obj = e.obj
-        level = int(obj.state)
-        clock = time.perf_counter
-        t0 = clock()
-        for i in range(n):
-            if period:
-                due = t0 + i * period
-                lag = due - clock()
-                if lag > 0.002:
-                    time.sleep(lag - 0.001)
-                while clock() < due:
-                    pass
-            level ^= 1
-            if level:
-                obj.drive_high()
-            else:
-                obj.drive_low()
-        took = clock() - t0
+        play = getattr(e.obj, "play", None)
+        if play is None:
+            raise ValueError(f"pin {e.pin} cannot play a burst")
+        wave = play(n, period)          # the wire's own thread plays it (see mockpins)
+        wave.finished.wait()
+        took = wave.t_end - wave.t0
         rate = n / took if took > 0 else float("inf")
-        return f"ok {e.pin} {n} {took:.6f} {rate:.0f}"
+        return f"ok {e.pin} {n} {took:.6f} {rate:.0f} {wave.to_handler}"
 
     def _cmd_read(self, pin):
         return self._answer(self._pin(pin))

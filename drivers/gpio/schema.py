@@ -4,7 +4,7 @@ Field checks live on each field; checks that span fields (a pin used twice, pull
 without an explicit active level) run over the whole section and name the key at fault."""
 from __future__ import annotations
 
-from guardroom.schema import Choice, Int, ListOf, Name, Section, Str
+from guardroom.schema import Choice, Float, Int, ListOf, Name, Section, Str
 
 from .pins import BCM_MAX, BCM_MIN
 
@@ -74,6 +74,19 @@ CONFIG_SCHEMA = Section({
                    doc="mock only: control channel address, host:port (port 0 = any free) "
                        "or unix:/path"),
     "control_file": Str(default="", doc="mock only: write the bound control address here"),
+    "chatter_rate": Int(default=200, min=0, max=1_000_000,
+                        doc="chatter guard: an input with more edges per second than this, "
+                            "sustained over chatter_window_ms, is a fault: its edges are no "
+                            "longer listened to, its level is sampled, and a sensor trouble "
+                            "(CID 380) is raised for its zones. 0 turns the guard off"),
+    "chatter_window_ms": Int(default=100, min=10, max=10_000,
+                             doc="chatter guard: the window the rate is counted over"),
+    "chatter_sample_ms": Int(default=100, min=10, max=10_000,
+                             doc="chatter guard: level sampling period while an input chatters"),
+    "chatter_quiet_s": Float(default=10.0, min=0.1, max=3600,
+                             doc="chatter guard: edges are listened to again after this long; "
+                                 "the trouble restores once the input stayed under the rate "
+                                 "for as long again"),
     "input": ListOf(INPUT, default=list, doc="input points (panic buttons, beam relays)"),
     "output": ListOf(OUTPUT, default=list, doc="outputs (sirens, strobes, buzzers, relays)"),
 }, cross=_cross_check)

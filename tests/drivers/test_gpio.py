@@ -183,7 +183,8 @@ def test_pulse_output_is_an_asyncio_timer():
 
 def test_burst_delivers_every_edge_in_order():
     async def scenario():
-        async with site() as (drv, points, samples, emu):
+        # the chatter guard off: every edge of a flood reaches the buffer, in order
+        async with site(config(chatter_rate=0)) as (drv, points, samples, emu):
             await samples.take(4)
             pid = points.id("panic_reception")
             n = 20_000
@@ -298,4 +299,94 @@ def test_unavailable_factory_is_a_clear_error():
         pytest.skip("RPi.GPIO is installed here")
     except (ImportError, RuntimeError):
         pass
+    run(scenario())
+
+
+# ------------------------------------------------------------------------- chatter guard
+async def _chatter_event(samples: Samples, active: bool, timeout: float = BOUND) -> dict:
+    """Await the driver's chatter notice (the daemon turns it into a CID 380 trouble)."""
+    async def find():
+        while True:
+            samples.event.clear()
+            for ev in samples.buffer.drain_events():
+                if ev.get("type") == "chatter" and ev["active"] is active:
+                    return ev
+            samples._drain()
+            await samples.event.wait()
+    return await asyncio.wait_for(find(), timeout)
+
+
+def test_chatter_guard_stops_edges_follows_level_and_restores():
+    async def scenario():
+        cfg = config(chatter_rate=200, chatter_window_ms=100, chatter_sample_ms=20,
+                     chatter_quiet_s=0.5)
+        async with site(cfg) as (drv, points, samples, emu):
+            await samples.take(4)
+            pid = points.id("panic_reception")
+            # 20 001 edges 20 us apart (50 k edges/s for 0.4 s), odd: ends pressed
+            n = 20_001
+            result = await asyncio.to_thread(emu.burst, 17, n, 20)
+            assert result["count"] == n
+            ev = await _chatter_event(samples, True)
+            assert ev["point"] == "panic_reception" and ev["driver"] == "gpio"
+            assert "chattering" in ev["text"]
+            # edges stopped being delivered: the handler heard about as many as the limit
+            # (plus those in flight until the loop detached the pin), not 20 001
+            assert result["heard"] < 2_000, result
+            # ... and the level is still followed: the sampler reports the final level
+            got = await samples.take(1) if not samples.pending() else []
+            deadline = time.monotonic() + BOUND
+            while not any(p == pid and v == ACTIVE for _, p, v in got[-1:]):
+                got += await samples.take(1, timeout=max(0.1, deadline - time.monotonic()))
+            delivered = [s for s in got if s[1] == pid]
+            assert len(delivered) < 2_000
+            st = next(i for i in drv.status()["inputs"] if i["point"] == "panic_reception")
+            assert st["chatter"] and st["value"] == ACTIVE
+            assert st["edges"] >= result["heard"] and st["held_back"] >= 0
+            stats = drv.point_stats()["panic_reception"]
+            assert stats["chatter"] and stats["episodes"] == 1
+            # a change while chattering is followed by sampling (no edge callback)
+            await asyncio.to_thread(emu.release, 17)
+            while True:
+                (t, p, v), = await samples.take(1)
+                if p == pid and v == NORMAL:
+                    break
+            assert drv.point_stats()["panic_reception"]["samples"] >= 1
+            # quiet: the trouble restores and edges are followed one by one again
+            ev = await _chatter_event(samples, False)
+            assert ev["point"] == "panic_reception" and ev["episodes"] == 1
+            assert not drv.point_stats()["panic_reception"]["chatter"]
+            samples.pending()
+            samples.got.clear()
+            await asyncio.to_thread(emu.press, 17)
+            assert (await samples.take(1))[0][1:] == (pid, ACTIVE)
+            await asyncio.to_thread(emu.release, 17)
+            assert (await samples.take(1))[0][1:] == (pid, NORMAL)
+            # a bouncing contact (7 edges) is far under the limit: every edge passes
+            r = await asyncio.to_thread(emu.burst, 17, 7, 200)
+            assert r["heard"] == 7
+            assert [v for _, _, v in await samples.take(7)] == [1, 0, 1, 0, 1, 0, 1]
+    run(scenario())
+
+
+def test_chatter_on_one_input_leaves_the_others_alone():
+    async def scenario():
+        cfg = config(chatter_quiet_s=30)
+        async with site(cfg) as (drv, points, samples, emu):
+            await samples.take(4)
+            flood = asyncio.create_task(asyncio.to_thread(emu.burst, 17, 50_000, 20))
+            await _chatter_event(samples, True)
+            emu2 = await asyncio.to_thread(GpioEmulator, drv.control_address)
+            try:
+                await asyncio.to_thread(emu2.press, 22)
+                while True:
+                    (t, p, v), = await samples.take(1)
+                    if p == points.id("beam_north"):
+                        assert v == ACTIVE
+                        break
+            finally:
+                emu2.close()
+            assert (await flood)["heard"] < 5_000
+            st = {i["point"]: i for i in drv.status()["inputs"]}
+            assert st["panic_reception"]["chatter"] and not st["beam_north"]["chatter"]
     run(scenario())
