@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -115,6 +116,7 @@ class EmulatedSite:
             self.platform = Platform("127.0.0.1", self.broker.port,
                                      prefix=self.config["mqtt"]["topic_prefix"],
                                      auto_ack=self.auto_ack, quiet=self.quiet_platform,
+                                     hmac_key=bytes.fromhex(self.config["mqtt"]["cmd_hmac_key"]),
                                      out=self.platform_out or sys.stdout)
         if self.want_daemon:
             self.start_daemon(timeout)
@@ -215,6 +217,9 @@ class EmulatedSite:
         doc["storage"]["dir"] = os.path.join(self.workdir, "var")
         doc["mqtt"]["host"] = "127.0.0.1"
         doc["mqtt"]["port"] = self.broker.port
+        if not doc["mqtt"].get("cmd_hmac_key"):
+            # acks must be signed: the emulated platform and the daemon share a fresh key
+            doc["mqtt"]["cmd_hmac_key"] = secrets.token_hex(32)
         if "console" in doc:
             if self.want_console:
                 from .nullmodem import NullModem

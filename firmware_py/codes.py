@@ -11,9 +11,11 @@ import base64
 import hashlib
 import hmac
 import os
+import time
 from dataclasses import dataclass
 from typing import Optional
 
+from .authstore import boot_id
 from .schema import Bool, Choice, Int, ListOf, Name, Section, Str
 
 ITERATIONS = 60_000
@@ -115,13 +117,43 @@ class CodeBook:
 class Lockout:
     """Wrong-code lockout: after ``attempts`` wrong codes in a row, refuse every code for
     ``lock_s``, doubling at each further lockout up to ``max_lock_s``. Time is passed in
-    (monotonic seconds), so it is testable without sleeping."""
+    (monotonic seconds), so it is testable without sleeping.
 
-    def __init__(self, attempts: int = 5, lock_s: int = 90, max_lock_s: int = 3600):
+    With a ``store`` (an AuthStore) the counts and the running lockout are persisted under
+    ``key`` at every change, so a restart does not reopen the door to guessing: after a
+    restart in the same boot the lockout ends when it would have; after a reboot (monotonic
+    time restarted) a lockout that was running starts again in full."""
+
+    def __init__(self, attempts: int = 5, lock_s: int = 90, max_lock_s: int = 3600, *,
+                 store=None, key: str = "keypad", now: Optional[float] = None):
         self.attempts, self.lock_s, self.max_lock_s = attempts, lock_s, max_lock_s
         self.failures = 0
         self.lockouts = 0
         self.locked_until = 0.0
+        self.store, self.key = store, f"lockout:{key}"
+        if store is not None:
+            self._load(time.monotonic() if now is None else now)
+
+    def _load(self, now: float) -> None:
+        st = self.store.get(self.key)
+        if not st:
+            return
+        self.failures = int(st.get("failures", 0))
+        self.lockouts = int(st.get("lockouts", 0))
+        until, length = float(st.get("until", 0.0)), float(st.get("length", 0.0))
+        if st.get("boot") == boot_id() and boot_id():
+            self.locked_until = until
+        elif until > 0:
+            self.locked_until = now + length
+
+    def _save(self, length: float = 0.0) -> None:
+        if self.store is None:
+            return
+        prev = self.store.get(self.key) or {}
+        self.store.put(self.key, {
+            "failures": self.failures, "lockouts": self.lockouts, "boot": boot_id(),
+            "until": self.locked_until,
+            "length": length or (prev.get("length", 0.0) if self.locked_until else 0.0)})
 
     def remaining(self, now: float) -> float:
         """Seconds left of the current lockout (0 when codes may be tried)."""
@@ -131,13 +163,18 @@ class Lockout:
         """Record a wrong code; returns the lockout length it started (0 if none)."""
         self.failures += 1
         if self.failures < self.attempts:
+            self._save()
             return 0.0
         self.failures = 0
         length = min(self.max_lock_s, self.lock_s * (2 ** self.lockouts))
         self.lockouts += 1
         self.locked_until = now + length
+        self._save(float(length))
         return float(length)
 
     def success(self) -> None:
+        changed = self.failures or self.lockouts
         self.failures = 0
         self.lockouts = 0
+        if changed:
+            self._save()

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from . import __version__, events, systemd
 from .assembly import build_drivers
+from .authstore import AuthStore
 from .codes import CodeBook, Lockout
 from .config import check_site, site_for_engine
 from .errors import GuardroomError, StorageError
@@ -28,6 +29,7 @@ log = logging.getLogger("guardroom.daemon")
 
 DURESS_CID = 121
 STATE_REFRESH_S = 60.0
+ACK_REFUSAL_REPORT_S = 60.0
 
 #: decisions whose state must be on disk before the platform hears of them
 CRITICAL_KINDS = frozenset({"alarm", "verified", "area", "bypass", "reset", "ack", "fallback",
@@ -48,7 +50,9 @@ class Daemon:
         self.site = config["site"]["name"]
         self.controller = config["site"]["controller"]
         self.codes = CodeBook(config["users"])
+        self.authstore = None    # counters of command/ack senders, lockouts (start())
         self.lockout = Lockout(**config["lockout"])  # keypads at the readers share one lockout
+        self._ack_refusals: dict[str, list] = {}     # reason -> [last report mono, untold]
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.engine = None
         self.relay = None
@@ -92,8 +96,10 @@ class Daemon:
         storage = self.config["storage"]
         try:
             os.makedirs(storage["dir"], exist_ok=True)
+            self.authstore = AuthStore(os.path.join(storage["dir"], "auth.json"))
         except OSError as e:
-            raise StorageError(f"storage.dir {storage['dir']!r}: {e.strerror}") from None
+            raise StorageError(f"storage.dir {storage['dir']!r}: {e.strerror or e}") from None
+        self.lockout = Lockout(**self.config["lockout"], store=self.authstore, key="keypad")
 
         # Drivers first (no hardware is opened before start()): they declare points/outputs.
         self.sink = SampleBuffer(wake=self._wake_threadsafe)
@@ -120,7 +126,8 @@ class Daemon:
             self.outbox.on_trouble = self._on_storage_trouble
         self.relay = Relay(self.config["mqtt"], self.controller, self.site, self.outbox,
                            self.loop, on_ack=self._on_ack, on_cmd=self._on_cmd,
-                           on_uplink=self._on_uplink, check_code=self.codes.check)
+                           on_uplink=self._on_uplink, check_code=self.codes.check,
+                           store=self.authstore, on_ack_refused=self._on_ack_refused)
         if hasattr(self.relay, "set_discovery"):
             self.relay.set_discovery(self.engine_area_names(),
                                      [{"name": z["name"], "type": z["type"], "area": z["area"]}
@@ -469,13 +476,28 @@ class Daemon:
         self._schedule_state_publish()
 
     def _on_ack(self, msg: dict) -> None:
+        """A verified ack (signed, fresh, never seen: see cmdauth)."""
         try:
             incident = int(msg.get("incident", 0))
         except (TypeError, ValueError):
             log.warning("malformed ack ignored")
             return
-        user = str(msg.get("user") or "platform")
+        user = str(msg.get("user") or "platform")[:64]
         self._apply(self.engine.ack(time.monotonic_ns(), incident, user=f"platform:{user}"))
+
+    def _on_ack_refused(self, reason: str, detail: str, incident: int) -> None:
+        """An ack that failed authentication: logged, and told to the platform as an event
+        (at most one per reason a minute, with the count of the others)."""
+        now = time.monotonic()
+        slot = self._ack_refusals.setdefault(reason, [-1e9, 0])
+        if now - slot[0] < ACK_REFUSAL_REPORT_S:
+            slot[1] += 1
+            return
+        more = f" (+{slot[1]} more since the last report)" if slot[1] else ""
+        slot[0], slot[1] = now, 0
+        self._report_event(events.make(
+            "ack_refused", 0, 1, f"Acknowledgement refused ({reason}) for incident "
+            f"{incident}{more}: the alarm stays unacknowledged", user="system"))
 
     def _on_cmd(self, cmd: dict) -> None:
         name = cmd.get("cmd", "")

@@ -40,7 +40,8 @@ class Console:
         self.colour = bool(config.get("colour", False))
         lk = config.get("lockout") or {}
         self.lockout = Lockout(lk.get("attempts", 5), lk.get("lock_s", 90),
-                               lk.get("max_lock_s", 3600))
+                               lk.get("max_lock_s", 3600),
+                               store=getattr(host, "authstore", None), key="console")
         self.session = Session(self.lockout, float(config.get("idle_logout_s", 600)))
         self.editor = LineEditor(complete=self._complete)
         self.link: Optional[SerialLink] = None

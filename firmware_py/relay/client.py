@@ -20,7 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from ..cmdauth import CommandVerifier
+from ..authstore import AuthStore
+from ..clock import trust_policy
+from ..cmdauth import CommandVerifier, parse_json
 from ..errors import AuthError, RelayError
 from ..outbox import Outbox
 from .hass import discovery_messages
@@ -49,6 +51,14 @@ def _noop(*_a) -> None:
     pass
 
 
+def _reason(err: BaseException) -> tuple[str, str]:
+    """(reason, detail) of a verification failure; a bug in the verifier reads 'malformed'."""
+    if isinstance(err, AuthError):
+        return getattr(err, "reason", "refused"), getattr(err, "detail", "")
+    log.error("verification failed: %r", err)
+    return "malformed", "verifier error"
+
+
 class Relay:
     """See the package doc and docs/operator/mqtt.md. Every public method is called from
     ``loop``'s thread; every callback is called there too."""
@@ -58,7 +68,9 @@ class Relay:
                  on_ack: Callable[[dict], None] = _noop,
                  on_cmd: Callable[[dict], None] = _noop,
                  on_uplink: Callable[[bool], None] = _noop, *,
-                 check_code: Optional[Callable[[str], Any]] = None):
+                 check_code: Optional[Callable[[str], Any]] = None,
+                 store: Optional[AuthStore] = None,
+                 on_ack_refused: Callable[[str, str, int], None] = _noop):
         self.cfg = dict(config)
         self.controller, self.site = controller, site
         self.outbox = outbox
@@ -76,6 +88,8 @@ class Relay:
         self._proto_mode = mode
         self._proto_next = "v311" if mode == "v311" else "v5"
         self._check_code = check_code
+        self._store = store
+        self.on_ack_refused = on_ack_refused
         self.verifier: Optional[CommandVerifier] = None
         self._password = ""
         self._link: Optional[Link] = None
@@ -97,7 +111,7 @@ class Relay:
         self.counters = {"events_published": 0, "events_acked": 0, "events_refused": 0,
                          "reconnects": 0, "connect_attempts": 0, "probes": 0,
                          "cmds_accepted": 0, "cmds_refused": 0, "acks_received": 0,
-                         "malformed_in": 0}
+                         "acks_refused": 0, "malformed_in": 0}
         self.last_puback_wall: Optional[float] = None
         self.last_puback_mono: Optional[float] = None
         self.last_platform_ack: Optional[float] = None
@@ -133,7 +147,10 @@ class Relay:
         key_hex = cfg.get("cmd_hmac_key") or ""
         self.verifier = CommandVerifier(bytes.fromhex(key_hex) if key_hex else None,
                                         self._check_code,
-                                        max_age_s=cfg.get("cmd_max_age_s", 30))
+                                        max_age_s=cfg.get("cmd_max_age_s", 30),
+                                        store=self._store, mono=time.monotonic,
+                                        clock_trusted=trust_policy(cfg.get("cmd_clock",
+                                                                           "ntp")))
         self._cmd_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-cmd")
         self._stopping = False
         self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
@@ -488,18 +505,37 @@ class Relay:
 
     # ------------------------------------------------------------------ inbound
     def _handle_ack(self, payload: bytes) -> None:
-        try:
-            msg = json.loads(payload)
-            if not isinstance(msg, dict) or isinstance(msg.get("incident"), bool) \
-                    or not isinstance(msg.get("incident"), int):
-                raise ValueError("needs an integer 'incident'")
-        except (ValueError, UnicodeDecodeError) as e:
-            self.counters["malformed_in"] += 1
-            log.warning("mqtt: malformed ack dropped: %s", e)
+        """Acks carry authority (they stop a fallback siren): verified like a signed
+        command, off the loop (the sender's counter is fsynced)."""
+        if self._cmd_pool is None or self.verifier is None:
             return
-        self.counters["acks_received"] += 1
-        self.last_platform_ack = time.time()
-        self._call(self.on_ack, msg)
+        fut = self.loop.run_in_executor(self._cmd_pool, self.verifier.verify_ack, payload)
+        fut.add_done_callback(lambda f: self._ack_verified(f, payload))
+
+    def _ack_verified(self, fut: asyncio.Future, payload: bytes) -> None:
+        if fut.cancelled():
+            return
+        err = fut.exception()
+        if err is None:
+            self.counters["acks_received"] += 1
+            self.last_platform_ack = time.time()
+            self._call(self.on_ack, fut.result())
+            return
+        reason, detail = _reason(err)
+        self.counters["acks_refused"] += 1
+        incident = 0
+        try:
+            msg = parse_json(payload)
+            if isinstance(msg, dict) and isinstance(msg.get("incident"), int) \
+                    and not isinstance(msg.get("incident"), bool):
+                incident = max(0, min(msg["incident"], 2**31))
+        except AuthError:
+            pass
+        log.warning("ack refused: %s", reason)                      # never the payload
+        try:
+            self.on_ack_refused(reason, detail, incident)
+        except Exception:  # noqa: BLE001
+            log.exception("ack refusal callback failed")
 
     def _handle_cmd(self, payload: bytes) -> None:
         if self._cmd_pool is None or self.verifier is None:
@@ -515,20 +551,15 @@ class Relay:
             self.counters["cmds_accepted"] += 1
             self._call(self.on_cmd, fut.result())
             return
-        if not isinstance(err, AuthError):
-            log.error("command verification failed: %r", err)
-            err_reason, detail = "malformed", "verifier error"
-        else:
-            err_reason = getattr(err, "reason", "refused")
-            detail = getattr(err, "detail", "")
+        err_reason, detail = _reason(err)
         self.counters["cmds_refused"] += 1
         cmd, nonce = "", ""
         try:
-            msg = json.loads(payload)
+            msg = parse_json(payload)
             if isinstance(msg, dict):
                 cmd = msg.get("cmd") if isinstance(msg.get("cmd"), str) else ""
                 nonce = msg.get("nonce") if isinstance(msg.get("nonce"), str) else ""
-        except (ValueError, UnicodeDecodeError):
+        except AuthError:
             pass
         log.warning("command %r refused: %s", cmd[:32], err_reason)   # never the payload
         self.publish_cmd_result({"cmd": cmd[:64], "nonce": nonce[:128], "ok": False,

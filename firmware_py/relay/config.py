@@ -54,7 +54,13 @@ MQTT_SCHEMA = Section({
                         doc="hex key (16-64 bytes) for signed platform commands; "
                             "empty = signed commands refused"),
     "cmd_max_age_s": Int(default=30, min=5, max=600,
-                         doc="commands older (or newer) than this are refused as stale"),
+                         doc="commands and acks older than this (or newer, on a trusted clock) "
+                             "are refused as stale"),
+    "cmd_clock": Choice(["ntp", "rtc", "none"], default="ntp",
+                        doc="when this controller's clock may refuse a command or ack as "
+                            "dated in the future: ntp = while NTP says synchronised, rtc = "
+                            "always (a real-time clock is fitted), none = never (replays "
+                            "are still refused by the sender's counter)"),
     "hass_discovery": Bool(default=False, doc="publish Home Assistant discovery configs"),
     "hass_prefix": Str(default="homeassistant", pattern=_PREFIX, max_len=128,
                        doc="Home Assistant discovery prefix"),

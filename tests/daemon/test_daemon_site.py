@@ -2,6 +2,7 @@
 event field, retained state and last will, the fallback siren with and without the platform's
 acknowledgement, arming state surviving SIGKILL, and platform commands refused when forged,
 stale or replayed."""
+import json
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import pytest
 
+from guardroom.cmdauth import sign
 from guardroom.emulators.site import EmulatedSite
 
 HMAC_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -95,9 +97,75 @@ def test_late_ack_silences_a_fallback_siren(site_no_ack):
     site.press("panic_reception")
     ev = site.platform.wait_for(is_alarm("panic_reception"), 10)
     assert site.wait_output("siren", True, 15)
-    site.platform.client.publish("guardroom/north-school/ctl-1/ack",
-                                 f'{{"incident": {ev["incident"]}, "user": "op1"}}', qos=1)
+    site.platform.send_ack("ctl-1", ev["incident"], "op1")
     assert site.wait_output("siren", False, 10), "ack did not stop the fallback siren"
+
+
+def test_unsigned_forged_and_replayed_acks_are_refused(site_no_ack):
+    """Anyone who may publish on the broker could send an ack: it must carry the platform's
+    signature, be fresh and new, or the silent alarm's fallback siren still sounds, and the
+    platform hears that an ack was refused."""
+    site, p = site_no_ack, site_no_ack.platform
+    site.press("panic_reception")
+    ev = p.wait_for(is_alarm("panic_reception"), 10)
+    p.send_ack("ctl-1", ev["incident"], "intruder", signed=False)
+    forged = dict(sign({"incident": ev["incident"] + 1, "user": "x"}, p.hmac_key),
+                  incident=ev["incident"])
+    p.client.publish("guardroom/north-school/ctl-1/ack", json.dumps(forged), qos=1)
+    assert site.wait_output("siren", True, 15), "an unsigned ack silenced the fallback"
+    refused = p.wait_for(lambda e: e["kind"] == "ack_refused" and "missing auth" in e["text"],
+                         10)
+    assert str(ev["incident"]) in refused["text"]
+    p.wait_for(lambda e: e["kind"] == "ack_refused" and "bad signature" in e["text"], 10)
+    good = p.send_ack("ctl-1", ev["incident"], "op1")
+    assert site.wait_output("siren", False, 10), "a signed ack did not stop the siren"
+    site.release("panic_reception")
+    p.wait_for(lambda e: e["kind"] == "restore" and e["zone"] == "panic_reception", 10)
+    reset = p.send_cmd("ctl-1", "reset", area="building", signed=True)
+    assert p.wait_result(lambda r: r.get("nonce") == reset["nonce"], 10)["ok"]
+    site.press("panic_office")                       # a new incident, then the old ack again
+    ev2 = p.wait_for(is_alarm("panic_office"), 10)
+    assert ev2["incident"] != ev["incident"]
+    p.client.publish("guardroom/north-school/ctl-1/ack",
+                     json.dumps(dict(good, incident=ev2["incident"])), qos=1)
+    p.client.publish("guardroom/north-school/ctl-1/ack", json.dumps(good), qos=1)
+    p.wait_for(lambda e: e["kind"] == "ack_refused" and "replayed" in e["text"], 10)
+    assert site.wait_output("siren", True, 15), "a replayed ack silenced the new incident"
+
+
+def test_command_accepted_once_is_refused_after_sigkill(site):
+    """The sender's counter is on disk before the command acts: replaying a captured command
+    after a crash and restart is refused (the nonce memory died with the process)."""
+    p = site.platform
+    good = p.send_cmd("ctl-1", "drill_start", area="building", signed=True)
+    assert p.wait_result(lambda r: r.get("nonce") == good["nonce"], 10)["ok"] is True
+    site.kill_daemon()
+    site.start_daemon()
+    n_before = len(p.results)
+    p.client.publish("guardroom/north-school/ctl-1/cmd", json.dumps(good), qos=1)
+    r = p.wait_until(lambda: next((r for r in p.results[n_before:]
+                                   if r.get("nonce") == good["nonce"]), None), 10)
+    assert r["ok"] is False and r["reason"] == "replayed", r
+    # an older captured command (never delivered) is refused as well
+    held = p.send_cmd("ctl-1", "drill_stop", area="building", signed=True,
+                      ts=good["ts"] - 1)
+    r = p.wait_result(lambda r: r.get("nonce") == held["nonce"], 10)
+    assert r["ok"] is False and r["reason"] == "replayed", r
+    fresh = p.send_cmd("ctl-1", "drill_stop", area="building", signed=True)
+    assert p.wait_result(lambda r: r.get("nonce") == fresh["nonce"], 10)["ok"] is True
+
+
+def test_deep_or_huge_command_gets_a_refusal(site):
+    p = site.platform
+    n = len(p.results)
+    p.send_cmd("ctl-1", "", raw=b"[" * 100_000 + b"]" * 100_000)
+    r = p.wait_until(lambda: p.results[n:] and p.results[n], 10)
+    assert r["ok"] is False and r["reason"] == "malformed"
+    p.client.publish("guardroom/north-school/ctl-1/ack", b"{" * 100_000, qos=1)
+    p.wait_for(lambda e: e["kind"] == "ack_refused" and "malformed" in e["text"], 10)
+    site.stop_daemon()
+    log = open(site.log_path, encoding="utf-8", errors="replace").read()
+    assert "Exception in callback" not in log and "Traceback" not in log
 
 
 def test_arming_survives_sigkill_and_nothing_is_lost(site):
@@ -142,7 +210,6 @@ def test_forged_stale_and_replayed_commands_are_refused(site):
     good = p.send_cmd("ctl-1", "drill_start", area="building", signed=True)
     assert result(good)["ok"] is True
     n_before = len([r for r in p.results if r.get("nonce") == good["nonce"]])
-    import json
     p.client.publish("guardroom/north-school/ctl-1/cmd", json.dumps(good), qos=1)
     p.wait_until(lambda: len([r for r in p.results if r.get("nonce") == good["nonce"]])
                  > n_before, 10)

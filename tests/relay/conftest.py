@@ -24,7 +24,7 @@ def broker():
 
 @pytest.fixture
 def platform(broker):
-    p = Platform("127.0.0.1", broker.port, out=None)
+    p = Platform("127.0.0.1", broker.port, out=None, hmac_key=bytes.fromhex("5a" * 32))
     yield p
     p.close()
 

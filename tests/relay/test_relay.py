@@ -41,6 +41,7 @@ class Calls:
 async def relay_on(port, tmp_path, controller="ctl", site="bank", check_code=None, **cfg):
     box = Outbox(str(tmp_path / f"{controller}.sqlite"), controller=controller)
     calls = Calls()
+    cfg.setdefault("cmd_hmac_key", KEY_HEX)       # acks are signed with the platform's key
     r = Relay(mqtt_cfg(port, **cfg), controller, site, box, asyncio.get_running_loop(),
               on_ack=calls.ack, on_cmd=calls.cmd, on_uplink=calls.up, check_code=check_code)
     await r.start()
@@ -89,7 +90,8 @@ def test_events_arrive_with_every_field_and_state_is_retained(broker, platform, 
             await until(lambda: calls.uplink == [True], what="uplink up")
             # alarms with an incident were acknowledged by the platform -> on_ack, in the loop
             await until(lambda: len(calls.acks) == 3, what="acks")
-            assert calls.acks[0] == {"incident": 1, "user": "platform-operator"}
+            assert {k: calls.acks[0][k] for k in ("incident", "user")} == \
+                {"incident": 1, "user": "platform-operator"}
             assert calls.threads == {loop_thread}
             st = r.status()
             assert st["connected"] and st["uplink"] is True and st["protocol"] == "v5"
@@ -212,7 +214,7 @@ def test_commands_forged_stale_replayed_are_refused(broker, tmp_path):
         plat.close()
 
 
-def test_malformed_ack_is_dropped_and_counted(broker, platform, tmp_path):
+def test_unsigned_or_malformed_ack_is_refused_and_counted(broker, platform, tmp_path):
     async def body():
         async with relay_on(broker.port, tmp_path, controller="acks") as (r, calls):
             await until(lambda: calls.uplink == [True])
@@ -221,8 +223,11 @@ def test_malformed_ack_is_dropped_and_counted(broker, platform, tmp_path):
             platform.client.publish(topic, b"{not json", qos=1)
             platform.client.publish(topic, json.dumps({"incident": "7"}), qos=1)
             platform.client.publish(topic, json.dumps({"incident": 7, "user": "op"}), qos=1)
-            await until(lambda: calls.acks == [{"incident": 7, "user": "op"}])
-            assert r.counters["malformed_in"] == 2
+            platform.client.publish(topic, json.dumps(sign({"incident": 7, "user": "op"},
+                                                           bytes.fromhex(KEY_HEX))), qos=1)
+            await until(lambda: calls.acks)
+            assert [(a["incident"], a["user"]) for a in calls.acks] == [(7, "op")]
+            assert r.counters["acks_refused"] == 3
     run(body())
 
 
