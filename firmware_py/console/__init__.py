@@ -13,6 +13,9 @@ CONSOLE_SCHEMA = Section({
     "idle_logout_s": Int(default=600, min=2, max=86400,
                          doc="log out after this long without a key press"),
     "colour": Bool(default=False, doc="ANSI colours in the live views"),
+    "rows": Int(default=24, min=0, max=200,
+                doc="lines of the installer's terminal: longer output waits at a --More-- "
+                    "prompt (space: next page, q: quit); 0 = never page"),
     "lockout": LOCKOUT_SCHEMA,
     "banner": Str(default="", max_len=400, doc="extra line(s) under the banner, e.g. the site "
                                                "contact"),

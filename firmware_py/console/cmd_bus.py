@@ -7,7 +7,8 @@ import re
 from ..errors import GuardroomError
 from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
 from .render import kv, table
-from .util import flat
+from .configedit import suggest
+from .util import flat, short_time
 
 MQTT_TEST_TIMEOUT_S = 15.0
 
@@ -113,14 +114,36 @@ async def modbus(ctx, args):
         if not m or not 1 <= int(m[1]) <= int(m[2]) <= 247:
             raise UsageError("FROM-TO is a range within 1-247, e.g. 1-20")
         first, last = int(m[1]), int(m[2])
+    d = ctx.host.driver_status().get("modbus")
+    if d is None:
+        raise CommandError("no Modbus driver configured")
+    buses = [str(b.get("name")) for b in d.get("buses") or []]
+    if args[1] not in buses:
+        raise CommandError(f"no Modbus bus named {args[1]!r}{suggest(args[1], buses)} "
+                           f"(buses: {', '.join(buses) or 'none'})")
     ctx.out(f"Scanning bus {args[1]} addresses {first}-{last} (Ctrl-C stops)...")
+    found: list[int] = []
     try:
-        found = await ctx.host.modbus_scan(args[1], first, last)
-    except KeyError:
-        raise CommandError(f"no Modbus bus named {args[1]!r} (see 'modbus stats')") from None
-    except (GuardroomError, ValueError, OSError) as e:
-        raise CommandError(f"scan failed: {e}") from None
+        # One address at a time: each answer shows at once, and Ctrl-C keeps what was found.
+        for address in range(first, last + 1):
+            try:
+                hit = await ctx.host.modbus_scan(args[1], address, address)
+            except KeyError:
+                raise CommandError(f"no Modbus bus named {args[1]!r}") from None
+            except (GuardroomError, ValueError, OSError) as e:
+                raise CommandError(f"scan failed at address {address}: {e}"
+                                   f"{_found(found)}") from None
+            if hit:
+                found += hit
+                ctx.out(f"  address {address} answers")
+    except asyncio.CancelledError:
+        ctx.out(f"scan stopped{_found(found) or ': nothing answered so far'}")
+        raise
     ctx.out(f"answering: {', '.join(map(str, found))}" if found else "no device answered")
+
+
+def _found(found: list[int]) -> str:
+    return f"; answering so far: {', '.join(map(str, found))}" if found else ""
 
 
 @command("osdp", LEVEL_INSTALLER, "osdp status", "OSDP readers: online, secure channel, "
@@ -134,6 +157,51 @@ async def osdp(ctx, args):
     _osdp_status(ctx, d)
 
 
+def _yes(v) -> str:
+    return "yes" if v else "no"
+
+
+def mqtt_lines(st: dict) -> list[tuple[str, str]]:
+    """The uplink in words: where, whether connected and since when, the outbox, the last
+    contact and error (no secret: the relay's status holds none)."""
+    if not st:
+        return [("uplink", "no MQTT relay in this controller")]
+    conn = st.get("connected")
+    since = st.get("connected_since")
+    proto = st.get("protocol")
+    state = (f"connected{' (MQTT ' + str(proto) + ')' if proto else ''}"
+             f"{' since ' + short_time(since) + ' UTC' if since else ''}" if conn
+             else "NOT connected")
+    depth = st.get("outbox_depth", 0)
+    outbox = f"{depth} event(s) waiting" if depth else "empty (everything acknowledged)"
+    if st.get("outbox_healthy") is False:
+        outbox += f"; PROBLEM: {st.get('outbox_problem') or 'unhealthy'}"
+    rows = [
+        ("broker", f"{st.get('broker', '?')}{' with TLS' if st.get('tls') else ' (no TLS)'}"),
+        ("state", state),
+        ("platform path", "up" if st.get("uplink") else "DOWN (no answer within the "
+                                                        "heartbeat time)"),
+        ("client id", st.get("client_id") or "-"),
+        ("user", st.get("username") or "(anonymous)"),
+        ("topics", f"{st.get('topic_root', '?')}/..."),
+        ("outbox", outbox),
+        ("next seq", str(st.get("next_seq", "-"))),
+        ("events", f"{st.get('events_published', 0)} published, {st.get('events_acked', 0)} "
+                   f"acknowledged, {st.get('events_refused', 0)} refused, "
+                   f"{st.get('in_flight', 0)} in flight"),
+        ("last broker ack", (short_time(st["last_puback"]) + " UTC")
+         if st.get("last_puback") else "never"),
+        ("last platform ack", (short_time(st["last_platform_ack"]) + " UTC")
+         if st.get("last_platform_ack") else "never"),
+        ("reconnects", f"{st.get('reconnects', 0)} ({st.get('connect_attempts', 0)} "
+                       "connection attempts)"),
+        ("commands", f"{st.get('cmds_accepted', 0)} accepted, {st.get('cmds_refused', 0)} "
+                     "refused"),
+        ("last error", st.get("last_error") or "none"),
+    ]
+    return rows
+
+
 @command("mqtt", LEVEL_INSTALLER, "mqtt status | mqtt test",
          "uplink state; send a test event and time its acknowledgement",
          """
@@ -143,7 +211,7 @@ broker's acknowledgement, showing the sequence number and the round trip.
 """)
 async def mqtt(ctx, args):
     if args == ["status"]:
-        ctx.out(*kv(flat(ctx.host.relay_status())))
+        ctx.out(*kv(mqtt_lines(ctx.host.relay_status())))
         return
     if args != ["test"]:
         raise UsageError()

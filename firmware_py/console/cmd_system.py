@@ -172,43 +172,74 @@ def _yes(v, yes, no):
     return yes if v else no
 
 
+def _zone_name() -> str:
+    """The controller's time zone as ``CET (UTC+01:00)``."""
+    z = time.strftime("%z")
+    return f"{time.strftime('%Z')} (UTC{z[:3]}:{z[3:]})"
+
+
+def parse_local(text: str):
+    """``YYYY-MM-DD HH:MM[:SS]`` as a datetime, or UsageError naming what is wrong."""
+    import datetime as dt
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d)(?::(\d\d))?", text)
+    if not m:
+        raise UsageError("write the time as YYYY-MM-DD HH:MM[:SS], e.g. 2026-11-27 14:05")
+    y, mo, d, h, mi, sec = (int(x) if x else 0 for x in m.groups())
+    if not 1 <= mo <= 12:
+        raise UsageError(f"month {mo:02d} does not exist (01-12)")
+    if not 0 <= h <= 23 or not 0 <= mi <= 59 or not 0 <= sec <= 59:
+        raise UsageError(f"{h:02d}:{mi:02d}:{sec:02d} is not a time of day (00:00-23:59)")
+    try:
+        when = dt.datetime(y, mo, d, h, mi, sec)
+    except ValueError:
+        raise UsageError(f"{y}-{mo:02d} has no day {d:02d}") from None
+    if not 2020 <= y <= 2100:
+        raise UsageError(f"year {y} is not plausible for this controller (2020-2100)")
+    return when
+
+
 @command("time", LEVEL_USER, "time | time set YYYY-MM-DD HH:MM[:SS]",
          "show the clock; set it (installer, only without NTP)",
          """
-Shows the controller's wall clock and whether NTP keeps it right. 'time set' is for sites
-without NTP (no internet): it needs the installer level and sets the system clock with
+Shows the controller's clock in UTC (the time the event log and the platform use) and in the
+controller's local time zone, and whether NTP keeps it right. 'time set' is for sites without
+NTP (no internet): it needs the installer level, takes the LOCAL time of the controller's time
+zone (shown by 'time'), checks the date and time are real, and sets the system clock with
 timedatectl; with NTP synced it is refused, because NTP would undo it.
 """)
 async def time_(ctx, args):
     clock = ctx.host.clock()
     if not args:
-        ctx.out(*kv([("wall clock", clock.get("wall", "?")),
+        ctx.out(*kv([("UTC", clock.get("wall", "?")),
+                     ("local", time.strftime("%Y-%m-%d %H:%M:%S ") + _zone_name()),
                      ("NTP", "synced" if clock.get("ntp") else "not synced")]))
         return
     if args[0] != "set" or len(args) not in (3, 2):
         raise UsageError()
     if ctx.level < LEVEL_INSTALLER:
         raise CommandError("setting the clock needs the installer level")
+    when = " ".join(args[1:])
+    parsed = parse_local(when)
     if clock.get("ntp"):
         raise CommandError("the clock is synced by NTP; 'time set' is refused (NTP would "
                            "undo it)")
-    when = " ".join(args[1:])
-    import re
-
-    if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?", when):
-        raise UsageError("write the time as YYYY-MM-DD HH:MM[:SS]")
     if shutil.which("timedatectl") is None:
         raise CommandError("cannot set the clock here: timedatectl is not available")
+    stamp = parsed.strftime("%Y-%m-%d %H:%M:%S")
+    ctx.out(f"Setting the clock to {stamp} local time, {_zone_name()}...")
     proc = await asyncio.create_subprocess_exec(
-        "timedatectl", "set-time", when, stdout=asyncio.subprocess.PIPE,
+        "timedatectl", "set-time", stamp, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         why = out.decode(errors="replace").strip().splitlines()
         raise CommandError("cannot set the clock here: " + (why[-1] if why else
                                                             f"exit {proc.returncode}"))
-    ctx.console.report("clock", 625, 1, f"clock set to {when} at the console", user=ctx.user)
-    ctx.out(f"clock set: {ctx.host.clock().get('wall', when)}")
+    ctx.console.report("clock", 625, 1, f"clock set to {stamp} local ({_zone_name()}) at the "
+                       "console", user=ctx.user)
+    ctx.out(f"clock set: {ctx.host.clock().get('wall', stamp)} UTC")
 
 
 @command("restart", LEVEL_INSTALLER, "restart", "restart the controller software",

@@ -2,6 +2,7 @@
 and direct output control."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Optional
 
@@ -192,8 +193,28 @@ async def siren(ctx, args):
         if not args[1].isdigit() or not 1 <= int(args[1]) <= 60:
             raise UsageError("SECONDS is a whole number from 1 to 60")
         secs = int(args[1])
+    ended = asyncio.Event()
+
+    def on_decision(d: dict) -> None:
+        if d.get("kind") == "test" and d.get("q") == 3 or (
+                d.get("kind") == "output" and not d.get("on") and d.get("output") in sounders):
+            ended.set()
+
+    sounders = {n for n, o in ctx.host.outputs().items()
+                if o.get("kind") in ("siren", "strobe", "buzzer")}
     ctx.out(f"Siren test: {secs} s.")
-    await run_engine(ctx, "siren_test", [""], arg=secs)
+    ctx.host.subscribe(on_decision)
+    try:
+        if not await run_engine(ctx, "siren_test", [""], arg=secs):
+            return
+        try:
+            async with asyncio.timeout(secs + 5):
+                await ended.wait()
+            ctx.out("Siren test ended: the sirens are quiet again.")
+        except TimeoutError:
+            ctx.out("The siren test did not report its end; check 'output' and 'status'.")
+    finally:
+        ctx.host.unsubscribe(on_decision)
 
 
 @command("output", LEVEL_INSTALLER, "output [ID on|off|pulse MS]",
@@ -219,9 +240,15 @@ async def output(ctx, args):
     if act in ("on", "off") and len(args) == 2:
         await ctx.host.set_output(name, act == "on")
         ctx.out(f"{name} {act}")
-    elif act == "pulse" and len(args) == 3:
-        if not args[2].isdigit() or not 10 <= int(args[2]) <= 60000:
-            raise UsageError("MS is a whole number from 10 to 60000")
+    elif act == "pulse":
+        if len(args) != 3 or not args[2].isdigit():
+            raise CommandError(f"'output {name} pulse MS': MS is the pulse length in "
+                               "milliseconds, 10 to 60000 (e.g. 500)")
+        ms = int(args[2])
+        if not 10 <= ms <= 60000:
+            hint = f" (did you mean {ms * 1000} ms = {ms} s?)" if ms < 10 and ms * 1000 <= \
+                60000 else ""
+            raise CommandError(f"a pulse of {ms} ms is outside 10-60000 ms{hint}")
         await ctx.host.pulse_output(name, int(args[2]))
         ctx.out(f"{name} pulsed {args[2]} ms")
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
 from .render import kv, table
-from .util import find_zone, my_areas, run_engine, short_time
+from .util import compact_time, find_zone, my_areas, run_engine
 
 
 def _flags(z: dict) -> str:
@@ -34,9 +34,9 @@ async def zones(ctx, args):
         if not numbered:
             raise CommandError(f"no zones in area {args[0]!r}")
     rows = [(i, z["name"], z.get("type", ""), z.get("area", ""), z.get("state", ""),
-             _flags(z), z.get("trips", 0), short_time(z.get("last_change", "")))
+             _flags(z), z.get("trips", 0), compact_time(z.get("last_change", "")))
             for i, z in numbered]
-    ctx.out(*table(["#", "ZONE", "TYPE", "AREA", "STATE", "FLAGS", "TRIPS", "LAST CHANGE"],
+    ctx.out(*table(["#", "ZONE", "TYPE", "AREA", "STATE", "FLAGS", "TRIPS", "CHANGED"],
                    rows))
     bad = sum(1 for _, z in numbered if z.get("state") != "normal")
     ctx.out(f"{len(numbered)} zones, {bad} not at rest")
@@ -94,14 +94,38 @@ incident once every zone is back at rest; the strobe stops.
 async def reset(ctx, args):
     if len(args) > 1:
         raise UsageError()
-    await run_engine(ctx, "reset", my_areas(ctx, args[0] if args else None))
+    areas = my_areas(ctx, args[0] if args else None)
+    if not args:
+        areas = _needing(ctx, areas, "reset")
+        if not areas:
+            ctx.out("nothing to reset: no incident, no latched zone in your areas")
+            return
+    await run_engine(ctx, "reset", areas)
+
+
+def _needing(ctx, areas: list[str], what: str) -> list[str]:
+    """Of ``areas``, those a reset (incident, alarm, latched zone) or a silence (siren on)
+    concerns: without an area named, quiet areas are left alone, not refused one by one."""
+    st = ctx.host.status()
+    view = st.get("areas", {})
+    if what == "silence":
+        return [a for a in areas if view.get(a, {}).get("siren")]
+    latched = {z.get("area") for z in ctx.host.zones() if z.get("latched")}
+    return [a for a in areas if view.get(a, {}).get("incident") or a in latched
+            or view.get(a, {}).get("state") == "alarm" or view.get(a, {}).get("strobe")]
 
 
 @command("silence", LEVEL_USER, "silence [AREA]", "stop the sirens (the alarm stays)")
 async def silence(ctx, args):
     if len(args) > 1:
         raise UsageError()
-    await run_engine(ctx, "silence", my_areas(ctx, args[0] if args else None))
+    areas = my_areas(ctx, args[0] if args else None)
+    if not args:
+        areas = _needing(ctx, areas, "silence")
+        if not areas:
+            ctx.out("nothing to silence: no siren sounds in your areas")
+            return
+    await run_engine(ctx, "silence", areas)
 
 
 async def _bypass(ctx, args, name):

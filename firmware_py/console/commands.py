@@ -99,8 +99,14 @@ class Context:
         answer = await self.ask(f"{question} [y/N] ")
         return (answer or "").strip().lower() in ("y", "yes")
 
+    def live(self) -> None:
+        """This command is a live view from now on: its output is never paged."""
+        if not self.detached:
+            self.console.page_off()
+
     async def wait_interrupt(self, timeout: Optional[float] = None) -> bool:
         """Wait in a live view until Ctrl-C (True) or ``timeout`` seconds (False)."""
+        self.live()
         self._live = True
         try:
             if timeout is None:

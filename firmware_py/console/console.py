@@ -18,7 +18,7 @@ from . import cmd_bus, cmd_config, cmd_log, cmd_system, cmd_tests, cmd_zones  # 
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
 from .render import fit, usage, wrap
 from .session import Session
-from .terminal import Hangup, Interrupt, Line, LineEditor
+from .terminal import Hangup, Interrupt, Key, Line, LineEditor
 from .transport import SerialLink
 from .cmd_tests import end_walktests
 from .walktest import running_areas
@@ -26,6 +26,12 @@ from .walktest import running_areas
 log = logging.getLogger("guardroom.console")
 
 CANCEL_GRACE_S = 1.0   # how long a cancelled command may take to stop before it is left behind
+MORE = "--More-- (space: next page, Enter: next line, q: quit)"
+
+
+def _holds_code(name: str, args: list[str]) -> bool:
+    """A line that may hold a code: a login with arguments, or digits typed as a command."""
+    return (name == "login" and bool(args)) or (name.isdigit() and len(name) >= 4)
 
 
 class Console:
@@ -55,6 +61,12 @@ class Console:
         self._stopping = False
         self._quiet_cancel = False
         self._side_tasks: set = set()         # walk-test stops scheduled at logout
+        # the pager: output of a command longer than the terminal waits for a key
+        self.rows = int(config.get("rows", 24))
+        self._paging = False
+        self._shown_lines = 0
+        self._held: list[str] = []
+        self._drained = asyncio.Event()
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -111,7 +123,61 @@ class Console:
         for line in lines:
             for part in str(line).split("\n"):
                 for piece in fit(part):
-                    self.write(piece + "\n")
+                    self._emit(piece)
+
+    # -- the pager -----------------------------------------------------------------------------
+    def _emit(self, piece: str) -> None:
+        if self._paging and self.rows > 1 and (self._held or
+                                               self._shown_lines >= self.rows - 1):
+            self._held.append(piece)
+            if len(self._held) == 1:
+                self._drained.clear()
+                self.write(MORE)
+                self.editor.keys = True
+            return
+        self.write(piece + "\n")
+        self._shown_lines += 1
+
+    def _page_key(self, key: str) -> None:
+        """A key at the --More-- prompt: space a page, Enter a line, q (or Ctrl-C) the rest."""
+        if not self._held:
+            return
+        if key not in (" ", "\r", "q", "Q"):
+            return
+        self.write("\r" + " " * len(MORE) + "\r")
+        if key in ("q", "Q"):
+            n = len(self._held)
+            self._held.clear()
+            self.write(f"({n} more line(s) not shown)\n")
+        else:
+            count = self.rows - 1 if key == " " else 1
+            release, self._held = self._held[:count], self._held[count:]
+            for piece in release:
+                self.write(piece + "\n")
+            # a page shown: the next page starts; one line shown: the screen stays full
+            self._shown_lines = len(release) if key == " " else self.rows - 1
+        if self._held:
+            self.write(MORE)
+        else:
+            self.editor.keys = False
+            self._drained.set()
+
+    def page_off(self) -> None:
+        """No paging for the rest of this command (a live view): show what waits."""
+        held, self._held = self._held, []
+        if held:
+            self.write("\r" + " " * len(MORE) + "\r")
+            for piece in held:
+                self.write(piece + "\n")
+        self._paging = False
+        self.editor.keys = False
+        self._drained.set()
+
+    async def wait_paged(self) -> None:
+        """Until the installer has paged through what is held (before a question)."""
+        while self._held:
+            await self._drained.wait()
+        self._shown_lines = 0
 
     def touch(self) -> None:
         self.session.touch(time.monotonic())
@@ -159,6 +225,7 @@ class Console:
 
     async def read_line(self, prompt: str, secret: bool = False) -> Optional[str]:
         """One line typed at ``prompt`` while a command runs (None on Ctrl-C / Ctrl-D)."""
+        await self.wait_paged()
         self.write(prompt)
         self.editor.start_line(secret=secret)
         fut = asyncio.get_running_loop().create_future()
@@ -168,6 +235,7 @@ class Console:
         finally:
             self._line_wanted = None
             self.editor.stop()
+            self._shown_lines = 0             # an answer starts a fresh page
 
     # -- the shell -----------------------------------------------------------------------------
     async def _shell_loop(self) -> None:
@@ -196,9 +264,15 @@ class Console:
         if not words:
             return
         name, args = words[0].lower(), words[1:]
+        if _holds_code(name, args):
+            self.editor.forget(text)          # never recallable with the up arrow
         cmd = REGISTRY.get(name)
         if cmd is None:
-            self.out(f"unknown command {name!r}. Type 'help' for the list.")
+            if name.isdigit():
+                self.out("That looks like a code: type 'login' first, then the code at the "
+                         "'Code:' prompt (it is not shown there).")
+            else:
+                self.out(f"unknown command {name!r}. Type 'help' for the list.")
             return
         if self.session.level < cmd.level:
             need = LEVEL_NAMES[cmd.level]
@@ -207,6 +281,7 @@ class Console:
                      f"{'an' if need == 'installer' else 'a'} {need} code.")
             return
         self.editor.stop()
+        self._paging, self._shown_lines = True, 1    # the command line itself shows
         ctx = self._ctx = Context(self, name)
         self._running = asyncio.create_task(self._guarded(cmd, ctx, args), name=f"console-{name}")
         try:
@@ -221,6 +296,11 @@ class Console:
                 if getter not in done:
                     break
                 ev = getter.result()
+                if isinstance(ev, Key):
+                    self._page_key(ev.key)
+                    continue
+                if isinstance(ev, Interrupt) and self._held:
+                    self._page_key("q")       # Ctrl-C at --More--: the rest of the output
                 if isinstance(ev, Line):
                     if self._line_wanted is not None and not self._line_wanted.done():
                         self._line_wanted.set_result(ev.text)
@@ -255,9 +335,20 @@ class Console:
                 if not self._quiet_cancel:
                     self.out("^C (cancelled)")
             self._quiet_cancel = False
+            while self._held:                 # the command ended; its output is paged
+                ev = await self._events.get()
+                if isinstance(ev, Key):
+                    self._page_key(ev.key)
+                elif isinstance(ev, (Interrupt, Hangup)):
+                    self._page_key("q")
+                    if isinstance(ev, Hangup):
+                        self._events.put_nowait(ev)
         finally:
             self._running = None
             self._ctx = None
+            self._paging = False
+            self._held.clear()
+            self.editor.keys = False
             self.touch()                      # the end of a command (a login too) is activity
 
     async def _guarded(self, cmd, ctx: Context, args: list[str]) -> None:
@@ -326,6 +417,9 @@ class Console:
             self._quiet_cancel = True
             self._running.cancel()
         who = self.session.user
+        self._held.clear()
+        self._paging = False
+        self.editor.keys = False
         self.logout("idle")
         self.editor.stop()
         self.out("", f"Logged out {who} after {int(self.session.idle_logout_s)} s idle.")

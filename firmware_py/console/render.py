@@ -22,28 +22,53 @@ def clip(text: str, width: int) -> str:
 
 def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
           gap: int = 2) -> list[str]:
-    """Left-aligned columns fitting ``width``: the widest columns shrink first (cut with ~)."""
+    """Left-aligned columns fitting ``width``. When the natural widths do not fit, the gap
+    narrows to one space, then the widest columns give way, and a cell longer than its column
+    wraps onto the next line(s) under itself: nothing is cut while there is room."""
     rows = [[_cell(c) for c in r] for r in rows]
     n = len(headers)
+    rows = [r + [""] * (n - len(r)) for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i in range(n):
-            widths[i] = max(widths[i], len(r[i]) if i < len(r) else 0)
-    budget = width - gap * (n - 1) - 1
-    while sum(widths) > budget:
-        i = max(range(n), key=lambda k: widths[k])
-        if widths[i] <= 4:
-            break
-        widths[i] -= 1
+            widths[i] = max(widths[i], len(r[i]))
+    if sum(widths) + gap * (n - 1) > width:
+        gap = 1
+    budget = width - gap * (n - 1)
+    # Long free-text columns give way first (down to 10), short structured ones (a time, a
+    # state) only after them; a header may wrap too.
+    # The first column that is not a number names the row: it gives way last.
+    name = next((i for i in range(n) if not all(r[i].isdigit() for r in rows)), 0)
+    phase1 = [w if w <= 14 or i == name else 10 for i, w in enumerate(widths)]
+    phase2 = [min(w, 16 if i == name else max(4, min(len(h), 8)))
+              for i, (w, h) in enumerate(zip(widths, headers))]
+    for floor in (phase1, phase2):
+        while sum(widths) > budget:
+            i = max(range(n), key=lambda k: (widths[k] > floor[k], widths[k]))
+            if widths[i] <= floor[i]:
+                break
+            widths[i] -= 1
     sep = " " * gap
 
-    def line(cells):
-        cells = list(cells) + [""] * (n - len(cells))
-        return sep.join(clip(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    def lines(cells) -> list[str]:
+        parts = [_wrap_cell(c, w) for c, w in zip(cells, widths)]
+        depth = max(len(p) for p in parts)
+        out = []
+        for k in range(depth):
+            out.append(sep.join((p[k] if k < len(p) else "").ljust(w)
+                                for p, w in zip(parts, widths)).rstrip())
+        return out
 
-    out = [line(headers), sep.join("-" * w for w in widths)]
-    out += [line(r) for r in rows]
+    out = lines(headers) + [sep.join("-" * w for w in widths)]
+    for r in rows:
+        out += lines(r)
     return out
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def kv(pairs: Iterable[tuple[str, object]], width: int = WIDTH) -> list[str]:

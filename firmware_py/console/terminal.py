@@ -1,7 +1,10 @@
 """A line editor over a raw byte stream, for plain serial terminals (screen, picocom, minicom,
 PuTTY): echo, backspace (0x08) and delete (0x7f), CR / LF / CRLF line ends, Ctrl-C, Ctrl-D,
 Ctrl-U (kill line), Ctrl-W (kill word), Tab (complete the command word), up/down arrow history,
-and every other ANSI escape sequence consumed so arrow keys never land in a command.
+Left/Right, Home/End (also Ctrl-A/Ctrl-E) and Delete to edit inside the line, and every other
+ANSI escape sequence consumed so function keys never land in a command. A lone ESC is dropped
+and the key after it is taken as typed. The cursor moves with backspaces and rewrites only,
+so it works on any terminal.
 
 The editor is pure: ``feed(data) -> (echo: bytes, events: list)``. It does no I/O; the console
 writes the echo back to the wire and acts on the events. While ``reading`` is False (a command
@@ -15,8 +18,8 @@ import codecs
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-CTRL_C, CTRL_D, BS, TAB, LF, CR, CTRL_L, CTRL_U, CTRL_W, ESC, DEL = (
-    0x03, 0x04, 0x08, 0x09, 0x0A, 0x0D, 0x0C, 0x15, 0x17, 0x1B, 0x7F)
+CTRL_A, CTRL_C, CTRL_D, CTRL_E, BS, TAB, LF, CR, CTRL_L, CTRL_U, CTRL_W, ESC, DEL = (
+    0x01, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0A, 0x0D, 0x0C, 0x15, 0x17, 0x1B, 0x7F)
 MAX_LINE = 512
 HISTORY = 50
 BELL = b"\x07"
@@ -38,12 +41,20 @@ class Hangup:
     """Ctrl-D: log out."""
 
 
+@dataclass(frozen=True)
+class Key:
+    """One key pressed while a pager waits (``keys`` mode): ' ', 'q', '\r'..."""
+    key: str
+
+
 class LineEditor:
     """Turns raw terminal bytes into lines and control events, and tells what to echo."""
 
     def __init__(self, complete: Optional[Callable[[str], Iterable[str]]] = None):
         self.buf = ""
+        self.pos = 0                          # cursor position in buf
         self.reading = True
+        self.keys = False                     # a pager wants single keys
         self.secret = False
         self.history: list[str] = []
         self._hist_pos = 0
@@ -57,6 +68,7 @@ class LineEditor:
     def start_line(self, secret: bool = False) -> None:
         """Begin reading a new line (after the prompt was written)."""
         self.buf = ""
+        self.pos = 0
         self.secret = secret
         self.reading = True
         self._hist_pos = len(self.history)
@@ -66,6 +78,12 @@ class LineEditor:
         """Stop reading: typed characters are dropped until the next ``start_line``."""
         self.reading = False
         self.buf = ""
+        self.pos = 0
+
+    def forget(self, text: str) -> None:
+        """Drop ``text`` from the history (a line that held a code)."""
+        self.history[:] = [h for h in self.history if h != text]
+        self._hist_pos = len(self.history)
 
     # -- input ---------------------------------------------------------------------------------
     def feed(self, data: bytes) -> tuple[bytes, list]:
@@ -73,11 +91,16 @@ class LineEditor:
         events: list = []
         for b in data:
             if self._esc:
-                self._escape(b, echo)
-                continue
+                if not self._escape(b, echo):
+                    continue                  # part of the sequence
+                # a lone ESC: the key after it is taken as typed
             after_cr, self._after_cr = self._after_cr, False
             if b == LF and after_cr:
                 continue                      # the LF of a CRLF
+            if self.keys and not self.reading and b not in (CTRL_C, CTRL_D, ESC):
+                events.append(Key("\r" if b in (CR, LF) else chr(b) if b < 0x80 else ""))
+                self._after_cr = b == CR
+                continue
             if b in (CR, LF):
                 self._after_cr = b == CR
                 if self.reading:
@@ -88,12 +111,14 @@ class LineEditor:
                 if self.reading:
                     echo += b"^C\r\n"
                     self.buf = ""
+                    self.pos = 0
                 events.append(Interrupt())
                 continue
             if b == CTRL_D:
                 if self.reading:
                     echo += b"\r\n"
                     self.buf = ""
+                    self.pos = 0
                 events.append(Hangup())
                 continue
             if b == ESC:
@@ -102,13 +127,17 @@ class LineEditor:
             if not self.reading:
                 continue
             if b in (BS, DEL):
-                echo += self._erase(1)
+                echo += self._erase_before(1)
             elif b == CTRL_U:
-                echo += self._erase(len(self.buf))
+                echo += self._end() + self._erase_before(len(self.buf))
             elif b == CTRL_W:
-                echo += self._erase(self._word_len())
+                echo += self._erase_before(self._word_len())
+            elif b == CTRL_A:
+                echo += self._home()
+            elif b == CTRL_E:
+                echo += self._end()
             elif b == CTRL_L:
-                echo += b"\r\n" + self._shown(self.buf)
+                echo += b"\r\n" + self._shown(self.buf) + b"\b" * (len(self.buf) - self.pos)
             elif b == TAB:
                 echo += self._tab()
             elif b < 0x20:
@@ -118,8 +147,7 @@ class LineEditor:
                     if len(self.buf) >= MAX_LINE:
                         echo += BELL
                         continue
-                    self.buf += ch
-                    echo += self._shown(ch)
+                    echo += self._insert(ch)
         return bytes(echo), events
 
     # -- helpers -------------------------------------------------------------------------------
@@ -130,21 +158,52 @@ class LineEditor:
                 self.history.append(text)
                 del self.history[:-HISTORY]
         self.buf = ""
+        self.pos = 0
         self.reading = False                  # until the console starts the next line
         return Line(text)
 
     def _shown(self, text: str) -> bytes:
         return b"*" * len(text) if self.secret else text.encode("utf-8")
 
-    def _erase(self, n: int) -> bytes:
-        n = min(n, len(self.buf))
+    def _insert(self, ch: str) -> bytes:
+        tail = self.buf[self.pos:]
+        self.buf = self.buf[:self.pos] + ch + tail
+        self.pos += 1
+        return self._shown(ch) + self._shown(tail) + b"\b" * len(tail)
+
+    def _erase_before(self, n: int) -> bytes:
+        """Delete ``n`` characters left of the cursor, on screen too."""
+        n = min(n, self.pos)
         if n == 0:
             return b""
-        self.buf = self.buf[:-n]
-        return b"\b \b" * n
+        tail = self.buf[self.pos:]
+        self.buf = self.buf[:self.pos - n] + tail
+        self.pos -= n
+        if not tail:
+            return b"\b \b" * n
+        return b"\b" * n + self._shown(tail) + b" " * n + b"\b" * (len(tail) + n)
+
+    def _erase_at(self) -> bytes:
+        """Delete the character under the cursor (the Delete key)."""
+        if self.pos >= len(self.buf):
+            return b""
+        tail = self.buf[self.pos + 1:]
+        self.buf = self.buf[:self.pos] + tail
+        return self._shown(tail) + b" " + b"\b" * (len(tail) + 1)
+
+    def _home(self) -> bytes:
+        out, self.pos = b"\b" * self.pos, 0
+        return out
+
+    def _end(self) -> bytes:
+        out, self.pos = self._shown(self.buf[self.pos:]), len(self.buf)
+        return out
+
+    def _erase(self, n: int) -> bytes:
+        return self._end() + self._erase_before(n)
 
     def _word_len(self) -> int:
-        s = self.buf
+        s = self.buf[:self.pos]
         i = len(s)
         while i and s[i - 1] == " ":
             i -= 1
@@ -155,10 +214,12 @@ class LineEditor:
     def _replace(self, text: str) -> bytes:
         out = self._erase(len(self.buf))
         self.buf = text[:MAX_LINE]
+        self.pos = len(self.buf)
         return out + self._shown(self.buf)
 
     def _tab(self) -> bytes:
-        if self.secret or self._complete is None or " " in self.buf.lstrip():
+        if self.secret or self._complete is None or " " in self.buf.lstrip() \
+                or self.pos != len(self.buf):
             return b""
         word = self.buf.strip()
         options = sorted(set(o for o in self._complete(word) if o.startswith(word)))
@@ -169,28 +230,57 @@ class LineEditor:
             return self._replace(common)
         return BELL if not options else b""
 
-    def _escape(self, b: int, echo: bytearray) -> None:
+    def _escape(self, b: int, echo: bytearray) -> bool:
+        """Take one byte of an escape sequence; True when ``b`` was not part of one (after
+        a lone ESC) and must be handled as a key."""
         if self._esc == 1:
             if b == ord("["):
                 self._esc, self._csi = 2, bytearray()
-            elif b == ord("O"):
+                return False
+            if b == ord("O"):
                 self._esc = 3
-            else:
-                self._esc = 0                 # ESC x (Alt-x): both dropped
-            return
+                return False
+            self._esc = 0
+            if b == ESC:
+                self._esc = 1                 # ESC ESC: still waiting for a sequence
+                return False
+            return True                       # a lone ESC: dropped, the key stays
         if self._esc == 3:
             self._esc = 0
-            self._arrow(b, echo)
-            return
+            self._key(chr(b), "", echo)
+            return False
         # CSI: parameter and intermediate bytes until a final byte 0x40-0x7e
         if 0x40 <= b <= 0x7E:
             self._esc = 0
-            if not self._csi:
-                self._arrow(b, echo)
+            self._key(chr(b), self._csi.decode("ascii", "replace"), echo)
         elif 0x20 <= b <= 0x3F and len(self._csi) < 16:
             self._csi.append(b)
         else:
             self._esc = 0                     # malformed: give up on the sequence
+        return False
+
+    def _key(self, final: str, params: str, echo: bytearray) -> None:
+        """A cursor or editing key from an escape sequence (others are ignored)."""
+        if not self.reading:
+            return
+        if final == "~":
+            final = {"1": "H", "7": "H", "4": "F", "8": "F", "3": "DEL"}.get(params, "")
+        elif params:
+            return                            # modified keys (Ctrl-Right...): ignored
+        if final == "D" and self.pos > 0:
+            self.pos -= 1
+            echo += b"\b"
+        elif final == "C" and self.pos < len(self.buf):
+            echo += self._shown(self.buf[self.pos])
+            self.pos += 1
+        elif final == "H":
+            echo += self._home()
+        elif final == "F":
+            echo += self._end()
+        elif final == "DEL":
+            echo += self._erase_at()
+        elif final in ("A", "B"):
+            self._arrow(ord(final), echo)
 
     def _arrow(self, final: int, echo: bytearray) -> None:
         if not self.reading or self.secret or not self.history:

@@ -16,6 +16,19 @@ def short_time(iso: str) -> str:
     return f"{date[5:10]} {clock[:8]}".strip() if clock else s[:19]
 
 
+def compact_time(iso: str) -> str:
+    """Today's ``20:51:03``, an older ``11-27 20:51`` (UTC, as the log): for narrow tables."""
+    if not iso:
+        return "-"
+    import time as _time
+
+    s = str(iso).replace("T", " ")
+    date, _, clock = s.partition(" ")
+    if date == _time.strftime("%Y-%m-%d", _time.gmtime()):
+        return clock[:8]
+    return f"{date[5:10]} {clock[:5]}"
+
+
 def area_names(host) -> list[str]:
     return list(host.status().get("areas", {}))
 

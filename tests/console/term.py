@@ -8,6 +8,7 @@ import time
 
 BOUND = 20.0  # failure bound (s) for one expectation, never a timing expectation
 
+MORE = b"--More-- (space: next page, Enter: next line, q: quit)"
 PROMPT = re.compile(rb"guardroom\((anyone|user|installer)\)> $")
 
 
@@ -57,12 +58,19 @@ class Term:
                                      f"showed:\n{tail}")
 
     def prompt(self, level: str | None = None, timeout: float = BOUND) -> bytes:
-        """Wait for the prompt; returns what came before it."""
-        rx = re.compile(rb"guardroom\((" + (level.encode() if level else rb"\w+") + rb")\)> ")
-        start = len(self.seen) - len(self.buf)
-        m = self.expect(rx, timeout)
-        before = bytes(self.seen[start:len(self.seen) - len(self.buf) - len(m[0])])
-        return before
+        """Wait for the prompt; returns what came before it. A --More-- prompt on the way is
+        answered with a space (and left out of what is returned)."""
+        rx = re.compile(rb"guardroom\((" + (level.encode() if level else rb"\w+") +
+                        rb")\)> |" + re.escape(MORE))
+        out = b""
+        while True:
+            start = len(self.seen) - len(self.buf)
+            m = self.expect(rx, timeout)
+            out += bytes(self.seen[start:len(self.seen) - len(self.buf) - len(m[0])])
+            if m[0] != MORE:
+                return out
+            self.send(b" ")
+            self.expect(rb"\r +\r")             # the --More-- prompt is wiped
 
     def cmd(self, text: str, level: str | None = None, timeout: float = BOUND) -> str:
         """Type a command, wait for the next prompt, return the output (CRLF -> LF)."""

@@ -34,7 +34,7 @@ def test_banner_help_and_levels(rig):
         assert "usage:" in t.cmd(f"help {name}")
     text = bytes(t.seen).decode()
     assert "\n" not in text.replace("\r\n", "")
-    assert max(len(x) for x in text.split("\r\n")) <= 79
+    assert max(len(x.split("\r")[-1]) for x in text.split("\r\n")) <= 79
 
 
 def test_line_editing_backspace_delete_and_line_ends(rig):
@@ -152,8 +152,16 @@ def test_siren_test_reaches_the_output(rig):
     assert rig.gpio.read(SIREN_PIN) == 0
     t.line("siren test 2")
     assert rig.gpio.wait(SIREN_PIN, 1, int(BOUND * 1000))
-    t.prompt("installer")
+    out = t.prompt("installer").decode()
+    assert "Siren test ended" in out              # the console says so
     assert rig.gpio.wait(SIREN_PIN, 0, int(BOUND * 1000))   # and it stops by itself
+    out = t.cmd("output siren_main pulse 5")
+    assert "outside 10-60000 ms (did you mean 5000 ms = 5 s?)" in out and "usage" not in out
+    assert "MS is the pulse length in milliseconds" in t.cmd("output siren_main pulse")
+    # with nothing to reset or silence, one line, not a refusal per area
+    out = t.cmd("reset")
+    assert "nothing to reset" in out and "refused" not in out
+    assert "nothing to silence" in t.cmd("silence")
     # direct output control for wiring checks
     t.cmd("output strobe_main on")
     assert rig.gpio.wait(STROBE_PIN, 1, int(BOUND * 1000))
@@ -245,6 +253,7 @@ def test_arm_refused_by_open_door_then_forced_and_disarmed(rig):
     assert "refused:" in out and "door_main" in out
     out = t.cmd("arm main force")
     assert "refused" not in out
+    assert re.search(r"bypass.*door_main", out, re.I), out     # the forced zone is named
     assert re.search(r"main\s+exit delay", t.cmd("status"))
     out = t.cmd("disarm main")
     assert "refused" not in out
@@ -320,19 +329,26 @@ def test_mqtt_status_and_test_through_real_broker(rig):
     t.prompt("installer")
     assert any(r["cid"] == "1601" for r in rig.call(rig.daemon.eventlog.tail, 50))
     out = t.cmd("mqtt status")
-    assert re.search(r"connected\s+True", out)
+    assert re.search(r"state\s+connected", out) and "True" not in out and "False" not in out
     assert "s3cret" not in out
 
 
 def test_time_set_refused_clearly_on_a_pc(rig):
     t = rig.term
     rig.login(USER_CODE, "user")
-    assert "wall clock" in t.cmd("time")
+    assert "NTP" in t.cmd("time")
     assert "needs the installer level" in t.cmd("time set 2026-01-01 10:00")
     rig.login(INSTALLER_CODE, "installer")
     out = t.cmd("time set 2026-01-01 10:00")
     assert re.search(r"refused|cannot set the clock here", out)
     assert "YYYY-MM-DD" in t.cmd("time set tomorrow")
+    # a date or time that does not exist never reaches timedatectl
+    out = t.cmd("time set 2026-13-45 25:00")
+    assert "month 13 does not exist" in out and "cannot set the clock" not in out
+    assert "is not a time of day" in t.cmd("time set 2026-11-27 25:00")
+    assert "2026-02 has no day 30" in t.cmd("time set 2026-02-30 10:00")
+    out = t.cmd("time")
+    assert re.search(r"UTC\s+20\d\d-", out) and re.search(r"local\s+20\d\d-.*\(UTC[+-]", out)
 
 
 def test_pulled_cable_logs_the_installer_out(rig):
@@ -368,7 +384,10 @@ def test_modbus_scan_stats_and_ctrl_c_cancels_a_long_scan(rig_factory):
     # a full scan waits a timeout per silent address: Ctrl-C stops it
     t.line("modbus scan lan")
     t.expect(r"Scanning bus lan addresses 1-247 \(Ctrl-C stops\)\.\.\.")
+    t.expect(r"address 5 answers")
     t.send(b"\x03")
     out = t.prompt("installer").decode()
-    assert "^C (cancelled)" in out
+    assert "^C (cancelled)" in out and "answering so far: 1, 5" in out
+    out = t.cmd("modbus scan nosuchbus")
+    assert "Scanning" not in out and "no Modbus bus named 'nosuchbus'" in out
     assert "answering: 1, 5" in t.cmd("modbus scan lan 1-6")     # the bus still works

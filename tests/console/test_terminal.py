@@ -93,8 +93,8 @@ def test_arrow_keys_are_consumed_and_up_recalls_history():
     assert ed.buf == "status"
     ed.feed(b"\x1b[B")
     assert ed.buf == ""
-    # left/right, home/end, F-keys, SS3 arrows: never in the line
-    ed.feed(b"ab\x1b[C\x1b[D\x1b[1;5C\x1b[15~\x1bOD\x1bOHc\r")
+    # modified arrows and F-keys: never in the line
+    ed.feed(b"ab\x1b[1;5C\x1b[15~\x1b[24~c\r")
     assert ed.history[-1] == "abc"
 
 
@@ -104,7 +104,7 @@ def test_escape_split_across_reads():
     ed.feed(b"[")
     ed.feed(b"D")
     _, ev = ed.feed(b"y\r")
-    assert lines(ev) == ["xy"]
+    assert lines(ev) == ["yx"]             # the Left arrow moved the cursor before x
 
 
 def test_secret_mode_masks_and_is_not_kept():
@@ -140,5 +140,50 @@ def test_utf8_and_line_length():
 
 def test_other_control_bytes_ignored():
     ed = LineEditor()
-    _, ev = ed.feed(b"he\x00\x01\x02lp\r")
+    _, ev = ed.feed(b"he\x00\x02\x06lp\r")
     assert lines(ev) == ["help"]
+
+
+def test_lone_escape_does_not_swallow_the_next_key():
+    ed = LineEditor()
+    _, ev = ed.feed(b"\x1bhelp\r")
+    assert lines(ev) == ["help"]
+    ed.start_line()
+    _, ev = ed.feed(b"st\x1b\x1batus\r")
+    assert lines(ev) == ["status"]
+
+
+def test_left_right_home_end_delete_edit_inside_the_line():
+    ed = LineEditor()
+    # "zoens": left twice, delete 'e'... typed as a user would fix it
+    echo, _ = ed.feed(b"zoens\x1b[D\x1b[D\x1b[D")
+    assert ed.pos == 2 and echo.endswith(b"\b\b\b")
+    echo, _ = ed.feed(b"\x1b[3~")            # Delete under the cursor: 'e' goes
+    assert ed.buf == "zons" and echo == b"ns \b\b\b"
+    echo, _ = ed.feed(b"\x1b[Ce")            # Right, then insert 'e' before 's'
+    assert ed.buf == "zones" and echo == b"nes\b"
+    ed.feed(b"\x1b[H")                       # Home, then insert at the start
+    assert ed.pos == 0
+    ed.feed(b"\x1bOF 1")                     # End (SS3) and append
+    assert ed.buf == "zones 1" and ed.pos == 7
+    ed.feed(b"\x1b[1~\x1b[3~")              # Home (VT) and Delete: the 'z' goes
+    assert ed.buf == "ones 1"
+    ed.feed(b"\x01z\x05\x7f2")               # Ctrl-A, z, Ctrl-E, backspace, 2
+    _, ev = ed.feed(b"\r")
+    assert lines(ev) == ["zones 2"]
+
+
+def test_backspace_in_the_middle_redraws_the_tail():
+    ed = LineEditor()
+    ed.feed(b"abXc\x1b[D")
+    echo, _ = ed.feed(b"\x7f")
+    assert ed.buf == "abc" and echo == b"\bc \b\b"
+
+
+def test_forget_drops_a_line_from_history():
+    ed = LineEditor()
+    ed.feed(b"login 7777\r")
+    ed.start_line()
+    ed.feed(b"help\r")
+    ed.forget("login 7777")
+    assert ed.history == ["help"]
