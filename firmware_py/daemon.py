@@ -23,6 +23,7 @@ from .authstore import AuthStore
 from .codes import CodeBook, Lockout
 from .config import check_site, site_for_engine
 from .errors import GuardroomError, StorageError
+from .outputs import OutputOwner
 from .statefile import StateFile
 
 log = logging.getLogger("guardroom.daemon")
@@ -61,9 +62,8 @@ class Daemon:
         self.console = None
         self.drivers: dict = {}
         self.outputs_map: dict[str, tuple] = {}  # output name -> (driver, kind)
-        self.output_state: dict[str, bool] = {}
+        self.output_owner: Optional[OutputOwner] = None   # wanted/told state of outputs
         self.zone_activity: dict[str, dict] = {}  # zone -> last_change_ns, trips (since start)
-        self._out_queues: dict[str, asyncio.Queue] = {}
         self._tasks: list[asyncio.Task] = []
         self._subscribers: list[Callable[[dict], None]] = []
         self._wake: Optional[asyncio.Event] = None
@@ -105,6 +105,9 @@ class Daemon:
         self.sink = SampleBuffer(wake=self._wake_threadsafe)
         asm = build_drivers(self.config, self.sink)
         self.drivers, self.points, self.outputs_map = asm.drivers, asm.points, asm.outputs
+        self.output_owner = OutputOwner(self.outputs_map, self.drivers,
+                                        on_change=self._schedule_state_publish,
+                                        on_error=self._output_failed)
         check_site(self.config, self.points, asm.output_kinds(), asm.readers)
         self.engine = Engine(site_for_engine(self.config, self.points, asm.output_kinds()))
         self.statefile = StateFile(os.path.join(storage["dir"], "state.json"))
@@ -134,10 +137,9 @@ class Daemon:
                                       for z in self.config["zones"]])
         await self.relay.start()
         for kind, drv in self.drivers.items():
-            self._out_queues[kind] = asyncio.Queue()
-            self._tasks.append(asyncio.create_task(self._output_worker(kind, drv),
-                                                   name=f"outputs-{kind}"))
             await drv.start()
+        # Only now can outputs be written: the restored orders (recorded above) go out here.
+        self.output_owner.start()
         if self.config.get("console"):
             from .console import Console
 
@@ -170,6 +172,8 @@ class Daemon:
             await _quietly(self.console.stop())
         for drv in self.drivers.values():
             await _quietly(drv.stop())
+        if self.output_owner is not None:
+            await _quietly(self.output_owner.stop())
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -338,14 +342,10 @@ class Daemon:
 
     # ------------------------------------------------------------------ outputs
     def _order_output(self, name: str, on: bool) -> None:
-        target = self.outputs_map.get(name)
-        if target is None:
+        if name not in self.outputs_map:
             log.error("engine ordered unknown output %s", name)
             return
-        self.output_state[name] = on
-        q = self._out_queues.get(self._driver_kind(target[0]))
-        if q is not None:
-            q.put_nowait(("set", name, on))
+        self.output_owner.order(name, on)
 
     def _driver_kind(self, drv) -> str:
         for k, d in self.drivers.items():
@@ -353,35 +353,31 @@ class Daemon:
                 return k
         return ""
 
-    async def _output_worker(self, kind: str, drv) -> None:
-        q = self._out_queues[kind]
-        while True:
-            op, name, arg = await q.get()
-            try:
-                if op == "set":
-                    await drv.set_output(name, arg)
-                else:
-                    await drv.pulse_output(name, arg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001
-                self.counters["output_errors"] += 1
-                log.error("output %s failed: %s", name, e)
-                self._report_event(events.make("trouble", 321, 1,
-                                               f"Output {name!r} failed: {e}", user="system"))
+    def _output_failed(self, name: str, e: Exception) -> None:
+        self.counters["output_errors"] += 1
+        self._report_event(events.make("trouble", 321, 1, f"Output {name!r} failed: {e}",
+                                       user="system"))
 
-    async def set_output(self, name: str, on: bool) -> None:
-        drv, _ = self.outputs_map[name]
-        self.output_state[name] = on
-        await drv.set_output(name, on)
-        self._schedule_state_publish()
+    async def set_output(self, name: str, on: bool, who: str = "console") -> None:
+        """By hand (console): held until ``end_manual_outputs(who)`` or a time limit."""
+        await self.output_owner.manual_set(name, on, who)
+
+    def end_manual_outputs(self, who: Optional[str] = None, why: str = "") -> list[str]:
+        """Outputs switched by hand go back to the engine's order (console logout, ...)."""
+        return self.output_owner.end_manual(who, why)
 
     async def pulse_output(self, name: str, ms: int) -> None:
         drv, _ = self.outputs_map[name]
         await drv.pulse_output(name, ms)
 
+    @property
+    def output_state(self) -> dict:
+        """What each output's hardware was last told (and confirmed)."""
+        return self.output_owner.state() if self.output_owner else {}
+
     def outputs(self) -> dict:
-        return {n: {"kind": k, "on": bool(self.output_state.get(n, False)),
+        told = self.output_state
+        return {n: {"kind": k, "on": bool(told.get(n, False)),
                     "driver": self._driver_kind(d)} for n, (d, k) in self.outputs_map.items()}
 
     def _show_area_on_readers(self, area: str, state: str) -> None:
@@ -389,7 +385,7 @@ class Daemon:
         for reader, rc in self.config["readers"].items():
             led = f"{reader}.led"
             if rc["area"] == area and rc["show_armed"] and led in self.outputs_map:
-                if self.output_state.get(led) != armed:
+                if self.output_owner.wanted.get(led) != armed:
                     self._order_output(led, armed)
 
     # ------------------------------------------------------------------ credentials
@@ -398,6 +394,10 @@ class Daemon:
             self.loop.create_task(self._credential(ev))
         elif ev.get("type") == "notice":
             log.info("%s %s: %s", ev.get("driver", "?"), ev.get("device", ""), ev.get("text"))
+            text = str(ev.get("text", ""))
+            if "online" in text and "offline" not in text and ev.get("driver") in self.drivers:
+                # a module or reader is back: its coils/LEDs/strikes get what they should show
+                self.output_owner.reapply(ev["driver"])
         elif ev.get("type") == "chatter":
             self._on_chatter(ev)
 

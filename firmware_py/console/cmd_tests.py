@@ -222,7 +222,8 @@ async def siren(ctx, args):
          """
 Without arguments: every output (siren, strobe, relay, reader LED) with its kind and state.
 'output ID on', 'output ID off', 'output ID pulse MS' (10-60000 ms) switch it directly, for
-wiring checks; the engine takes it back at its next order.
+wiring checks. The output goes back to the alarm logic's order at the engine's next order
+for it, when you log out (also idle logout or a lost link), or after 10 minutes.
 """)
 async def output(ctx, args):
     outs = ctx.host.outputs()

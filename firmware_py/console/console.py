@@ -372,6 +372,10 @@ class Console:
         if was is None:
             return
         log.info("console logout of %s (%s)", was.user, why)
+        end = getattr(self.host, "end_manual_outputs", None)
+        if end is not None:   # outputs switched by hand return to the engine's order
+            for name in end("console", f"console {why}"):
+                self.out(f"{name}: back to the alarm logic's order.")
         self.editor.history.clear()           # the next person must not recall our commands
         if was.level >= LEVEL_INSTALLER and running_areas(self.host):
             # The walk test is the installer's: it ends with the session, reported.

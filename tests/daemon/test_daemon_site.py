@@ -254,3 +254,22 @@ def test_no_secret_reaches_the_log(site):
     assert "0F1E2D3C4B5A69788796A5B4C3D2E1F0".lower() not in log.lower()
     assert HMAC_KEY not in log
     assert "pbkdf2_sha256" not in log
+
+
+def test_sounding_siren_sounds_again_after_sigkill(site):
+    """Perimeter armed, both beams broken: the siren sounds. A SIGKILL and a restart must
+    leave it sounding (the restored orders reach the pin), and the retained state says what
+    the pin was told."""
+    p = site.platform
+    sent = p.send_cmd("ctl-1", "arm_away", area="perimeter", signed=True)
+    assert p.wait_result(lambda r: r.get("nonce") == sent["nonce"], 10)["ok"]
+    site.press("beam_north_a")
+    site.press("beam_north_b")
+    assert site.wait_output("siren", True, 15), "verified perimeter alarm did not sound"
+    site.kill_daemon()
+    key = "north-school/ctl-1"
+    p.states.pop(key, None)
+    site.start_daemon()
+    assert site.wait_output("siren", True, 10), "siren silent after the restart"
+    st = p.wait_until(lambda: p.states.get(key), 10)
+    assert st["outputs"]["siren"] is True
