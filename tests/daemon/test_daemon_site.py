@@ -140,6 +140,8 @@ def test_command_accepted_once_is_refused_after_sigkill(site):
     good = p.send_cmd("ctl-1", "drill_start", area="building", signed=True)
     assert p.wait_result(lambda r: r.get("nonce") == good["nonce"], 10)["ok"] is True
     site.kill_daemon()
+    # the new process must be the one that is online (not the old retained status)
+    p.wait_until(lambda: p.status.get("north-school/ctl-1") == "offline", 15)
     site.start_daemon()
     n_before = len(p.results)
     p.client.publish("guardroom/north-school/ctl-1/cmd", json.dumps(good), qos=1)
@@ -268,6 +270,7 @@ def test_sounding_siren_sounds_again_after_sigkill(site):
     assert site.wait_output("siren", True, 15), "verified perimeter alarm did not sound"
     site.kill_daemon()
     key = "north-school/ctl-1"
+    p.wait_until(lambda: p.status.get(key) == "offline", 15)
     p.states.pop(key, None)
     site.start_daemon()
     assert site.wait_output("siren", True, 10), "siren silent after the restart"
