@@ -10,7 +10,8 @@ outbox drains in order); a door forced open; a Modbus device unplugged. It ends 
 table and exits 0. Ctrl-C at any time stops everything it started.
 
 ``guardroom demo --interactive`` keeps the site running with a prompt to press buttons, break
-beams, open doors, stop the broker... (``help`` lists the commands).
+beams, open doors, stop the broker... (``help`` lists the commands), and puts the commissioning
+console on a pseudo-terminal whose path it prints (open it with picocom or screen).
 """
 from __future__ import annotations
 
@@ -310,7 +311,8 @@ def main(argv=None) -> int:
     n.say("Starting the emulated site: Mosquitto, Modbus beams (RTU on a pty) and fence (TCP), "
           "OSDP door reader (pty), GPIO (mock pins), the daemon, the monitoring platform.")
     t0 = time.monotonic()
-    site = EmulatedSite(site_file=ns.site, patch=demo_patch, quiet_platform=False)
+    site = EmulatedSite(site_file=ns.site, patch=demo_patch, quiet_platform=False,
+                        console=ns.interactive)
     if ns.keep:
         site._own_dir = False
     try:
@@ -319,6 +321,13 @@ def main(argv=None) -> int:
         n.say(f"Site up in {time.monotonic() - t0:.1f} s (work folder {site.workdir}, daemon "
               f"log {site.log_path}). Lines from the platform look like this:")
         if ns.interactive:
+            if site.console_path:
+                n.say(f"The commissioning console is on {site.console_path}: open it in "
+                      f"another terminal with `picocom -b 115200 {site.console_path}` (or "
+                      f"`screen {site.console_path} 115200`), press Enter, `login` (demo "
+                      "codes: installer 7777, guard 1234).")
+            else:
+                n.say("This site file has no [console] section: no commissioning console.")
             interactive(site)
             return 0
         Scenario(site, n).run()

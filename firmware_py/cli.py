@@ -20,6 +20,13 @@ EMULATORS = {
     "platform": "guardroom.emulators.platform",
     "broker": "guardroom.emulators.broker",
 }
+EMULATOR_HELP = {
+    "gpio": "press buttons and break beams on the GPIO driver's mock pins",
+    "modbus": "Modbus RTU/TCP devices (I/O modules, beams, fence energizers)",
+    "osdp": "OSDP card readers on a pty (libosdp peripheral devices)",
+    "platform": "a monitoring platform that prints and acknowledges events",
+    "broker": "a Mosquitto broker on a free loopback port",
+}
 BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e"}
 
 
@@ -46,13 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hash-code", help="hash a user/installer code for the config")
     h.add_argument("--stdin", action="store_true", help="read the code from stdin, no prompt")
 
+    # `emulate X ...` and `bench X ...` are handed to X before this parser sees them (see
+    # _delegated); these parsers only answer `guardroom emulate --help` and mistakes.
     e = sub.add_parser("emulate", help="play emulated hardware or the platform",
-                       add_help=False)
-    e.add_argument("what", choices=sorted(EMULATORS))
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Play a piece of the site on this PC, over the real wire:\n"
+                                   + "\n".join(f"  {k:<9} {v}" for k, v in EMULATOR_HELP.items())
+                                   + "\n\n'guardroom emulate WHAT --help' lists its options.")
+    e.add_argument("what", choices=sorted(EMULATORS), metavar="WHAT",
+                   help="one of: " + ", ".join(sorted(EMULATORS)))
     e.add_argument("args", nargs=argparse.REMAINDER)
 
-    b = sub.add_parser("bench", help="benchmarks (core engine, end to end)", add_help=False)
-    b.add_argument("what", choices=sorted(BENCHES))
+    b = sub.add_parser("bench", help="benchmarks (core engine, end to end)",
+                       description="'guardroom bench core --help' and 'guardroom bench e2e "
+                                   "--help' list their options.")
+    b.add_argument("what", choices=sorted(BENCHES), metavar="WHAT",
+                   help="one of: " + ", ".join(sorted(BENCHES)))
     b.add_argument("args", nargs=argparse.REMAINDER)
 
     d = sub.add_parser("demo", help="run the emulated site demo", add_help=False)
