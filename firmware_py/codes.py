@@ -35,7 +35,8 @@ USER_SCHEMA = Section({
     "cards": ListOf(Str(pattern=r"[0-9A-Fa-f]{1,32}", secret=True), default=list, unique=True,
                     doc="card numbers (as the reader reports them) that belong to this user"),
     "areas": ListOf(Name(), default=list, doc="areas this user may arm/disarm (empty = all)"),
-    "enabled": Bool(default=True),
+    "enabled": Bool(default=True, doc="false: the user's code, duress code and cards are "
+                                      "refused (kept in the file, e.g. a guard on leave)"),
 })
 
 LOCKOUT_SCHEMA = Section({

@@ -49,54 +49,86 @@ STORAGE_SCHEMA = Section({
 }, default=dict)
 
 PROFILE_SCHEMA = Section({
-    "active_ms": Int(default=100, min=0, max=60_000, doc="a change to active must hold this long"),
-    "restore_ms": Int(default=100, min=0, max=60_000, doc="a change back to normal must hold"),
+    "active_ms": Int(default=100, min=0, max=60_000,
+                     doc="ms; a change to active must hold this long to count (shorter "
+                         "glitches vanish)"),
+    "restore_ms": Int(default=100, min=0, max=60_000,
+                      doc="ms; a change back to normal must hold this long to count"),
     "pulses": Int(default=1, min=1, max=20, doc="activations needed within pulse_window_ms"),
-    "pulse_window_ms": Int(default=0, min=0, max=600_000),
+    "pulse_window_ms": Int(default=0, min=0, max=600_000,
+                           doc="ms; the window in which `pulses` activations must fall "
+                               "(0 = no window: with pulses = 1 each activation counts)"),
 })
 
 AREA_SCHEMA = Section({
-    "entry_delay_s": Int(default=30, min=0, max=255),
-    "exit_delay_s": Int(default=30, min=0, max=255),
-    "bell_cutoff_s": Int(default=600, min=30, max=15300, doc="siren stops after this (1-255 min)"),
+    "entry_delay_s": Int(default=30, min=0, max=255,
+                         doc="seconds; opening an entry_exit zone of the armed area starts "
+                             "this delay to disarm before the alarm (0 = instant)"),
+    "exit_delay_s": Int(default=30, min=0, max=255,
+                        doc="seconds; after arming, the time to leave through entry_exit "
+                            "zones before the area is armed"),
+    "bell_cutoff_s": Int(default=600, min=30, max=15300,
+                         doc="seconds; the siren stops after sounding this long (30 s to 255 "
+                             "min; EN 50131-4 allows 90 s to 15 min); the strobe stays on "
+                             "until reset"),
     "fallback_s": Int(default=30, min=0, max=3600,
-                      doc="a silent alarm sounds the local siren if the platform has not "
+                      doc="seconds; a silent alarm sounds the local siren if the platform has not "
                           "acknowledged it within this time (or at once when the uplink is down)"),
     "swinger_limit": Int(default=3, min=0, max=14, doc="trips per armed period before a zone is "
                                                        "shut down (0 = never)"),
-    "sirens": ListOf(Name(), default=list, unique=True, doc="outputs of kind siren"),
-    "strobes": ListOf(Name(), default=list, unique=True, doc="outputs of kind strobe"),
+    "sirens": ListOf(Name(), default=list, unique=True,
+                     doc="names of outputs of kind siren (declared in [drivers...]) this "
+                         "area sounds"),
+    "strobes": ListOf(Name(), default=list, unique=True,
+                      doc="names of outputs of kind strobe this area lights (a strobe "
+                          "listed in sirens is refused)"),
 })
 
 GROUP_SCHEMA = Section({
     "window_s": Int(default=1800, min=1, max=7200,
-                    doc="a second distinct zone of the group within this time verifies"),
+                    doc="seconds; a second distinct zone of the group tripping within this "
+                        "time makes the alarm verified"),
     "siren_on_verify": Bool(default=False, doc="sound the area's sirens once verified"),
 })
 
 ZONE_SCHEMA = Section({
-    "name": Name(),
-    "point": Name(doc="the input point (declared by a driver) this zone watches"),
-    "type": Choice(ZONE_TYPES),
-    "area": Name(),
-    "profile": Name(default="", doc="debounce profile; empty = the type's default"),
+    "name": Name(doc="the zone's name, unique: on every event, in the console and the log"),
+    "point": Name(doc="the input point this zone watches, as a driver declares it (a GPIO "
+                      "input's point, a Modbus profile point, an OSDP reader point)"),
+    "type": Choice(ZONE_TYPES, doc="how the zone alarms; see 'Zone types' below"),
+    "area": Name(doc="the area (a key of [areas]) this zone belongs to"),
+    "profile": Name(default="", doc="debounce profile: a built-in one (see 'Debounce "
+                                    "profiles built in' above) or a [profiles.NAME]; empty = "
+                                    "the type's default"),
     "invert": Bool(default=False, doc="normally closed contact: swap active and normal"),
     "silent": Bool(default=None, doc="omit for the type's default (panic/duress silent)"),
-    "groups": ListOf(Name(), default=list, unique=True),
-    "offline_grace_s": Int(default=60, min=0, max=86400),
+    "groups": ListOf(Name(), default=list, unique=True,
+                     doc="verification groups (keys of [groups]) this zone belongs to"),
+    "offline_grace_s": Int(default=60, min=0, max=86400,
+                           doc="seconds a zone may stay offline (device not answering) before "
+                               "it counts as unavailable (trouble, or alarm with "
+                               "offline_alarm); at most 300 for panic/duress"),
     "offline_alarm": Bool(default=False, doc="an offline zone past its grace is an alarm"),
-    "watch_days": Int(default=0, min=0, max=365, doc="trouble if never active for N days"),
+    "watch_days": Int(default=0, min=0, max=365,
+                      doc="days; an 'inactive sensor' trouble if the zone never trips for this "
+                          "long (0 = off)"),
     "cid": Int(default=0, min=0, max=999, doc="Contact ID code override (0 = by type)"),
     "momentary": Bool(default=False, doc="keyswitch: each press toggles (else held = armed)"),
 })
 
 SABOTAGE_SCHEMA = Section({
-    "count": Int(default=3, min=0, max=64, doc="zones going offline together (0 = off)"),
-    "window_s": Int(default=60, min=1, max=3600),
+    "count": Int(default=3, min=0, max=64,
+                 doc="this many zones going offline within window_s raise a sabotage alarm "
+                     "(0 = off)"),
+    "window_s": Int(default=60, min=1, max=3600,
+                    doc="seconds; the time within which `count` zones going offline count "
+                        "as one sabotage"),
 }, default=dict)
 
 READER_SCHEMA = Section({
-    "area": Name(doc="the area a PIN or card at this reader arms and disarms"),
+    "area": Name(doc="the area a PIN or card at this reader arms and disarms. The table's "
+                     "name ([readers.NAME]) must be the name of an OSDP reader in "
+                     "[[drivers.osdp.port.reader]]"),
     "card_action": Choice(["grant", "toggle", "none"], default="grant",
                           doc="a known card: open the door, or arm/disarm the area"),
     "pin_action": Choice(["toggle", "none"], default="toggle",
@@ -146,12 +178,23 @@ def _top_schema() -> Section:
         "mqtt": MQTT_SCHEMA,
         "lockout": LOCKOUT_SCHEMA,
         "users": ListOf(USER_SCHEMA, default=list),
-        "profiles": MapOf(PROFILE_SCHEMA, default=dict),
-        "areas": MapOf(AREA_SCHEMA, min_len=1),
-        "groups": MapOf(GROUP_SCHEMA, default=dict),
-        "zones": ListOf(ZONE_SCHEMA, min_len=1),
+        "profiles": MapOf(PROFILE_SCHEMA, default=dict,
+                          doc="Debounce profiles of your own, [profiles.NAME]; a NAME equal "
+                              "to a built-in profile replaces it."),
+        "areas": MapOf(AREA_SCHEMA, min_len=1,
+                       doc="One table per area, [areas.NAME]: a part of the site armed and "
+                           "disarmed as one."),
+        "groups": MapOf(GROUP_SCHEMA, default=dict,
+                        doc="Verification groups, [groups.NAME]: two distinct zones of one "
+                            "group tripping within window_s make a verified alarm."),
+        "zones": ListOf(ZONE_SCHEMA, min_len=1,
+                        doc="One [[zones]] table per zone: an input point watched as a "
+                            "panic button, a beam, a door..."),
         "sabotage": SABOTAGE_SCHEMA,
-        "readers": MapOf(READER_SCHEMA, default=dict),
+        "readers": MapOf(READER_SCHEMA, default=dict,
+                         doc="What a card or PIN at an OSDP reader does, [readers.NAME] where "
+                             "NAME is the reader's name in [[drivers.osdp.port.reader]] (a "
+                             "table naming no reader is an error)."),
         "drivers": _DriversSection(),
     }
     try:
@@ -297,8 +340,10 @@ def site_problems(cfg: dict, points, outputs: dict[str, str],
     if readers is not None:
         for name in cfg.get("readers") if isinstance(cfg.get("readers"), dict) else {}:
             if name not in readers:
-                p.add(f"readers.{name}", "no OSDP reader of that name in [drivers.osdp] (the "
-                                         "table's name must be the reader's name)")
+                p.add(f"readers.{name}", f"no OSDP reader of that name in [drivers.osdp]"
+                                         f"{_near_hint(name, readers)} (the table's name "
+                                         f"must be a reader's name; readers: "
+                                         f"{', '.join(sorted(readers)) or 'none'})")
     return p
 
 

@@ -68,3 +68,26 @@ def test_good_file_summary(tmp_path):
     r = check(tmp_path, MINIMAL)
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout and "1 zone(s): 1 panic" in r.stdout
+
+
+def test_readers_table_must_name_a_reader(tmp_path):
+    r = check(tmp_path, MINIMAL + '\n[readers.front]\narea = "main"\n')
+    assert r.returncode == 2
+    assert "readers.front" in r.stderr and "must be a reader's name; readers: none" in r.stderr
+
+
+def test_reference_gives_meaning_and_units():
+    from guardroom.configdoc import render
+
+    text = render()
+    rows = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+    for key in ("areas.<name>.entry_delay_s", "areas.<name>.exit_delay_s", "zones[].name",
+                "zones[].point", "zones[].type", "zones[].area", "zones[].groups",
+                "zones[].offline_grace_s", "profiles.<name>.pulse_window_ms",
+                "users[].enabled", "sabotage.window_s", "areas.<name>.bell_cutoff_s"):
+        assert not rows[key].rstrip().endswith("|  |"), key
+    for key in ("areas.<name>.entry_delay_s", "zones[].offline_grace_s", "sabotage.window_s"):
+        assert "seconds" in rows[key], key
+    for profile in ("polled", "beam", "panic"):
+        assert f"| `{profile}` |" in text
+    assert "(1-255 min)" not in text
