@@ -242,6 +242,45 @@ async def time_(ctx, args):
     ctx.out(f"clock set: {ctx.host.clock().get('wall', stamp)} UTC")
 
 
+def config_hash(path: str) -> str:
+    """The first 16 hex digits of the config file's SHA-256 (as on disk now)."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+
+
+@command("version", LEVEL_ANYONE, "version",
+         "software version, engine build, config hash, uptime",
+         """
+The software version, whether the alarm engine runs compiled (production) or interpreted,
+the Python version, the first 16 hex digits of the config file's SHA-256 (compare it with
+`sha256sum site.toml` on your laptop to know which file runs), and how long the controller
+software has been running.
+""")
+async def version(ctx, args):
+    import platform as _platform
+
+    from .health import span
+
+    if args:
+        raise UsageError()
+    info = ctx.host.info
+    path = getattr(ctx.host, "config_path", None)
+    pairs = [("version", f"guardroom {info.get('version', '?')}"),
+             ("engine", f"{info.get('engine', '?')} build"),
+             ("python", _platform.python_version()),
+             ("controller", f"{info.get('controller', '?')} at {info.get('site', '?')}"),
+             ("uptime", span(time.monotonic() - ctx.console.started))]
+    if ctx.level >= LEVEL_USER:
+        pairs.insert(3, ("config", f"sha256 {config_hash(path)}  ({path})" if path
+                         else "(started without a config file)"))
+    ctx.out(*kv(pairs))
+
+
 @command("restart", LEVEL_INSTALLER, "restart", "restart the controller software",
          """
 Asks for confirmation, then the daemon announces the restart and restarts itself (systemd

@@ -99,6 +99,18 @@ class Context:
         answer = await self.ask(f"{question} [y/N] ")
         return (answer or "").strip().lower() in ("y", "yes")
 
+    def read_keys(self, handler) -> None:
+        """Single keys typed from now on go to ``handler(key)`` (a full-screen view); Ctrl-C
+        still ends the view."""
+        self.live()
+        self.console.key_handler = handler
+        self.console.editor.keys = True
+
+    def raw(self, text: str) -> None:
+        """Write ``text`` as is (escape sequences of a full-screen view)."""
+        if not self.detached:
+            self.console.write(text)
+
     def live(self) -> None:
         """This command is a live view from now on: its output is never paged."""
         if not self.detached:

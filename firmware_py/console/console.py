@@ -14,7 +14,8 @@ import time
 from typing import Optional
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
-from . import cmd_bus, cmd_config, cmd_log, cmd_system, cmd_tests, cmd_zones  # noqa: F401
+from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_system, cmd_tests,  # noqa: F401
+               cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
 from .render import fit, usage, wrap
 from .session import Session
@@ -67,6 +68,8 @@ class Console:
         self._shown_lines = 0
         self._held: list[str] = []
         self._drained = asyncio.Event()
+        self.key_handler = None               # a full-screen view reading single keys
+        self.started = time.monotonic()       # for 'version': the controller's uptime
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -170,7 +173,7 @@ class Console:
             for piece in held:
                 self.write(piece + "\n")
         self._paging = False
-        self.editor.keys = False
+        self.editor.keys = self.key_handler is not None
         self._drained.set()
 
     async def wait_paged(self) -> None:
@@ -297,7 +300,10 @@ class Console:
                     break
                 ev = getter.result()
                 if isinstance(ev, Key):
-                    self._page_key(ev.key)
+                    if self.key_handler is not None:
+                        self.key_handler(ev.key)
+                    else:
+                        self._page_key(ev.key)
                     continue
                 if isinstance(ev, Interrupt) and self._held:
                     self._page_key("q")       # Ctrl-C at --More--: the rest of the output
@@ -346,6 +352,7 @@ class Console:
         finally:
             self._running = None
             self._ctx = None
+            self.key_handler = None
             self._paging = False
             self._held.clear()
             self.editor.keys = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .sitecfg import INSTALLER_CODE
+from .sitecfg import INSTALLER_CODE, USER_CODE
 from .term import MORE
 
 
@@ -61,3 +61,34 @@ def test_lone_escape_and_cursor_keys_on_the_wire(rig):
     assert "usage: logout" in t.prompt("anyone").decode()
     t.send(b"hepl loguot\x1b[D\x1b[D\x1b[D\x1b[3~\x1b[Cu\x1b[H\x1b[C\x1b[C\x1b[3~\x1b[Cp\r")
     assert "usage: logout" in t.prompt("anyone").decode()
+
+
+def test_zone_monitor_redraws_in_place_and_q_quits(rig):
+    t = rig.term
+    rig.login(USER_CODE, "user")
+    t.line("monitor")
+    t.expect(r"\x1b\[2J")                      # the screen is cleared once
+    t.expect(r"0 of 4 zone\(s\) not at rest\.  q: quit")
+    rig.gpio.press(23)                          # a beam breaks: the frame is redrawn
+    t.expect(rb"1 of 4 zone\(s\) not at rest")
+    frame = bytes(t.seen).decode().split("\x1b[H")[-1]     # the last frame drawn
+    rows = [r for r in frame.split("\r\n") if r.strip()]
+    assert rows[3].startswith("beam_north") and "active" in rows[3]   # not at rest: on top
+    assert all(len(r.replace("\x1b[K", "")) <= 79 for r in rows)
+    assert len(frame.split("\r\n")) <= 24
+    t.send(b"q")
+    out = t.prompt("user").decode()
+    assert "Zone monitor closed." in out
+    rig.gpio.release(23)
+
+
+def test_version_shows_build_config_hash_and_uptime(rig):
+    import hashlib
+
+    rig.login(USER_CODE, "user")
+    out = rig.term.cmd("version")
+    assert re.search(r"version\s+guardroom \d+\.\d+", out)
+    assert re.search(r"engine\s+(compiled|interpreted) build", out)
+    want = hashlib.sha256(open(rig.config_path, "rb").read()).hexdigest()[:16]
+    assert f"sha256 {want}" in out
+    assert re.search(r"uptime\s+\d+ s", out)
