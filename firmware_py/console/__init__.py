@@ -17,6 +17,11 @@ CONSOLE_SCHEMA = Section({
                 doc="lines of the installer's terminal: longer output waits at a --More-- "
                     "prompt (space: next page, q: quit); 0 = never page"),
     "lockout": LOCKOUT_SCHEMA,
+    "installer_needs_authorisation": Bool(
+        default=False, doc="EN 50131 grade 3: while an area is armed, an installer code is "
+                           "refused until a user has typed 'authorise' at the console"),
+    "authorise_s": Int(default=1800, min=60, max=86400,
+                       doc="seconds installer access stays open after a user's 'authorise'"),
     "banner": Str(default="", max_len=400, doc="extra line(s) under the banner, e.g. the site "
                                                "contact"),
 })

@@ -70,6 +70,12 @@ async def login(ctx, args):
     # PBKDF2 takes tens of ms per user on a Pi: never on the loop that decides alarms.
     match = await loop.run_in_executor(None, ctx.host.codes.check, code) if code else None
     del code
+    if match is not None and match.level >= LEVEL_INSTALLER:
+        from .cmd_users import installer_blocked
+
+        why = installer_blocked(ctx)
+        if why:
+            raise CommandError(f"installer login refused: {why}")
     prev = session.match
     res = session.attempt(match, time.monotonic())
     if not res.ok:

@@ -142,6 +142,34 @@ class ConfigEditor:
         self._accept(trial, key, tokens, None, {})
         return self.edits[-1]
 
+    def append_item(self, list_key: str, item: dict) -> tuple[str, str, str]:
+        """Stage a new table at the end of an array of tables (``users``: a new user)."""
+        trial = tomlkit.parse(self.text())
+        if list_key not in trial:
+            trial[list_key] = tomlkit.aot()
+        arr = trial[list_key]
+        if not isinstance(arr, (list, AoT)):
+            raise ConfigEditError(f"{list_key} is not a list of tables")
+        t = tomlkit.table()
+        for k, v in item.items():
+            t[k] = v
+        t.add(tomlkit.nl())
+        arr.append(t)
+        name = item.get("name", len(arr) - 1)
+        self._accept(trial, f"{list_key}.{name}", [list_key, str(name)], None, {})
+        return self.edits[-1]
+
+    def remove_item(self, list_key: str, name: str) -> tuple[str, str, str]:
+        """Stage the removal of the item named ``name`` from an array of tables."""
+        trial = tomlkit.parse(self.text())
+        arr = trial.get(list_key)
+        if not isinstance(arr, (list, AoT)):
+            raise ConfigEditError(f"no {list_key} in the config")
+        _, idx = self._item(arr, name, [list_key])
+        del arr[idx]
+        self._accept(trial, f"{list_key}.{name}", [list_key, name], {}, None)
+        return self.edits[-1]
+
     def unset(self, key: str) -> tuple[str, str, str]:
         """Remove ``key`` (the schema default applies again)."""
         tokens = split_path(key)

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
 from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_system, cmd_tests,  # noqa: F401
-               cmd_zones)
+               cmd_users, cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
 from .render import fit, usage, wrap
 from .session import Session
