@@ -69,7 +69,8 @@ class EmulatedSite:
     def __init__(self, workdir: Optional[str] = None, site_file: Optional[str] = None,
                  patch: Optional[Callable[[dict], None]] = None, daemon: bool = True,
                  platform: bool = True, auto_ack: bool = True, console: bool = False,
-                 quiet_platform: bool = True, platform_out=None, log_file: Optional[str] = None):
+                 quiet_platform: bool = True, platform_out=None, log_file: Optional[str] = None,
+                 arc: int = 0, arc_key: str = ""):
         self._own_dir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="guardroom-site-")
         os.makedirs(self.workdir, exist_ok=True)
@@ -93,6 +94,8 @@ class EmulatedSite:
         self.config: dict = {}
         self._loop: Optional[_LoopThread] = None
         self._log_fh = None
+        self.want_arc, self.arc_key = arc, arc_key   # ARC receivers (DC-09): 0, 1 or 2
+        self.arcs: list = []
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "EmulatedSite":
@@ -109,6 +112,8 @@ class EmulatedSite:
         self._loop = _LoopThread()
         self.broker = MosquittoBroker(workdir=os.path.join(self.workdir, "broker")).start()
         self._start_hardware()
+        if self.want_arc:
+            self._start_arcs()
         self._write_config()
         if self.want_platform:
             from .platform import Platform
@@ -137,6 +142,8 @@ class EmulatedSite:
             for emu in self.modbus.values():
                 _quiet(lambda e=emu: self._loop.run(e.stop()))
             self.modbus.clear()
+            for arc in self.arcs:
+                _quiet(lambda a=arc: self._loop.run(a.stop()))
             _quiet(self._loop.stop)
             self._loop = None
         if self.console_cable is not None:
@@ -152,7 +159,29 @@ class EmulatedSite:
         if self._own_dir and not os.environ.get("GUARDROOM_KEEP_SITE"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    # ------------------------------------------------------------------ hardware
+    # ------------------------------------------------------------------ the ARC (DC-09)
+    def _start_arcs(self) -> None:
+        from .arc import ArcEmulator
+
+        out = None if self.quiet_platform else (self.platform_out or sys.stdout)
+        for name in ("arc-primary", "arc-backup")[:self.want_arc]:
+            self.arcs.append(self._loop.run(ArcEmulator(key=self.arc_key, out=out,
+                                                        name=name).start()))
+
+    def arc_wait(self, pred, timeout: float = 10.0, i: int = 0, every: bool = False) -> dict:
+        """The first message ARC ``i`` acknowledged (any message with ``every``) matching
+        ``pred``."""
+        try:
+            return self._loop.run(self.arcs[i].wait_for(pred, timeout, every), timeout + 5)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"ARC {i} never received it") from None
+
+    def arc_down(self, i: int = 0) -> None:
+        self._loop.run(self.arcs[i].stop())
+
+    def arc_up(self, i: int = 0) -> None:
+        self._loop.run(self.arcs[i].start())
+
     def _start_hardware(self) -> None:
         from guardroom.drivers.modbus.profiles import load as load_profile  # noqa: F401
 
@@ -220,6 +249,10 @@ class EmulatedSite:
         if not doc["mqtt"].get("cmd_hmac_key"):
             # acks must be signed: the emulated platform and the daemon share a fresh key
             doc["mqtt"]["cmd_hmac_key"] = secrets.token_hex(32)
+        if self.arcs:
+            from .arc import dc09_section
+
+            doc["dc09"] = dc09_section(self.arcs, self.arc_key)
         if "console" in doc:
             if self.want_console:
                 from .nullmodem import NullModem

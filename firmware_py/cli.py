@@ -19,6 +19,7 @@ EMULATORS = {
     "osdp": "guardroom.emulators.osdp",
     "platform": "guardroom.emulators.platform",
     "broker": "guardroom.emulators.broker",
+    "arc": "guardroom.emulators.arc",
 }
 EMULATOR_HELP = {
     "gpio": "press buttons and break beams on the GPIO driver's mock pins",

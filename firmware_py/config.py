@@ -197,6 +197,9 @@ def _top_schema() -> Section:
                              "table naming no reader is an error)."),
         "drivers": _DriversSection(),
     }
+    from .dc09.config import DC09_SCHEMA
+
+    fields["dc09"] = DC09_SCHEMA
     try:
         from .console import CONSOLE_SCHEMA
 

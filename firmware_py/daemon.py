@@ -22,6 +22,7 @@ from .assembly import build_drivers
 from .authstore import AuthStore
 from .codes import CodeBook, Lockout
 from .config import check_site, site_for_engine
+from .dc09.hookup import Dc09Host
 from .errors import GuardroomError, StorageError
 from .outputs import OutputOwner
 from .statefile import StateFile
@@ -41,7 +42,7 @@ PLATFORM_COMMANDS = {"arm_away", "arm_stay", "disarm", "bypass", "unbypass", "re
                      "drill_start", "drill_stop", "siren_test"}
 
 
-class Daemon:
+class Daemon(Dc09Host):
     """The controller process. ``await start()``, then ``await wait_stopped()``; ``stop()``
     from a signal or the console. Also the host object the console talks to."""
 
@@ -136,6 +137,7 @@ class Daemon:
                                      [{"name": z["name"], "type": z["type"], "area": z["area"]}
                                       for z in self.config["zones"]])
         await self.relay.start()
+        await self._dc09_start()
         for kind, drv in self.drivers.items():
             await drv.start()
         # Only now can outputs be written: the restored orders (recorded above) go out here.
@@ -181,6 +183,7 @@ class Daemon:
             self._save_state_now()
         if self.relay:
             await _quietly(self.relay.stop())
+        await _quietly(self._dc09_stop())
         for closable in (self.outbox, self.eventlog):
             if closable is not None and hasattr(closable, "close"):
                 try:
@@ -313,9 +316,10 @@ class Daemon:
     def _publish(self, ev: dict) -> None:
         self.counters["events"] += 1
         try:
-            self.relay.publish_event(ev)
+            ev = self.relay.publish_event(ev)
         except Exception as e:  # noqa: BLE001
             log.error("relay refused event: %s", e)
+        self._dc09_offer(ev)   # the second path gets it whatever became of the first
 
     def _report_event(self, ev: dict) -> None:
         """An event not made by the engine: log and publish."""
@@ -472,7 +476,7 @@ class Daemon:
     # ------------------------------------------------------------------ relay callbacks
     def _on_uplink(self, up: bool) -> None:
         log.warning("uplink %s", "up" if up else "DOWN")
-        self._apply(self.engine.uplink(time.monotonic_ns(), bool(up)))
+        self._path_uplink("mqtt", bool(up))
         self._schedule_state_publish()
 
     def _on_ack(self, msg: dict) -> None:
@@ -636,6 +640,7 @@ class Daemon:
             "zones": self.zones(),
             "outputs": self.outputs(),
             "uplink": self.relay_status(),
+            "arc": self.dc09_status(),
             "drivers": self.driver_status(),
             "clock": self.clock(),
             "counters": dict(self.counters),
@@ -651,7 +656,8 @@ class Daemon:
                 "outputs": {n: o["on"] for n, o in self.outputs().items()},
                 "uplink": {"connected": up.get("connected"), "outbox": up.get("outbox_depth")},
                 "devices": self.device_health(),
-                "build": {"version": __version__, "engine": self.info["engine"]}}
+                "build": {"version": __version__, "engine": self.info["engine"]},
+                **({"arc": self.dc09_brief()} if self.dc09 is not None else {})}
 
     def device_health(self) -> dict:
         """Field devices for the platform: online flags and line-error counters."""

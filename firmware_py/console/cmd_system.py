@@ -153,6 +153,10 @@ async def status(ctx, args):
     connected = up.get("connected", up.get("up", up.get("state")))
     ctx.out("", f"platform uplink: {_yes(connected, 'connected', 'NOT connected')}"
             + (f", outbox {up['outbox']}" if "outbox" in up and ctx.level > 1 else ""))
+    arc = st.get("arc")
+    if arc:
+        ctx.out(f"ARC path (DC-09): {_yes(arc.get('up'), 'up', 'DOWN')} via {arc.get('receiver')}"
+                + (f", outbox {arc.get('outbox_depth')}" if ctx.level > 1 else ""))
     zones = st.get("zones", [])
     trouble = [z for z in zones if isinstance(z, dict) and (z.get("trouble") or z.get("state")
                                                             not in (None, "normal"))]
