@@ -383,6 +383,7 @@ class ModbusDriver(Driver):
                 "name": bus.name, "transport": bus.cfg["transport"], "where": bus.where,
                 "connected": bool(bus.client is not None and bus.client.connected),
                 "crc_watch": bool(bus.watch and bus.watch.installed),
+                "crc_unattributed": bus.crc_unattributed,
                 "devices": [{"name": d.name, **stats[d.name]} for d in bus.devices],
             } for bus in self._buses.values()],
         }

@@ -50,8 +50,12 @@ def _modbus_stats(ctx, d: dict) -> None:
     if not isinstance(buses, list):
         _device_table(ctx, d)
         return
+    for bus in buses:
+        for dv in bus.get("devices") or []:
+            if "polls" in dv:
+                dv["err_rate"] = _rate(int(dv.get("failed_polls") or 0), int(dv["polls"] or 0))
     cols = [("address", "ADDR"), ("online", "ONLINE"), ("polls", "POLLS"),
-            ("failed_polls", "FAILED"), ("timeouts", "TIMEOUTS"), ("crc_errors", "CRC"),
+            ("failed_polls", "FAILED"), ("err_rate", "ERR"), ("timeouts", "TIMEOUTS"), ("crc_errors", "CRC"),
             ("exceptions", "EXC"), ("last_error", "LAST ERROR")]
     for bus in buses:
         ctx.out(f"bus {bus.get('name')}: {bus.get('transport', '')} {bus.get('where', '')}, "
@@ -87,6 +91,78 @@ def _osdp_status(ctx, d: dict) -> None:
     for port, p in (d.get("ports") or {}).items():
         ser = p.get("serial") or {}
         ctx.out(f"port {port}: " + ", ".join(f"{k} {v}" for k, v in flat(ser)[:6]))
+
+
+def _rate(bad: int, total: int) -> str:
+    if not total:
+        return "-"
+    pct = 100.0 * bad / total
+    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+
+
+def line_quality(ctx, drivers: dict) -> None:
+    """Per device: how well its bus carries it (error rates, retries, secure channel)."""
+    from .health import ago, span
+
+    mb = drivers.get("modbus")
+    if isinstance(mb, dict) and isinstance(mb.get("buses"), list):
+        rows = []
+        for bus in mb["buses"]:
+            for d in bus.get("devices") or []:
+                polls = int(d.get("polls") or 0)
+                age = d.get("last_good_age_s")
+                rows.append((f"{d.get('name')} ({bus.get('name')}/{d.get('address')})",
+                             "online" if d.get("online") else "OFFLINE" if d.get("online")
+                             is False else "?", polls, _rate(int(d.get("failed_polls") or 0),
+                                                             polls),
+                             d.get("timeouts", 0), d.get("crc_errors", 0),
+                             d.get("exceptions", 0),
+                             span(age) + " ago" if age is not None else "never",
+                             d.get("last_error") or "-"))
+        ctx.out("Modbus (per device since start):")
+        ctx.out(*table(["DEVICE", "STATE", "POLLS", "ERR", "TIMEOUT", "CRC", "EXC",
+                        "LAST GOOD", "LAST ERROR"], rows))
+        unattributed = [b for b in mb["buses"] if b.get("crc_unattributed")]
+        for b in unattributed:
+            ctx.out(f"  bus {b['name']}: {b['crc_unattributed']} CRC errors not attributable "
+                    "to a device (noise on the line?)")
+    osdp = drivers.get("osdp")
+    if isinstance(osdp, dict) and isinstance(osdp.get("readers"), dict):
+        rows = []
+        for name, r in osdp["readers"].items():
+            c = r.get("counts") or {}
+            cmds = int(c.get("commands") or 0)
+            rows.append((f"{name} ({r.get('port')}/{r.get('address')})",
+                         ("online " + ago(r.get("since_age_s"))).strip() if r.get("online")
+                         else "OFFLINE", "on" if r.get("secure_channel") else "OFF",
+                         c.get("went_offline", 0), r.get("reconnects", 0),
+                         f"{c.get('commands_failed', 0)}/{cmds}", c.get("card_errors", 0)))
+        ctx.out("OSDP (per reader since start):")
+        ctx.out(*table(["READER", "LINK", "SC", "DROPS", "RECONNECTS", "CMD FAIL",
+                        "CARD ERR"], rows))
+        for port, p in (osdp.get("ports") or {}).items():
+            ser = p.get("serial") or {}
+            ctx.out(f"  port {port}: {ser.get('rx_bytes', 0)} bytes in, "
+                    f"{ser.get('tx_bytes', 0)} out, {ser.get('io_errors', 0)} I/O errors, "
+                    f"{p.get('refresh_errors', 0)} poll errors"
+                    + (f"; last: {ser['last_error']}" if ser.get("last_error") else ""))
+    if not (isinstance(mb, dict) or isinstance(osdp, dict)):
+        ctx.out("no field bus (Modbus, OSDP) in this controller")
+
+
+@command("health", LEVEL_INSTALLER, "health", "line quality of every field device",
+         """
+For each Modbus device: its state, polls, the share that failed (ERR), timeouts, CRC errors,
+exception replies, when it last answered and its last error. For each OSDP reader: the link
+(online since when), the secure channel, how often it dropped off the bus, reconnects, failed
+commands and unreadable cards; per OSDP port the bytes and I/O errors. A few per cent of errors
+on RS-485 point at termination, biasing or a long stub; a steady rise at one device at its
+wiring or supply.
+""")
+async def health(ctx, args):
+    if args:
+        raise UsageError()
+    line_quality(ctx, ctx.host.driver_status())
 
 
 @command("modbus", LEVEL_INSTALLER, "modbus scan BUS [FROM-TO] | modbus stats",

@@ -123,3 +123,32 @@ def test_status_shows_each_device_in_words(rig_factory):
     out = t.cmd("status")
     assert re.search(r"modbus io1 \(lan, address 1\): OFFLINE since \d\d:\d\d:\d\d \(\d+ s\):"
                      r" \w+", out), out
+
+
+def test_health_gives_line_quality_per_device(rig_factory):
+    rig = rig_factory(modbus=(1,))
+    t = rig.term
+    rig.login(INSTALLER_CODE, "installer")
+    deadline = time.monotonic() + BOUND
+    while not rig.call(lambda: rig.daemon.driver_status()["modbus"]["buses"][0]["devices"][0]
+                       .get("polls")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)   # the first poll has no event of its own to await
+    out = t.cmd("health")
+    assert re.search(r"io1 \(lan/1\)\s+online\s+\d+\s+0\.0%", out), out
+    out = t.cmd("modbus stats")
+    assert re.search(r"io1\s+1\s+yes\s+\d+\s+0\s+0\.0%", out), out
+
+
+def test_live_view_reports_a_walk_test_ended_by_the_controller(rig):
+    t = rig.term
+    rig.login(INSTALLER_CODE, "installer")
+    t.line("walktest start main")
+    t.expect(r"Ctrl-C leaves the live view\.")
+    # the engine ends it (its timeout, or another path): the live view says so and reports
+    rig.run(rig.daemon.command("walktest_stop", area="main", user="timeout"))
+    t.expect(r"Walk test ended in 'main'; not tripped: ")
+    t.expect(r"The walk test has ended\.")
+    out = t.prompt("installer").decode()
+    assert "NOT TESTED" in out
+    assert "already ended" in t.cmd("walktest report")
