@@ -27,6 +27,7 @@ EMULATOR_HELP = {
     "osdp": "OSDP card readers on a pty (libosdp peripheral devices)",
     "platform": "a monitoring platform that prints and acknowledges events",
     "broker": "a Mosquitto broker on a free loopback port",
+    "arc": "an alarm receiving centre speaking SIA DC-09",
 }
 BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e"}
 
