@@ -379,7 +379,9 @@ class Relay:
         self._ever_connected = True
         self.connected_since = time.time()
         log.info("mqtt: connected to %s:%d (%s)", self.host, self.port, link.protocol)
-        link.publish(self.topics.status, "online", retain=True, kind="status")
+        # "online" follows the SUBACK (below): a platform that sends a command as soon as it
+        # sees "online" must find the subscription in place.
+        link.online_sent = False
         subs = [self.topics.ack, self.topics.cmd]
         if self.cfg.get("hass_discovery"):
             subs.append(self.cfg.get("hass_prefix", "homeassistant") + "/status")
@@ -460,6 +462,9 @@ class Relay:
         if bad:
             self.last_error = f"subscription refused: {', '.join(bad)}"
             log.error("mqtt: %s (acks/commands will not arrive)", self.last_error)
+        if not getattr(link, "online_sent", True):
+            link.online_sent = True
+            link.publish(self.topics.status, "online", retain=True, kind="status")
 
     def _on_message(self, link: Link, topic: str, payload: bytes, t: float) -> None:
         if link is not self._link:
