@@ -29,7 +29,8 @@ EMULATOR_HELP = {
     "broker": "a Mosquitto broker on a free loopback port",
     "arc": "an alarm receiving centre speaking SIA DC-09",
 }
-BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e"}
+BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e",
+           "dc09": "guardroom.bench.dc09"}
 
 
 def _parser() -> argparse.ArgumentParser:
