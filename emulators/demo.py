@@ -3,7 +3,10 @@
 It starts Mosquitto on a free loopback port, the Modbus beams (RTU over a pty null-modem) and
 fence energizer (TCP), the OSDP door reader (pty), the GPIO pins (mock factory), the daemon as
 its own process and a monitoring platform that prints every event as a guard reads it and
-acknowledges alarms. Then it plays a scenario: a silent panic acknowledged by the platform; the
+acknowledges alarms, and (with pysiaalarm installed) an alarm receiving centre with a primary and
+a backup SIA DC-09 receiver. Then it plays a scenario: a silent panic acknowledged by the
+platform; a panic at the platform and the ARC, then the ARC's primary failing over to the
+backup; the
 perimeter armed and a beam pair broken in sequence (unverified, then verified with the siren);
 the broker stopped during a panic (the silent alarm escalates to the local siren, then the
 outbox drains in order); a door forced open; a Modbus device unplugged. It ends with a summary
@@ -26,6 +29,16 @@ from .site import EmulatedSite
 CTL = "ctl-1"
 SITE_KEY = "north-school/ctl-1"
 HMAC_KEY = "6775617264726f6f6d2d64656d6f2d6b65792d6e6f742d666f722d7573652121"
+ARC_KEY = "6172632d64656d6f2d6b65792d313238"   # AES-128 between the site and the ARC
+
+
+def _arc_receivers() -> int:
+    """2 (primary + backup) when the ARC emulator can run (pysiaalarm, the test extra)."""
+    try:
+        import pysiaalarm  # noqa: F401
+    except ImportError:
+        return 0
+    return 2
 
 
 def demo_patch(doc) -> None:
@@ -72,6 +85,14 @@ class Narrator:
 class Scenario:
     def __init__(self, site: EmulatedSite, n: Narrator, timeout: float = 20.0):
         self.site, self.n, self.p, self.timeout = site, n, site.platform, timeout
+        self.arc = bool(site.arcs)
+
+    def arc_wait(self, i: int, cid: str, zone_no: str, what: str, since: int) -> dict:
+        try:
+            return self.site.arc_wait(lambda r: r["cid"] == cid and r["zone"] == zone_no
+                                      and r["t_ns"] >= since, self.timeout, i=i)
+        except TimeoutError:
+            raise RuntimeError(f"the ARC never received: {what}") from None
 
     def wait(self, pred: Callable[[dict], bool], what: str, timeout: Optional[float] = None):
         try:
@@ -156,10 +177,48 @@ class Scenario:
         n.say("The platform silences the siren and resets the perimeter once the guard has "
               "walked the fence.")
 
+    def arc_failover(self) -> None:
+        n, s = self.n, self.site
+        n.title("The second path: the alarm receiving centre (SIA DC-09), with failover")
+        n.say("Every alarm also goes to an ARC over SIA DC-09 (AES-128, Contact ID), to a "
+              "primary receiver with a backup. The receptionist presses the panic button...")
+        k = self.after()
+        t0 = time.monotonic_ns()
+        s.press("panic_reception")
+        self.wait(self.new(k, lambda e: e["kind"] == "alarm"
+                           and e["zone"] == "panic_reception"), "the panic alarm")
+        got = self.arc_wait(0, "1120", "001", "the panic on the primary receiver", t0)
+        n.row("silent panic -> ARC primary", f"{(got['t_ns'] - t0) / 1e6 - 50:8.1f} ms",
+              self.siren())
+        time.sleep(1.0)
+        s.release("panic_reception")
+        self.arc_wait(0, "3120", "001", "the button's restore", t0)
+        n.say("The ARC's primary receiver fails (its port closes)...")
+        s.arc_down(0)
+        t1 = time.monotonic_ns()
+        s.press("panic_office")
+        got = self.arc_wait(1, "1120", "002", "the panic on the backup receiver", t1)
+        n.row("panic -> ARC backup (primary down)", f"{(got['t_ns'] - t1) / 1e6 - 50:8.1f} ms",
+              self.siren())
+        n.say("...after 2 failed attempts on the primary the backup receiver took the office "
+              "panic. Nothing was lost, nothing reordered.")
+        time.sleep(1.0)
+        s.release("panic_office")
+        self.arc_wait(1, "3120", "002", "the office button's restore", t1)
+        s.arc_up(0)
+        self.cmd("reset", "building")
+        n.say("The primary receiver is back; the next supervision poll returns to it.")
+
     def broker_down(self) -> None:
         n, s = self.n, self.site
         n.title("The platform cannot be told: broker down during a panic")
-        n.say("The network to the monitoring platform fails (the broker is stopped)...")
+        if self.arc:
+            n.say("The site's internet link fails: neither the monitoring platform (the broker "
+                  "is stopped) nor the ARC receivers can be reached...")
+            for i in range(len(s.arcs)):
+                s.arc_down(i)
+        else:
+            n.say("The network to the monitoring platform fails (the broker is stopped)...")
         s.stop_broker()
         k = self.after()
         t0 = time.monotonic_ns()
@@ -175,6 +234,8 @@ class Scenario:
         n.say("The network comes back (the broker restarts); the outbox drains in order.")
         t_up = time.monotonic_ns()
         s.start_broker()
+        for i in range(len(s.arcs)):
+            s.arc_up(i)
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
                                 and e["zone"] == "panic_office"), "the buffered panic")
         n.row("panic during outage -> siren", f"{t_siren:8.1f} ms", "ON" if on else "off")
@@ -236,8 +297,11 @@ class Scenario:
         n.say("The cable is repaired: the device answers again and the troubles restore.")
 
     def run(self) -> None:
-        for step in (self.silent_panic, self.beam_pair, self.broker_down, self.door_forced,
-                     self.modbus_unplugged):
+        steps = [self.silent_panic, self.beam_pair, self.broker_down, self.door_forced,
+                 self.modbus_unplugged]
+        if self.arc:
+            steps.insert(1, self.arc_failover)
+        for step in steps:
             step()
 
 
@@ -312,7 +376,7 @@ def main(argv=None) -> int:
           "OSDP door reader (pty), GPIO (mock pins), the daemon, the monitoring platform.")
     t0 = time.monotonic()
     site = EmulatedSite(site_file=ns.site, patch=demo_patch, quiet_platform=False,
-                        console=ns.interactive)
+                        console=ns.interactive, arc=_arc_receivers(), arc_key=ARC_KEY)
     if ns.keep:
         site._own_dir = False
     try:
