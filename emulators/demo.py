@@ -6,9 +6,8 @@ its own process and a monitoring platform that prints every event as a guard rea
 acknowledges alarms, and (with pysiaalarm installed) an alarm receiving centre with a primary and
 a backup SIA DC-09 receiver. Then it plays a scenario: a silent panic acknowledged by the
 platform; a panic at the platform and the ARC, then the ARC's primary failing over to the
-backup; the
-perimeter armed and a beam pair broken in sequence (unverified, then verified with the siren);
-the broker stopped during a panic (the silent alarm escalates to the local siren, then the
+backup; the perimeter armed and a beam pair broken in sequence (unverified, then verified with
+the siren); the broker and the ARC stopped during a panic (the silent alarm escalates to the local siren, then the
 outbox drains in order); a door forced open; a Modbus device unplugged. It ends with a summary
 table and exits 0. Ctrl-C at any time stops everything it started.
 
