@@ -95,3 +95,24 @@ def test_failover_to_the_backup_receiver():
         assert time.monotonic() - t0 < 15
     finally:
         s.stop()
+
+
+def test_arc_events_survive_sigkill_and_the_key_stays_out_of_the_log(site):
+    """The ARC is down when a panic is pressed; the daemon is SIGKILLed before it could
+    deliver; after the restart (and the ARC's return) the panic reaches the ARC in order with
+    its restore. The AES key never reaches the daemon log."""
+    site.arc_wait(lambda r: r["type"] == "NULL", 10)
+    site.arc_down()
+    site.press("panic_reception")
+    site.platform.wait_for(lambda e: e["kind"] == "alarm", 10)
+    site.release("panic_reception")
+    site.platform.wait_for(lambda e: e["kind"] == "restore", 10)
+    site.kill_daemon()
+    site.arc_up()
+    site.start_daemon()
+    site.arc_wait(adm("3120", "001"), 20)
+    cids = [r["cid"] for r in site.arcs[0].received if r["type"] == "ADM-CID"]
+    assert cids.index("1120") < cids.index("3120")
+    site.stop_daemon()
+    log = open(site.log_path, encoding="utf-8", errors="replace").read()
+    assert KEY128.lower() not in log.lower() and "dc09" in log
