@@ -270,6 +270,8 @@ class Dc09Path:
             if self._fails % attempts == 0 and n > 1 and self._fails < attempts * n:
                 delay = 0.0                # a fresh receiver gets its first try at once
             if abandon_if_busy:
+                if self._head() is not None:
+                    return None
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)
