@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps venv test test-fast demo bench bench-e2e clean
+.PHONY: setup system-deps venv test test-fast test-hass hass-venv demo bench bench-e2e clean
 
 setup: system-deps venv
 
@@ -25,6 +25,19 @@ $(STAMP): pyproject.toml setup.py core/engine.py
 # real Mosquitto, daemon, console over a pty, and the hardware-in-the-loop suite.
 test: setup
 	GUARDROOM_REQUIRE_COMPILED=1 $(PY) -m pytest -q -p no:cacheprovider
+
+# Opt-in: guardroom's discovery in a real Home Assistant (its own venv, ~300 MB, a few minutes
+# to install once; the test itself takes ~15 s). Not part of `make test`.
+HASS_VENV ?= .hass-venv
+hass-venv: $(HASS_VENV)/bin/hass
+
+$(HASS_VENV)/bin/hass: packaging/hass-2024.3.txt
+	@test -x $(HASS_VENV)/bin/python || $(PYTHON) -m venv $(HASS_VENV)
+	$(HASS_VENV)/bin/python -m pip install -q -r packaging/hass-2024.3.txt
+	@touch $@
+
+test-hass: setup hass-venv
+	GUARDROOM_HASS=$(abspath $(HASS_VENV))/bin/hass $(PY) -m pytest -q -p no:cacheprovider -m hass tests/relay/test_home_assistant.py
 
 demo: setup
 	$(VENV)/bin/guardroom demo $(ARGS)

@@ -6,11 +6,20 @@ from __future__ import annotations
 from . import events
 
 
+def shown_on_site(incident: dict) -> bool:
+    """An open incident that may be shown on site (a panel, Home Assistant): every alarm but
+    one made only of covert duress alarms (silent, and none of them an ordinary silent alarm:
+    see the engine's Incident.has_silent)."""
+    return not incident.get("silent", True) or bool(incident.get("has_silent"))
+
+
 def areas_view(snap: dict) -> dict:
     out = {}
+    shown = {i["area"] for i in snap.get("incidents", []) if shown_on_site(i)}
     for name, a in snap["areas"].items():
         out[name] = {
-            "state": a["state"], "incident": a["incident"], "drill": a["drill"],
+            "state": a["state"], "incident": a["incident"], "open_alarm": name in shown,
+            "drill": a["drill"],
             "walktest": a["walktest"], "tripped": list(a.get("walktest_tripped", [])),
             "untripped": list(a.get("walktest_untripped", [])), "siren": a["siren"],
             "strobe": a["strobe"], "siren_by_fallback": a.get("siren_by_fallback", False),

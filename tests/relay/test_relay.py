@@ -295,7 +295,7 @@ def test_home_assistant_discovery(broker, tmp_path):
                                        {"name": "door", "type": "entry_exit", "area": "bank"}])
             panel = "homeassistant/alarm_control_panel/ha-1/bank/config"
             zone = "homeassistant/binary_sensor/ha-1/teller1/config"
-            await until(lambda: panel in got and zone in got and len(got) == 3)
+            await until(lambda: panel in got and zone in got and len(got) == 5)
             cfg = json.loads(got[panel][0])
             assert cfg["availability_topic"] == "guardroom/bank/ha-1/status"
             assert cfg["command_topic"] == "guardroom/bank/ha-1/cmd"
