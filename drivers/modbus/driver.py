@@ -48,6 +48,7 @@ class _Device:
         self.last_poll_ms = 0.0
         self.next_due = 0.0
         self.wanted: dict[str, bool] = {}           # output name -> last ordered state
+        self.readings: dict[str, int] = {}          # register point -> last raw value
 
     def period(self, retry_max_ms: int) -> float:
         ms = self.plan.poll_ms
@@ -64,7 +65,7 @@ class _Device:
                                     if self.last_good_ns else None),
                 "since_age_s": (round((time.monotonic_ns() - self.changed_ns) / 1e9, 3)
                                 if self.changed_ns else None),
-                "outputs": dict(self.wanted)}
+                "outputs": dict(self.wanted), "readings": dict(self.readings)}
 
 
 class _Bus:
@@ -149,6 +150,10 @@ class _Bus:
                         raw = await wire.read(self.client, block.table, block.start,
                                               block.count, dev.address, self.watch)
                         values.extend((pid, it.mapper(raw[it.offset])) for it, pid in items)
+                        if block.table.endswith("registers"):
+                            # the raw reading (a fence voltage...) for the console's health
+                            for it, _ in items:
+                                dev.readings[it.point_name] = raw[it.offset]
                 finally:
                     self.current = None
         except TransactionError as e:

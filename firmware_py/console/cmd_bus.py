@@ -122,6 +122,12 @@ def line_quality(ctx, drivers: dict) -> None:
         ctx.out("Modbus (per device since start):")
         ctx.out(*table(["DEVICE", "STATE", "POLLS", "ERR", "TIMEOUT", "CRC", "EXC",
                         "LAST GOOD", "LAST ERROR"], rows))
+        for bus in mb["buses"]:
+            for d in bus.get("devices") or []:
+                if d.get("readings"):
+                    ctx.out(f"  {d.get('name')} readings (raw register values, as the "
+                            f"profile maps them): " + ", ".join(
+                                f"{k} {v}" for k, v in d["readings"].items()))
         unattributed = [b for b in mb["buses"] if b.get("crc_unattributed")]
         for b in unattributed:
             ctx.out(f"  bus {b['name']}: {b['crc_unattributed']} CRC errors not attributable "
@@ -153,7 +159,8 @@ def line_quality(ctx, drivers: dict) -> None:
 @command("health", LEVEL_INSTALLER, "health", "line quality of every field device",
          """
 For each Modbus device: its state, polls, the share that failed (ERR), timeouts, CRC errors,
-exception replies, when it last answered and its last error. For each OSDP reader: the link
+exception replies, when it last answered and its last error, and the last raw value of each
+register point its profile maps (a fence energizer's voltage, a supply voltage). For each OSDP reader: the link
 (online since when), the secure channel, how often it dropped off the bus, reconnects, failed
 commands and unreadable cards; per OSDP port the bytes and I/O errors. A few per cent of errors
 on RS-485 point at termination, biasing or a long stub; a steady rise at one device at its

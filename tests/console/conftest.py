@@ -87,6 +87,8 @@ class Rig:
             self.modbus = ModbusEmulator()
             for address in modbus:
                 self.modbus.add_device(address, "di8")
+            if site.get("fence"):
+                self.modbus.add_device(2, "fence")
             _, mb_port = self.run(self.modbus.start_tcp("127.0.0.1", 0))
             site["modbus_port"] = mb_port
         text = site_toml(str(tmp_path / "store"), self.port, self.control_file,

@@ -28,8 +28,19 @@ area = "main"
 SIREN_PIN, STROBE_PIN = 27, 5
 
 
-def modbus_toml(tcp_port: int) -> str:
-    """A Modbus TCP bus with one DI8 module at address 1 (the emulator may play more)."""
+FENCE = """
+[[drivers.modbus.bus.device]]
+name = "fence1"
+address = 2
+profile = "fence"
+[drivers.modbus.bus.device.points]
+voltage = "fence1_voltage"
+"""
+
+
+def modbus_toml(tcp_port: int, fence: bool = False) -> str:
+    """A Modbus TCP bus with one DI8 module at address 1 (the emulator may play more), and
+    with ``fence`` a fence energizer at address 2."""
     return f'''
 [[drivers.modbus.bus]]
 name = "lan"
@@ -44,12 +55,12 @@ address = 1
 profile = "di8"
 [drivers.modbus.bus.device.points]
 in1 = "io1_in1"
-'''
+{FENCE if fence else ""}'''
 
 
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
               idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0,
-              extra: bool = False, console_extra: str = "") -> str:
+              extra: bool = False, console_extra: str = "", fence: bool = False) -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
@@ -127,7 +138,7 @@ kind = "siren"
 name = "strobe_main"
 pin = {STROBE_PIN}
 kind = "strobe"
-{modbus_toml(modbus_port) if modbus_port else ""}
+{modbus_toml(modbus_port, fence) if modbus_port else ""}
 [console]
 port = "{port}"
 idle_logout_s = {idle_s}

@@ -126,7 +126,7 @@ def test_status_shows_each_device_in_words(rig_factory):
 
 
 def test_health_gives_line_quality_per_device(rig_factory):
-    rig = rig_factory(modbus=(1,))
+    rig = rig_factory(modbus=(1,), fence=True)
     t = rig.term
     rig.login(INSTALLER_CODE, "installer")
     deadline = time.monotonic() + BOUND
@@ -134,8 +134,13 @@ def test_health_gives_line_quality_per_device(rig_factory):
                        .get("polls")):
         assert time.monotonic() < deadline
         time.sleep(0.05)   # the first poll has no event of its own to await
+    while not rig.call(lambda: rig.daemon.driver_status()["modbus"]["buses"][0]["devices"][1]
+                       .get("readings")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     out = t.cmd("health")
     assert re.search(r"io1 \(lan/1\)\s+online\s+\d+\s+0\.0%", out), out
+    assert re.search(r"fence1 readings .*: fence1_voltage 8000", " ".join(out.split())), out
     out = t.cmd("modbus stats")
     assert re.search(r"io1\s+1\s+yes\s+\d+\s+0\s+0\.0%", out), out
 
