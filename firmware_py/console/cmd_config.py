@@ -25,6 +25,12 @@ def _secret_paths() -> list[str]:
         return []
 
 
+async def off_loop(fn, *args):
+    """A config edit checks the whole site (drivers, engine): tens of ms, more on a Pi. It
+    runs in a worker thread so the alarm loop never waits for it."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
 def editor(ctx) -> ConfigEditor:
     ed = ctx.console.state.get("config")
     if ed is None:
@@ -91,7 +97,7 @@ async def _show(ctx, rest):
 
 async def _check(ctx, rest):
     ed = editor(ctx)
-    probs = ed.problems()
+    probs = await off_loop(ed.problems)
     what = "staged config" if ed.staged else "config file"
     if probs:
         ctx.out(f"{what}: {len(probs)} problem(s):")
@@ -105,7 +111,7 @@ async def _set(ctx, rest):
         raise UsageError("config set KEY VALUE")
     ed = editor(ctx)
     try:
-        key, old, new = ed.set(rest[0], " ".join(rest[1:]))
+        key, old, new = await off_loop(ed.set, rest[0], " ".join(rest[1:]))
     except ConfigError as e:
         ctx.out(f"refused: {rest[0]} not changed:")
         _problems(ctx, e.problems)
@@ -118,7 +124,7 @@ async def _add(ctx, rest):
         raise UsageError("config add SECTION.NAME (e.g. areas.garage)")
     ed = editor(ctx)
     try:
-        key, _, _ = ed.add(rest[0])
+        key, _, _ = await off_loop(ed.add, rest[0])
     except ConfigError as e:
         ctx.out(f"refused: {rest[0]} not added:")
         _problems(ctx, e.problems)
@@ -132,7 +138,7 @@ async def _unset(ctx, rest):
         raise UsageError()
     ed = editor(ctx)
     try:
-        key, old, _ = ed.unset(rest[0])
+        key, old, _ = await off_loop(ed.unset, rest[0])
     except ConfigError as e:
         ctx.out(f"refused: {rest[0]} not removed:")
         _problems(ctx, e.problems)
@@ -153,7 +159,7 @@ async def _diff(ctx, rest):
 async def _save(ctx, rest):
     ed = editor(ctx)
     try:
-        ed.save()
+        await off_loop(ed.save)
     except ConfigError as e:
         ctx.out("not saved: the config has problems:")
         _problems(ctx, e.problems)
@@ -179,7 +185,7 @@ async def _revert(ctx, rest):
         ctx.out("nothing changed")
         return
     try:
-        ed.restore_backup()
+        await off_loop(ed.restore_backup)
     except ConfigError as e:
         ctx.out("not restored: the backup has problems:")
         _problems(ctx, e.problems)
@@ -261,7 +267,7 @@ async def _code(ctx, rest):
     h = await loop.run_in_executor(None, hash_code, first)
     del first, second
     try:
-        ed.set(f"users[{idx}].{field}", h)
+        await off_loop(ed.set, f"users[{idx}].{field}", h)
     except ConfigError as e:
         ctx.out("refused:")
         _problems(ctx, e.problems)

@@ -9,7 +9,7 @@ import time
 
 from ..codes import LEVEL_INSTALLER, LEVEL_USER
 from ..errors import ConfigError
-from .cmd_config import _code, _problems, editor
+from .cmd_config import _code, _problems, editor, off_loop
 from .commands import CommandError, UsageError, command
 from .configedit import suggest
 from .render import table
@@ -84,20 +84,21 @@ async def user(ctx, args):
             if sub == "disable":
                 _guard_last_installer(ctx, ed, rest[0], "disable")
             _find(ed, rest[0])
-            key, old, new = ed.set(f"users.{rest[0]}.enabled", "true" if sub == "enable"
-                                   else "false")
+            await off_loop(ed.set, f"users.{rest[0]}.enabled",
+                           "true" if sub == "enable" else "false")
             ctx.out(f"staged: {rest[0]} {sub}d; 'config save' applies")
         elif sub == "delete" and len(rest) == 1:
             _guard_last_installer(ctx, ed, rest[0], "delete")
             if not await ctx.confirm(f"Delete user {rest[0]} (codes and cards)?"):
                 ctx.out("nothing changed")
                 return
-            ed.remove_item("users", rest[0])
+            await off_loop(ed.remove_item, "users", rest[0])
             ctx.out(f"staged: user {rest[0]} deleted; 'config save' applies")
         elif sub == "areas" and len(rest) == 2:
             _find(ed, rest[0])
             areas = _area_list(ctx, rest[1])
-            ed.set(f"users.{rest[0]}.areas", "[" + ", ".join(f'"{a}"' for a in areas) + "]")
+            await off_loop(ed.set, f"users.{rest[0]}.areas",
+                           "[" + ", ".join(f'"{a}"' for a in areas) + "]")
             ctx.out(f"staged: {rest[0]} may use {', '.join(areas) or 'every area'}; "
                     "'config save' applies")
         else:
@@ -140,7 +141,7 @@ async def _add(ctx, ed, rest) -> None:
     item = {"name": name, "level": level}
     if areas:
         item["areas"] = areas
-    ed.append_item("users", item)
+    await off_loop(ed.append_item, "users", item)
     ctx.out(f"staged: new {level} {name}" + (f" for {', '.join(areas)}" if areas else ""))
     await _code(ctx, [name])
 
