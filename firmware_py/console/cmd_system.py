@@ -40,7 +40,7 @@ async def help_(ctx, args):
         for c in sorted(cmds, key=lambda c: c.name):
             ctx.out(f"  {c.name:<10}{c.summary}"[:79])
     ctx.out("'help COMMAND' explains one. Ctrl-C cancels, Ctrl-D logs out, up-arrow "
-            "recalls.")
+            "recalls; at --More--: space pages, q skips.")
 
 
 @command("login", LEVEL_ANYONE, "login", "log in with a user or installer code",
