@@ -84,3 +84,25 @@ def test_config_is_strict_and_the_key_secret():
     with pytest.raises(ConfigError, match="above the maximum"):
         DC09_SCHEMA.validate({**good, "attempts": 99}, "dc09")
     assert "dc09.key" in secret_paths()
+
+
+def test_numbers_table_for_the_arc(tmp_path, capsys):
+    from guardroom.dc09.__main__ import main
+    from guardroom.emulators.site import default_site_file
+
+    text = open(default_site_file(), encoding="utf-8").read() + f"""
+[dc09]
+account = "12AB"
+key = "{KEY256}"
+
+[[dc09.receivers]]
+name = "arc1"
+host = "127.0.0.1"
+port = 10500
+"""
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    assert main([str(site)]) == 0
+    out = capsys.readouterr().out
+    assert "account 12AB" in out and "AES-256" in out and KEY256 not in out
+    assert "zone    1  panic_reception" in out and "area    2  perimeter" in out
