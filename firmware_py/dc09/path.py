@@ -24,6 +24,7 @@ ACK (``on_state(True, ...)``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -38,6 +39,7 @@ log = logging.getLogger("guardroom.dc09")
 SKEW_S = 10.0          # a NAK stamped this far from our clock means our stamp was refused
 ACK_WINDOW_S = 60.0    # an encrypted ACK stamped further than this from our clock is refused
 LATENCY_KEEP = 512
+BATCH = 16             # events read from the outbox at a time (a new alarm waits for < BATCH)
 
 
 def _noop(*_a) -> None:
@@ -87,6 +89,7 @@ class Dc09Path:
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._stopping = False
+        self._maintained = 0.0
         self._task = asyncio.get_running_loop().create_task(self._run(), name="dc09")
 
     async def stop(self) -> None:
@@ -162,13 +165,26 @@ class Dc09Path:
         while self._batch and not self.outbox.is_pending(self._batch[0]["seq"]):
             self._batch.popleft()
         if not self._batch:
-            self._batch.extend(self.outbox.pending())
+            cursor = getattr(self.outbox, "cursor", None)
+            if cursor is None:               # an outbox without send order: seq order
+                self._batch.extend(self.outbox.pending())
+            else:                            # the outbox's send order (alarms first)
+                self._batch.extend(json.loads(body) for _, body in cursor().take(BATCH))
         return self._batch[0] if self._batch else None
+
+    def _maintain(self) -> None:
+        """Let a troubled outbox retry its disk now and then (if it can)."""
+        now = time.monotonic()
+        fn = getattr(self.outbox, "maintain", None)
+        if fn is not None and now - self._maintained >= 1.0:
+            self._maintained = now
+            fn()
 
     async def _run(self) -> None:
         poll = float(self.cfg["poll_s"])
         while not self._stopping:
             try:
+                self._maintain()
                 head = self._head()
                 if head is not None:
                     await self._deliver(head)
