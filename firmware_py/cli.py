@@ -30,7 +30,7 @@ EMULATOR_HELP = {
     "arc": "an alarm receiving centre speaking SIA DC-09",
 }
 BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e",
-           "dc09": "guardroom.bench.dc09"}
+           "dc09": "guardroom.bench.dc09", "hops": "guardroom.bench.hops"}
 
 
 def _parser() -> argparse.ArgumentParser:
