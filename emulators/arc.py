@@ -11,7 +11,8 @@ prints one line per message received.
 
     guardroom emulate arc --port 10500 --account 1234 [--key HEX] [--udp]
 
-``mode`` plays a faulty receiver: "ack" (normal), "silent" (never answers), "nak", "duh".
+``mode`` plays a faulty receiver: "ack" (normal), "silent" (never answers), "nak", "duh";
+``close_after`` closes each TCP connection after its answer (as many receivers do).
 ``ArcThread`` runs one in a background thread for the demo.
 """
 from __future__ import annotations
@@ -44,13 +45,14 @@ class _Receiver(BaseSIAServer):
 class ArcEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, account: str = "1234",
                  key: str = "", protocol: str = "tcp", out: Optional[TextIO] = None,
-                 mode: str = "ack", name: str = "ARC"):
+                 mode: str = "ack", name: str = "ARC", close_after: bool = False):
         self.host, self.port, self.protocol, self.name = host, port, protocol, name
         self.accounts = {account.upper(): _account(account, key)}
         self.counts = Counter(list(self.accounts.values()))
         self.sia = _Receiver(self.accounts, self.counts)
         self.out = out
         self.mode = mode
+        self.close_after = close_after     # close the connection after each answer
         self.received: list[dict] = []     # messages answered ACK, in arrival order
         self.lines: list[dict] = []        # every message, with the answer given
         self._server: Optional[asyncio.AbstractServer] = None
@@ -114,6 +116,8 @@ class ArcEmulator:
                     for reply in self._handle(frame):
                         writer.write(reply)
                 await writer.drain()
+                if self.close_after:
+                    break
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
@@ -273,11 +277,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--udp", action="store_true", help="UDP instead of TCP")
     ap.add_argument("--mode", choices=["ack", "silent", "nak", "duh"], default="ack",
                     help="play a faulty receiver")
+    ap.add_argument("--close-after", action="store_true",
+                    help="close each TCP connection after its answer")
     ns = ap.parse_args(argv)
 
     async def serve():
         arc = ArcEmulator(ns.host, ns.port, ns.account, ns.key, "udp" if ns.udp else "tcp",
-                          out=sys.stdout, mode=ns.mode)
+                          out=sys.stdout, mode=ns.mode, close_after=ns.close_after)
         await arc.start()
         try:
             await asyncio.Event().wait()

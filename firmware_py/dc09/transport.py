@@ -13,7 +13,12 @@ READ_GRACE_S = 0.2     # after a reply without CR, wait this long for the rest
 
 
 class WireError(Exception):
-    """No usable answer: refused, reset, timed out."""
+    """No usable answer: refused, reset, timed out. ``stale``: a kept-open connection the
+    receiver had closed (worth one immediate retry on a fresh connection)."""
+
+    def __init__(self, text: str, stale: bool = False):
+        super().__init__(text)
+        self.stale = stale
 
 
 class TcpWire:
@@ -23,8 +28,19 @@ class TcpWire:
         self._w: Optional[asyncio.StreamWriter] = None
 
     async def exchange(self, frame: bytes, timeout: float) -> bytes:
+        reused = self._w is not None
+        try:
+            return await self._once(frame, timeout)
+        except WireError as e:
+            if not (reused and e.stale):
+                raise
+        # Receivers often close an idle connection: that is no failed attempt.
+        return await self._once(frame, timeout)
+
+    async def _once(self, frame: bytes, timeout: float) -> bytes:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        got = False
         try:
             if self._w is None:
                 self._r, self._w = await asyncio.wait_for(
@@ -33,7 +49,8 @@ class TcpWire:
             await asyncio.wait_for(self._w.drain(), max(0.01, deadline - loop.time()))
             data = await asyncio.wait_for(self._r.read(4096), max(0.01, deadline - loop.time()))
             if not data:
-                raise WireError("connection closed by the receiver")
+                raise WireError("connection closed by the receiver", stale=True)
+            got = True
             while b"\r" not in data:
                 try:
                     more = await asyncio.wait_for(self._r.read(4096), READ_GRACE_S)
@@ -48,7 +65,8 @@ class TcpWire:
             raise WireError(f"no answer from {self.host}:{self.port} within {timeout:g} s")
         except OSError as e:
             self.close()
-            raise WireError(f"{self.host}:{self.port}: {e.strerror or e}") from None
+            stale = isinstance(e, (ConnectionResetError, BrokenPipeError)) and not got
+            raise WireError(f"{self.host}:{self.port}: {e.strerror or e}", stale) from None
         except WireError:
             self.close()
             raise

@@ -287,3 +287,24 @@ def test_failover_to_the_backup_and_back_to_the_primary(box_path):
             await primary.stop()
             await backup.stop()
     run(main())
+
+
+def test_a_receiver_closing_the_connection_costs_no_attempt(box_path):
+    """Receivers often close the TCP connection after each answer (or when idle): the next
+    message finds it closed and goes again at once on a new connection, no failed attempt."""
+    async def main():
+        arc = await ArcEmulator(account=ACCOUNT, key=KEY128, close_after=True).start()
+        rec = Recorder()
+        path = make_path(cfg([arc.port], key=KEY128), box_path, rec)
+        await path.start()
+        try:
+            for i in range(1, 6):
+                ev = path.offer(alarm(i))
+                await path.wait_delivered(ev["seq"], 10)
+                await asyncio.sleep(0.05)           # the receiver's close arrives meanwhile
+            assert path.counters["attempts_failed"] == 0 and path.counters["timeouts"] == 0
+            assert len([r for r in arc.received if r["type"] == "ADM-CID"]) == 5
+        finally:
+            await path.stop()
+            await arc.stop()
+    run(main())
