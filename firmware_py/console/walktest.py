@@ -1,10 +1,10 @@
 """What a walk test covers and where it stands, read from the engine: one definition of the
 scope for the console's count, its report and the platform's end-of-test event.
 
-The engine publishes the scope in its snapshot (``snapshot["walktest"]["scope"]``, a list of
-zone names, or per area ``areas[A]["walktest"]["scope"]``). An engine that does not yet do so
-still lists, per area in walk test, the zones tripped and those not tripped: their union is
-the same scope as the engine's end-of-test report uses.
+The engine publishes the scope in its snapshot: per area ``areas[A]["walktest_scope"]`` (the
+zones a walk test covers, those it started with while one runs), or ``snapshot["walktest"]
+["scope"]``. An engine that does not yet do so still lists, per area in walk test, the zones
+tripped and those not tripped: their union is the same scope its end-of-test report uses.
 """
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ def scope(host, areas: list[str]) -> list[str]:
     if isinstance(top, dict) and isinstance(top.get("scope"), list):
         names = set(map(str, top["scope"]))
     else:
-        per_area = [(snap.get("areas") or {}).get(a, {}).get("walktest") for a in areas]
-        if any(isinstance(w, dict) and isinstance(w.get("scope"), list) for w in per_area):
+        snap_areas = snap.get("areas") or {}
+        lists = [snap_areas.get(a, {}).get("walktest_scope") for a in areas]
+        per_area = [snap_areas.get(a, {}).get("walktest") for a in areas]
+        if lists and all(isinstance(x, list) for x in lists):
+            names = set()
+            for x in lists:
+                names.update(map(str, x))
+        elif any(isinstance(w, dict) and isinstance(w.get("scope"), list) for w in per_area):
             names = set()
             for w in per_area:
                 if isinstance(w, dict):
