@@ -18,6 +18,7 @@ from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_system, cmd_tests,
                cmd_users, cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
 from .render import fit, usage, wrap
+from .pager import Pager
 from .session import Session
 from .terminal import Hangup, Interrupt, Key, Line, LineEditor
 from .transport import SerialLink
@@ -27,7 +28,6 @@ from .walktest import running_areas
 log = logging.getLogger("guardroom.console")
 
 CANCEL_GRACE_S = 1.0   # how long a cancelled command may take to stop before it is left behind
-MORE = "--More-- (space: next page, Enter: next line, q: quit)"
 
 
 def _holds_code(name: str, args: list[str]) -> bool:
@@ -64,10 +64,7 @@ class Console:
         self._side_tasks: set = set()         # walk-test stops scheduled at logout
         # the pager: output of a command longer than the terminal waits for a key
         self.rows = int(config.get("rows", 24))
-        self._paging = False
-        self._shown_lines = 0
-        self._held: list[str] = []
-        self._drained = asyncio.Event()
+        self.pager = Pager(self.rows, self.write, self._want_keys)
         self.key_handler = None               # a full-screen view reading single keys
         self.started = time.monotonic()       # for 'version': the controller's uptime
 
@@ -128,59 +125,16 @@ class Console:
                 for piece in fit(part):
                     self._emit(piece)
 
-    # -- the pager -----------------------------------------------------------------------------
     def _emit(self, piece: str) -> None:
-        if self._paging and self.rows > 1 and (self._held or
-                                               self._shown_lines >= self.rows - 1):
-            self._held.append(piece)
-            if len(self._held) == 1:
-                self._drained.clear()
-                self.write(MORE)
-                self.editor.keys = True
-            return
-        self.write(piece + "\n")
-        self._shown_lines += 1
+        self.pager.line(piece)
 
-    def _page_key(self, key: str) -> None:
-        """A key at the --More-- prompt: space a page, Enter a line, q (or Ctrl-C) the rest."""
-        if not self._held:
-            return
-        if key not in (" ", "\r", "q", "Q"):
-            return
-        self.write("\r" + " " * len(MORE) + "\r")
-        if key in ("q", "Q"):
-            n = len(self._held)
-            self._held.clear()
-            self.write(f"({n} more line(s) not shown)\n")
-        else:
-            count = self.rows - 1 if key == " " else 1
-            release, self._held = self._held[:count], self._held[count:]
-            for piece in release:
-                self.write(piece + "\n")
-            # a page shown: the next page starts; one line shown: the screen stays full
-            self._shown_lines = len(release) if key == " " else self.rows - 1
-        if self._held:
-            self.write(MORE)
-        else:
-            self.editor.keys = False
-            self._drained.set()
+    def _want_keys(self, on: bool) -> None:
+        self.editor.keys = on or self.key_handler is not None
 
     def page_off(self) -> None:
-        """No paging for the rest of this command (a live view): show what waits."""
-        held, self._held = self._held, []
-        if held:
-            self.write("\r" + " " * len(MORE) + "\r")
-            for piece in held:
-                self.write(piece + "\n")
-        self._paging = False
-        self.editor.keys = self.key_handler is not None
-        self._drained.set()
-
-    async def wait_paged(self) -> None:
-        """Until the installer has paged through what is held (before a question)."""
-        while self._held:
-            await self._drained.wait()
-        self._shown_lines = 0
+        """No paging for the rest of this command (a live view)."""
+        self.pager.off()
+        self._want_keys(False)
 
     def touch(self) -> None:
         self.session.touch(time.monotonic())
@@ -228,7 +182,7 @@ class Console:
 
     async def read_line(self, prompt: str, secret: bool = False) -> Optional[str]:
         """One line typed at ``prompt`` while a command runs (None on Ctrl-C / Ctrl-D)."""
-        await self.wait_paged()
+        await self.pager.drained()
         self.write(prompt)
         self.editor.start_line(secret=secret)
         fut = asyncio.get_running_loop().create_future()
@@ -238,7 +192,7 @@ class Console:
         finally:
             self._line_wanted = None
             self.editor.stop()
-            self._shown_lines = 0             # an answer starts a fresh page
+            self.pager.shown = 0              # an answer starts a fresh page
 
     # -- the shell -----------------------------------------------------------------------------
     async def _shell_loop(self) -> None:
@@ -284,7 +238,7 @@ class Console:
                      f"{'an' if need == 'installer' else 'a'} {need} code.")
             return
         self.editor.stop()
-        self._paging, self._shown_lines = True, 1    # the command line itself shows
+        self.pager.start()
         ctx = self._ctx = Context(self, name)
         self._running = asyncio.create_task(self._guarded(cmd, ctx, args), name=f"console-{name}")
         try:
@@ -303,10 +257,10 @@ class Console:
                     if self.key_handler is not None:
                         self.key_handler(ev.key)
                     else:
-                        self._page_key(ev.key)
+                        self.pager.key(ev.key)
                     continue
-                if isinstance(ev, Interrupt) and self._held:
-                    self._page_key("q")       # Ctrl-C at --More--: the rest of the output
+                if isinstance(ev, Interrupt) and self.pager.held:
+                    self.pager.key("q")       # Ctrl-C at --More--: the rest of the output
                 if isinstance(ev, Line):
                     if self._line_wanted is not None and not self._line_wanted.done():
                         self._line_wanted.set_result(ev.text)
@@ -341,20 +295,19 @@ class Console:
                 if not self._quiet_cancel:
                     self.out("^C (cancelled)")
             self._quiet_cancel = False
-            while self._held:                 # the command ended; its output is paged
+            while self.pager.held:            # the command ended; its output is paged
                 ev = await self._events.get()
                 if isinstance(ev, Key):
-                    self._page_key(ev.key)
+                    self.pager.key(ev.key)
                 elif isinstance(ev, (Interrupt, Hangup)):
-                    self._page_key("q")
+                    self.pager.key("q")
                     if isinstance(ev, Hangup):
                         self._events.put_nowait(ev)
         finally:
             self._running = None
             self._ctx = None
             self.key_handler = None
-            self._paging = False
-            self._held.clear()
+            self.pager.stop()
             self.editor.keys = False
             self.touch()                      # the end of a command (a login too) is activity
 
@@ -428,8 +381,7 @@ class Console:
             self._quiet_cancel = True
             self._running.cancel()
         who = self.session.user
-        self._held.clear()
-        self._paging = False
+        self.pager.stop()
         self.editor.keys = False
         self.logout("idle")
         self.editor.stop()
