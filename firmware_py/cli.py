@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="one of: " + ", ".join(sorted(BENCHES)))
     b.add_argument("args", nargs=argparse.REMAINDER)
 
+    from .report.command import add_parser as add_report_parser
+
+    add_report_parser(sub)
+
     d = sub.add_parser("demo", help="run the emulated site demo", add_help=False)
     d.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -158,6 +162,12 @@ def cmd_hash_code(ns) -> int:
     return 0
 
 
+def cmd_report(ns) -> int:
+    from .report.command import run
+
+    return run(ns)
+
+
 def _delegated(argv: list[str]):
     """`emulate X ...`, `bench X ...` and `demo ...` hand their own options (which argparse's
     REMAINDER would not take when they start with '-') to the module they run."""
@@ -179,7 +189,7 @@ def main(argv=None) -> int:
         if target is not None:
             return _delegate(*target)
         return {"run": cmd_run, "check": cmd_check, "log": cmd_log,
-                "hash-code": cmd_hash_code}[ns.command](ns)
+                "hash-code": cmd_hash_code, "report": cmd_report}[ns.command](ns)
     except ConfigError as e:
         print(f"guardroom: {e}", file=sys.stderr)
         return 2

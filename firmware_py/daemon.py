@@ -60,6 +60,7 @@ class Daemon(Dc09Host):
         self.relay = None
         self.outbox = None
         self.eventlog = None
+        self.deliveries = None
         self.console = None
         self.drivers: dict = {}
         self.outputs_map: dict[str, tuple] = {}  # output name -> (driver, kind)
@@ -132,6 +133,7 @@ class Daemon(Dc09Host):
                            self.loop, on_ack=self._on_ack, on_cmd=self._on_cmd,
                            on_uplink=self._on_uplink, check_code=self.codes.check,
                            store=self.authstore, on_ack_refused=self._on_ack_refused)
+        self._open_delivery_record(storage)
         if hasattr(self.relay, "set_discovery"):
             self.relay.set_discovery(self.engine_area_names(),
                                      [{"name": z["name"], "type": z["type"], "area": z["area"]}
@@ -184,7 +186,9 @@ class Daemon(Dc09Host):
         if self.relay:
             await _quietly(self.relay.stop())
         await _quietly(self._dc09_stop())
-        for closable in (self.outbox, self.eventlog):
+        if self.deliveries is not None:
+            self.deliveries.stopped()
+        for closable in (self.outbox, self.eventlog, self.deliveries):
             if closable is not None and hasattr(closable, "close"):
                 try:
                     closable.close()
@@ -319,7 +323,29 @@ class Daemon(Dc09Host):
             ev = self.relay.publish_event(ev)
         except Exception as e:  # noqa: BLE001
             log.error("relay refused event: %s", e)
+        else:
+            self._note_sent(ev)
         self._dc09_offer(ev)   # the second path gets it whatever became of the first
+
+    # ------------------------------------------------------------------ delivery record
+    def _open_delivery_record(self, storage: dict) -> None:
+        """PUBACK and ack times per event, uplink changes, starts (for `guardroom report`)."""
+        from .deliveries import DeliveryRecord, config_sha256, record_path
+
+        try:
+            self.deliveries = DeliveryRecord(record_path(storage["dir"]),
+                                             keep=storage["log_keep"])
+        except Exception as e:  # noqa: BLE001 - reports lose figures, the alarm goes on
+            log.error("delivery record not available: %s", e)
+            return
+        self.deliveries.started(config_sha256(self.config_path), __version__)
+        self.relay.on_delivered = self.deliveries.puback
+
+    def _note_sent(self, sent) -> None:
+        if self.deliveries is not None and isinstance(sent, dict) and "seq" in sent:
+            from .deliveries import event_key
+
+            self.deliveries.sent(sent["seq"], event_key(sent))
 
     def _report_event(self, ev: dict) -> None:
         """An event not made by the engine: log and publish."""
@@ -476,6 +502,8 @@ class Daemon(Dc09Host):
     # ------------------------------------------------------------------ relay callbacks
     def _on_uplink(self, up: bool) -> None:
         log.warning("uplink %s", "up" if up else "DOWN")
+        if self.deliveries is not None:
+            self.deliveries.uplink(bool(up))
         self._path_uplink("mqtt", bool(up))
         self._schedule_state_publish()
 
@@ -487,6 +515,8 @@ class Daemon(Dc09Host):
             log.warning("malformed ack ignored")
             return
         user = str(msg.get("user") or "platform")[:64]
+        if self.deliveries is not None:
+            self.deliveries.ack(incident, user)
         self._apply(self.engine.ack(time.monotonic_ns(), incident, user=f"platform:{user}"))
 
     def _on_ack_refused(self, reason: str, detail: str, incident: int) -> None:
@@ -716,6 +746,7 @@ class Daemon(Dc09Host):
 
     async def mqtt_test(self) -> dict:
         ev = self.relay.publish_event(events.make("test", 601, 1, "Manual test", user="console"))
+        self._note_sent(ev)
         self._log_event(ev)
         rtt = await self.relay.wait_delivered(ev["seq"], 10.0)
         return {"seq": ev["seq"], "rtt_ms": rtt}

@@ -25,8 +25,10 @@ def cid_str(q: int, code: int) -> str:
 
 
 def from_decision(d) -> dict:
-    """The event for one engine Decision (without id/seq: the outbox assigns them)."""
-    return {
+    """The event for one engine Decision (without id/seq: the outbox assigns them). Output
+    orders also carry ``output``/``on`` and zone changes ``state``: the event log keeps them
+    for reports (neither kind is sent to the platform)."""
+    ev = {
         "ts": wall_iso(d.t_ns),
         "kind": d.kind,
         "cid": cid_str(d.q, d.cid),
@@ -39,6 +41,11 @@ def from_decision(d) -> dict:
         "user": d.user or "",
         "text": d.text or "",
     }
+    if d.kind == "output":
+        ev["output"], ev["on"] = d.output or "", bool(d.on)
+    elif d.kind == "zone":
+        ev["state"] = d.state or ""
+    return ev
 
 
 def make(kind: str, code: int, q: int, text: str, *, user: str = "", area: str = "",

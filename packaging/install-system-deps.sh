@@ -2,7 +2,9 @@
 # Installs the Debian packages guardroom's demo and tests need, only if they are missing:
 # mosquitto (the MQTT broker the tests and the demo start on a free loopback port), openssl
 # (throwaway TLS certificates in tests), a C compiler and the Python headers (the Cython core),
-# and python3-venv. Works as root or with sudo; on a Pi the same packages come from Pi OS.
+# python3-venv, the CJK font Chinese reports embed (fonts-wqy-microhei, 5 MB) and poppler-utils
+# (pdftotext/pdftoppm: the report tests read the PDFs back). Works as root or with sudo; on a
+# Pi the same packages come from Pi OS.
 set -euo pipefail
 
 need=()
@@ -12,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 python3 -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)' \
   || need+=(python3-dev)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 \
   || need+=(python3-venv)
 

@@ -78,6 +78,8 @@ class Relay:
             outbox.controller = controller
         self.loop = loop
         self.on_ack, self.on_cmd, self.on_uplink = on_ack, on_cmd, on_uplink
+        #: ``on_delivered(seq, wall_time)`` at each event's PUBACK (the delivery record)
+        self.on_delivered: Callable[[int, float], None] = _noop
         self.topics = Topics(self.cfg.get("topic_prefix", "guardroom"), site, controller)
         self.host = self.cfg["host"]
         tls = bool(self.cfg.get("tls", False))
@@ -436,6 +438,8 @@ class Relay:
                 self.last_puback_wall, self.last_puback_mono = time.time(), t
                 self._acked.append(seq)
                 self._rtt[seq] = max(0.0, (t - t_sent) * 1000.0)
+                self._call(lambda s: self.on_delivered(s, time.time() - (time.monotonic() - t)),
+                           seq)
                 if len(self._rtt) > RTT_KEEP:
                     del self._rtt[next(iter(self._rtt))]
                 if not self._remove_scheduled:

@@ -1,0 +1,59 @@
+"""`guardroom report drill|inspection`: argument handling for the CLI."""
+from __future__ import annotations
+
+import os
+
+from ..errors import ConfigError, GuardroomError
+
+
+def add_parser(sub) -> None:
+    rp = sub.add_parser("report", help="drill and inspection reports (HTML + PDF)")
+    rsub = rp.add_subparsers(dest="report", required=True, metavar="REPORT")
+    d = rsub.add_parser("drill", help="every drill in the period: timeline, response times")
+    i = rsub.add_parser("inspection", help="the evidence an assessor asks for")
+    for p in (d, i):
+        p.add_argument("--config", "-c", required=True, help="site config (TOML)")
+        p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
+        p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    d.add_argument("--since", metavar="DATE", help="YYYY-MM-DD (local) or an ISO time")
+    d.add_argument("--until", metavar="DATE", help="YYYY-MM-DD (that day included) or ISO")
+    i.add_argument("--months", type=int, default=24, metavar="N",
+                   help="the period covered (default 24: the police assess every two years)")
+    i.add_argument("--untested-months", type=int, default=12, metavar="N",
+                   help="highlight zones not tested for more than N months (default 12)")
+
+
+def run(ns) -> int:
+    try:
+        from . import source
+        from .common import write
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise GuardroomError(f"reports need the 'report' extra: pip install 'guardroom[report]' "
+                             f"({e.name} missing)") from None
+    try:
+        import fpdf  # noqa: F401
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise GuardroomError(f"reports need the 'report' extra: pip install 'guardroom[report]' "
+                             f"({e.name} missing)") from None
+    data = source.load(ns.config)
+    if ns.report == "drill":
+        from .drill_report import build
+
+        try:
+            since = source.parse_date(ns.since) if ns.since else None
+            until = source.parse_date(ns.until, end=True) if ns.until else None
+        except ValueError as e:
+            raise ConfigError(("--since/--until", str(e))) from None
+        doc, drills = build(data, ns.lang, since, until)
+        base = f"drill-report-{ns.lang}"
+        summary = f"{len(drills)} drill(s)"
+    else:
+        from .inspection_report import build
+
+        doc, summary = build(data, ns.lang, months=ns.months,
+                             untested_months=ns.untested_months)
+        base = f"inspection-report-{ns.lang}"
+    hp, pp = write(doc, ns.out, base)
+    print(f"{summary}: {os.path.abspath(hp)}  {os.path.abspath(pp)}")
+    return 0
