@@ -18,7 +18,7 @@ from guardroom.config import load
 from guardroom.daemon import Daemon
 from guardroom.emulators.gpio import GpioEmulator
 
-from .sitecfg import site_toml
+from .sitecfg import OSDP_KEY, site_toml
 from .term import BOUND, Term
 
 
@@ -91,6 +91,14 @@ class Rig:
                 self.modbus.add_device(2, "fence")
             _, mb_port = self.run(self.modbus.start_tcp("127.0.0.1", 0))
             site["modbus_port"] = mb_port
+        self.osdp = None
+        if site.pop("osdp", False):            # one OSDP reader (libosdp PD) on a pty bus
+            from guardroom.emulators.osdp import OsdpBus
+
+            self.osdp = OsdpBus()
+            self.reader = self.osdp.add_reader(101, scbk=bytes.fromhex(OSDP_KEY))
+            self.osdp.start()
+            site["osdp_device"] = self.osdp.path
         text = site_toml(str(tmp_path / "store"), self.port, self.control_file,
                          mqtt_port=broker_port, **site)
         if not write:                          # a restart: same file, the new pty's path
@@ -185,6 +193,8 @@ class Rig:
             self.run(self.daemon.stop())
             if self.modbus is not None:
                 self.run(self.modbus.stop())
+            if self.osdp is not None:
+                self.osdp.stop()
         except TimeoutError:
             import io
             buf = io.StringIO()

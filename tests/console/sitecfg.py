@@ -28,6 +28,25 @@ area = "main"
 SIREN_PIN, STROBE_PIN = 27, 5
 
 
+OSDP_KEY = "00112233445566778899aabbccddeeff"
+
+
+def osdp_toml(device: str) -> str:
+    """One OSDP bus with the reader "front" at address 101 (secure channel)."""
+    return f'''
+[[drivers.osdp.port]]
+name = "doors"
+device = "{device}"
+offline_after_s = 1
+
+[[drivers.osdp.port.reader]]
+name = "front"
+address = 101
+scbk = "{OSDP_KEY}"
+tamper_point = "front_tamper"
+'''
+
+
 FENCE = """
 [[drivers.modbus.bus.device]]
 name = "fence1"
@@ -60,7 +79,8 @@ in1 = "io1_in1"
 
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
               idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0,
-              extra: bool = False, console_extra: str = "", fence: bool = False) -> str:
+              extra: bool = False, console_extra: str = "", fence: bool = False,
+              osdp_device: str = "") -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
@@ -139,6 +159,7 @@ name = "strobe_main"
 pin = {STROBE_PIN}
 kind = "strobe"
 {modbus_toml(modbus_port, fence) if modbus_port else ""}
+{osdp_toml(osdp_device) if osdp_device else ""}
 [console]
 port = "{port}"
 idle_logout_s = {idle_s}

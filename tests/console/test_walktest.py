@@ -157,3 +157,27 @@ def test_live_view_reports_a_walk_test_ended_by_the_controller(rig):
     out = t.prompt("installer").decode()
     assert "NOT TESTED" in out
     assert "already ended" in t.cmd("walktest report")
+
+
+def test_status_and_health_show_the_osdp_reader(rig_factory):
+    rig = rig_factory(osdp=True)
+    t = rig.term
+    rig.login(INSTALLER_CODE, "installer")
+    deadline = time.monotonic() + BOUND
+    while not rig.call(lambda: rig.daemon.driver_status()["osdp"]["readers"]["front"]
+                       .get("online")):
+        assert time.monotonic() < deadline, "the reader never came online"
+        time.sleep(0.05)   # libosdp's handshake has no event the test can await
+    out = " ".join(t.cmd("status").split())
+    assert re.search(r"osdp reader front \(doors, address 101\): online since "
+                     r"\d\d:\d\d:\d\d \(\d+ s\), secure channel on", out), out
+    out = t.cmd("health")
+    assert re.search(r"front \(doors/101\)\s+online since", out), out
+    rig.reader.set_offline(True)                # the reader loses power
+    while rig.call(lambda: rig.daemon.driver_status()["osdp"]["readers"]["front"]
+                   .get("online")):
+        assert time.monotonic() < deadline + BOUND, "the reader never went offline"
+        time.sleep(0.05)
+    out = " ".join(t.cmd("status").split())
+    assert re.search(r"osdp reader front \(doors, address 101\): OFFLINE since "
+                     r"\d\d:\d\d:\d\d \(\d+ s\)", out), out
