@@ -255,6 +255,8 @@ class Daemon(Dc09Host):
         while True:
             await asyncio.sleep(period)
             self._schedule_state_publish()
+            if self.deliveries is not None:
+                self.deliveries.alive()   # after a crash, reports know when this run ended
 
     async def _watchdog(self, period: float) -> None:
         while True:

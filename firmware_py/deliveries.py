@@ -7,6 +7,7 @@ behind a drill or inspection report (``guardroom report``).
     rec.puback(seq)             # the broker acknowledged it
     rec.ack(incident, user)     # an ack from the platform arrived
     rec.uplink(up)              # the supervised uplink went up or down
+    rec.started(sha, version); rec.alive(); rec.stopped()    # each run, for availability
 
 Every call only queues a tuple with the wall time (``time.time()``); a writer thread commits
 in batches, so the alarm loop never waits for the disk. Its own SQLite file: it never locks
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS acks (id INTEGER PRIMARY KEY AUTOINCREMENT, incident 
 CREATE TABLE IF NOT EXISTS uplink (id INTEGER PRIMARY KEY AUTOINCREMENT, state TEXT NOT NULL,
                                    t REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS starts (id INTEGER PRIMARY KEY AUTOINCREMENT, t REAL NOT NULL,
-                                   config_sha256 TEXT NOT NULL, version TEXT NOT NULL);
+                                   config_sha256 TEXT NOT NULL, version TEXT NOT NULL,
+                                   alive REAL);
 """
 FILE_NAME = "deliveries.sqlite"
 
@@ -61,6 +63,9 @@ class DeliveryRecord:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(starts)")]
+        if "alive" not in cols:   # a record from before `alive` existed
+            self._db.execute("ALTER TABLE starts ADD COLUMN alive REAL")
         self._writes = 0
         self._thread = threading.Thread(target=self._writer, name="delivery-record",
                                         daemon=True)
@@ -81,6 +86,10 @@ class DeliveryRecord:
 
     def started(self, config_sha256: str, version: str) -> None:
         self._q.put(("start", config_sha256, version, time.time()))
+
+    def alive(self) -> None:
+        """The controller still runs (every minute): bounds a run that ends in a crash."""
+        self._q.put(("alive", time.time()))
 
     def stopped(self) -> None:
         self._q.put(("uplink", "stop", time.time()))
@@ -131,6 +140,9 @@ class DeliveryRecord:
                     db.execute("INSERT INTO acks(incident, user, t) VALUES (?, ?, ?)", item[1:])
                 elif what == "uplink":
                     db.execute("INSERT INTO uplink(state, t) VALUES (?, ?)", item[1:])
+                elif what == "alive":
+                    db.execute("UPDATE starts SET alive=? WHERE id=(SELECT MAX(id) FROM starts)",
+                               (item[1],))
                 elif what == "start":
                     db.execute("INSERT INTO starts(config_sha256, version, t) VALUES (?, ?, ?)",
                                item[1:])

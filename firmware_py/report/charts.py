@@ -120,6 +120,7 @@ def uplink_days(days, t, lang: str) -> Chart:
     ax.bar(xs, vals, color=colors, width=0.8)
     step = max(1, len(days) // 12)
     ax.set_xticks(xs[::step], [d[5:] for d, _ in days][::step])
+    ax.set_xlim(-0.6, max(len(days), 14) - 0.4)     # a few days do not make fat bars
     ax.set_ylim(0, 105)
     ax.set_ylabel("%")
     ax.grid(axis="y", alpha=0.3)
@@ -137,8 +138,8 @@ def coverage(rows, limit_days: float, t, lang: str) -> Chart:
     for i, (zone, d) in enumerate(rows):
         yv = n - 1 - i
         if d is None:
-            ax.barh(yv, edge, color="#ffffff", edgecolor="#d62728", hatch="///")
-            ax.text(edge * 0.02, yv, t("untested"), va="center", fontsize=7, color="#d62728")
+            ax.barh(yv, edge, color="#fde2e1", edgecolor="#d62728", linewidth=0.6)
+            ax.text(edge * 0.02, yv, t("untested"), va="center", fontsize=7, color="#a40000")
         else:
             ax.barh(yv, max(d, edge * 0.005), color="#d62728" if d > limit_days else "#2ca02c")
             ax.text(max(d, 0) + edge * 0.01, yv, f"{d:.0f}", va="center", fontsize=7)

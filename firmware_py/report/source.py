@@ -54,7 +54,7 @@ class SiteData:
     by_seq: dict[int, tuple] = field(default_factory=dict)       # seq -> (t, puback)
     acks: list[tuple] = field(default_factory=list)             # (incident, user, t)
     uplink: list[tuple] = field(default_factory=list)           # (state, t)
-    starts: list[tuple] = field(default_factory=list)           # (t, sha256, version)
+    starts: list[tuple] = field(default_factory=list)    # (t, sha256, version, alive)
     now: float = 0.0
 
     def delivery_of(self, ev: dict) -> Optional[tuple]:
@@ -136,8 +136,10 @@ def _read_deliveries(path: str, data: SiteData) -> None:
                 "SELECT incident, user, t FROM acks ORDER BY id")]
             data.uplink = [tuple(r) for r in db.execute(
                 "SELECT state, t FROM uplink ORDER BY id")]
+            cols = [r[1] for r in db.execute("PRAGMA table_info(starts)")]
+            alive = "alive" if "alive" in cols else "NULL"
             data.starts = [tuple(r) for r in db.execute(
-                "SELECT t, config_sha256, version FROM starts ORDER BY id")]
+                f"SELECT t, config_sha256, version, {alive} FROM starts ORDER BY id")]
         finally:
             db.close()
     except sqlite3.Error:

@@ -83,6 +83,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "本期间无送达记录：送达和确认时间未知（控制器当时的版本不记录）。"),
     "signature": ("Head of unit (signature)", "单位负责人（签字）"),
     "date": ("Date", "日期"),
+    "inspector": ("Assessor (signature)", "检查人（签字）"),
     # inspection
     "inventory": ("Devices and zones", "设备与防区清单"),
     "devices": ("Field devices", "现场设备"),
