@@ -55,14 +55,16 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "arm_away": ("area",), "arm_stay": ("area",), "disarm": ("area",), "reset": ("area",),
     "silence": ("area",), "drill_start": ("area",), "drill_stop": ("area",),
     "bypass": ("zone",), "unbypass": ("zone",), "siren_test": (),
+    "report": ("report",),   # drill|inspection report made on the controller (summary back)
 }
 # optional fields and their types
 OPTIONAL: dict[str, type | tuple[type, ...]] = {"area": str, "zone": str, "force": bool,
-                                                 "arg": int, "sender": str}
+                                                 "arg": int, "sender": str, "report": str,
+                                                 "lang": str}
 ACK_FIELDS: dict[str, type] = {"incident": int, "user": str, "sender": str}
 # longest accepted text of each string field (a message is refused, not cut)
 MAX_LEN = {"cmd": 32, "code": 12, "sig": 128, "nonce": 128, "area": 64, "zone": 64,
-           "sender": 64, "user": 64}
+           "sender": 64, "user": 64, "report": 16, "lang": 4}
 NONCE_MIN, NONCE_MAX = 16, 128
 MAX_NONCES = 10_000
 MAX_PAYLOAD = 4096           # bytes: a command or ack is a few hundred

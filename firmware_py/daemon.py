@@ -538,6 +538,9 @@ class Daemon(Dc09Host):
     def _on_cmd(self, cmd: dict) -> None:
         name = cmd.get("cmd", "")
         result = {"cmd": name, "nonce": cmd.get("nonce", ""), "ok": False}
+        if name == "report":
+            self._platform_report(cmd, result)
+            return
         if name not in PLATFORM_COMMANDS:
             result["reason"] = f"command {name!r} is not allowed from the platform"
         else:
@@ -565,6 +568,34 @@ class Daemon(Dc09Host):
             self.relay.publish_cmd_result(result)
         except Exception as e:  # noqa: BLE001
             log.error("cmd result not published: %s", e)
+
+    def _platform_report(self, cmd: dict, result: dict) -> None:
+        """`report`: make the drill or inspection report into the storage folder (a child
+        process; the loop only awaits it) and answer on cmd/result with its JSON summary."""
+        from .report.runner import make_report, out_dir
+
+        self._log_event(events.make("command", 0, 1, f"Platform command report "
+                                    f"{cmd.get('report', '')}", user=cmd.get("user", "platform")))
+
+        async def run():
+            try:
+                js = await make_report(self.config_path or "", str(cmd.get("report", "")),
+                                       str(cmd.get("lang") or "zh"),
+                                       out_dir(self.config["storage"]["dir"]))
+            except GuardroomError as e:
+                result["reason"] = str(e)
+            else:
+                result["ok"] = True
+                js["files"] = [os.path.basename(f) for f in js.get("files", [])]
+                result["summary"] = js
+            try:
+                self.relay.publish_cmd_result(result)
+            except Exception as e:  # noqa: BLE001
+                log.error("cmd result not published: %s", e)
+
+        task = self.loop.create_task(run(), name="platform-report")
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
 
     # ------------------------------------------------------------------ state
     def _mark_state_dirty(self) -> None:

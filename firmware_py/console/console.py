@@ -14,8 +14,8 @@ import time
 from typing import Optional
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
-from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_system, cmd_tests,  # noqa: F401
-               cmd_users, cmd_zones)
+from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_report,  # noqa: F401
+               cmd_system, cmd_tests, cmd_users, cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
 from .render import fit, usage, wrap
 from .pager import Pager

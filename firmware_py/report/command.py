@@ -1,6 +1,7 @@
 """`guardroom report drill|inspection`: argument handling for the CLI."""
 from __future__ import annotations
 
+import json
 import os
 
 from ..errors import ConfigError, GuardroomError
@@ -15,6 +16,8 @@ def add_parser(sub) -> None:
         p.add_argument("--config", "-c", required=True, help="site config (TOML)")
         p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
         p.add_argument("--lang", choices=["zh", "en"], default="zh")
+        p.add_argument("--json", action="store_true",
+                       help="print a JSON summary (with the files written) instead of a line")
     d.add_argument("--since", metavar="DATE", help="YYYY-MM-DD (local) or an ISO time")
     d.add_argument("--until", metavar="DATE", help="YYYY-MM-DD (that day included) or ISO")
     i.add_argument("--months", type=int, default=24, metavar="N",
@@ -48,12 +51,19 @@ def run(ns) -> int:
         doc, drills = build(data, ns.lang, since, until)
         base = f"drill-report-{ns.lang}"
         summary = f"{len(drills)} drill(s)"
+        from .summary import drill_summary
+
+        js = drill_summary(drills)
     else:
         from .inspection_report import build
 
-        doc, summary = build(data, ns.lang, months=ns.months,
-                             untested_months=ns.untested_months)
+        doc, summary, js = build(data, ns.lang, months=ns.months,
+                                 untested_months=ns.untested_months)
         base = f"inspection-report-{ns.lang}"
     hp, pp = write(doc, ns.out, base)
-    print(f"{summary}: {os.path.abspath(hp)}  {os.path.abspath(pp)}")
+    if ns.json:
+        js["files"] = [os.path.abspath(hp), os.path.abspath(pp)]
+        print(json.dumps(js, ensure_ascii=False))
+    else:
+        print(f"{summary}: {os.path.abspath(hp)}  {os.path.abspath(pp)}")
     return 0

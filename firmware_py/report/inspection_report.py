@@ -17,7 +17,8 @@ MONTH = 30.44 * 86400
 
 
 def build(data: SiteData, lang: str = "zh", months: int = 24,
-          untested_months: int = 12) -> tuple[Document, str]:
+          untested_months: int = 12) -> tuple[Document, str, dict]:
+    """The document, a one-line summary and the JSON summary."""
     t = tr(lang)
     now = data.now
     since = now - months * MONTH
@@ -130,9 +131,13 @@ def build(data: SiteData, lang: str = "zh", months: int = 24,
                         ", ".join(d.panic_not_exercised) or t("none")] for d in drills],
                       widths=[12, 20, 12, 22, 17, 17]))
     doc.add(Signature([t("signature"), t("inspector"), t("date")]))
+    from .summary import inspection_summary
+
+    js = inspection_summary(data, zt, [zt[i].zone for i in sorted(stale)], up,
+                                            drills)
     summary = (f"{len(zt)} zones ({len(stale)} untested > {untested_months} months), "
                f"{len(drills)} drill(s) in 12 months, log {'intact' if ch.ok else 'TAMPERED'}")
-    return doc, summary
+    return doc, summary, js
 
 
 def _last(z, now: float, t) -> str:

@@ -137,5 +137,6 @@ def test_a_tampered_log_is_reported(lived, tmp_path):
     db.close()
     data = source.load(str(tmp_path / "site.toml"))
     assert not data.chain.ok and data.chain.first_bad == row
-    doc, summary = build(data, "en")
+    doc, summary, js = build(data, "en")
+    assert js["log_ok"] is False
     assert "TAMPERED" in summary
