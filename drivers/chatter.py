@@ -26,14 +26,17 @@ _NEVER = -(1 << 62)
 
 class ChatterGuard:
     """Counting for one point. ``rate`` changes per second sustained over ``window_ms``
-    (``rate`` 0 = guard off). Not thread-safe by itself: one thread calls ``change`` (the
+    (``rate`` 0 = guard off), or directly more than ``limit`` changes within the window. Not thread-safe by itself: one thread calls ``change`` (the
     edge thread or the loop); the others only read the counters."""
 
     __slots__ = ("limit", "window_ns", "quiet_ns", "_ring", "_i", "changes", "held_back",
                  "episodes", "active", "since_ns", "last_change_ns")
 
-    def __init__(self, rate: float, window_ms: int, quiet_s: float):
-        self.limit = max(2, math.ceil(rate * window_ms / 1000)) if rate > 0 else 0
+    def __init__(self, rate: float, window_ms: float, quiet_s: float, limit: int | None = None):
+        if limit is not None:       # a count of changes within the window, given directly
+            self.limit = max(2, int(limit)) if limit > 0 else 0
+        else:
+            self.limit = max(2, math.ceil(rate * window_ms / 1000)) if rate > 0 else 0
         self.window_ns = int(window_ms * 1_000_000)
         self.quiet_ns = int(quiet_s * 1e9)
         self._ring = [_NEVER] * self.limit
@@ -112,10 +115,11 @@ class PolledChatter:
     starts or ends, for the driver to report and clear."""
 
     __slots__ = ("guard", "sample_ns", "last_sent", "latest", "next_sample_ns", "tripped",
-                 "restored")
+                 "restored", "samples")
 
-    def __init__(self, rate: float, window_ms: int, quiet_s: float, sample_ms: int):
-        self.guard = ChatterGuard(rate, window_ms, quiet_s)
+    def __init__(self, limit: int, window_ms: float, quiet_s: float, sample_ms: int):
+        self.guard = ChatterGuard(0, window_ms, quiet_s, limit=limit)
+        self.samples = 0
         self.sample_ns = int(sample_ms * 1_000_000)
         self.last_sent: int | None = None
         self.latest: int | None = None
@@ -149,13 +153,15 @@ class PolledChatter:
         if g.quiet_since(t_ns):
             g.restore()
             self.restored = True
-            if self.latest is not None and self.latest != self.last_sent:
-                self.last_sent = self.latest
-                return self.latest
-            return None
-        if t_ns >= self.next_sample_ns:
+        elif t_ns >= self.next_sample_ns:
             self.next_sample_ns = t_ns + self.sample_ns
-            if self.latest is not None and self.latest != self.last_sent:
-                self.last_sent = self.latest
-                return self.latest
+        else:
+            return None
+        if self.latest is not None and self.latest != self.last_sent:
+            self.last_sent = self.latest
+            self.samples += 1
+            return self.latest
         return None
+
+    def stats(self) -> dict:
+        return {**self.guard.stats(), "samples": self.samples}

@@ -136,8 +136,11 @@ class MockControl:
         server.control = self
         self._server = server
         self.address = format_address(kind, server.server_address)
+        # a long poll interval: the emulator must not wake the daemon's process 5 times a
+        # second for nothing (its cost would count as the daemon's idle CPU); stop() pokes
+        # the socket so shutdown is still immediate
         self._thread = threading.Thread(target=server.serve_forever, name="gpio-mock-control",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
+                                        kwargs={"poll_interval": 5.0}, daemon=True)
         self._thread.start()
         return self.address
 
@@ -145,13 +148,29 @@ class MockControl:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        while stopper.is_alive():
+            self._poke()
+            stopper.join(0.05)
         server.server_close()
         if self.address.startswith("unix:"):
             try:
                 os.unlink(self.address[5:])
             except FileNotFoundError:
                 pass
+
+    def _poke(self) -> None:
+        """Connect and hang up: serve_forever wakes and sees the shutdown request."""
+        kind, where = parse_address(self.address)
+        fam = socket.AF_UNIX if kind == "unix" else \
+            (socket.AF_INET6 if ":" in where[0] else socket.AF_INET)
+        try:
+            with socket.socket(fam, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect(where)
+        except OSError:
+            pass
 
     # -- commands ---------------------------------------------------------------------------
     def execute(self, line: str) -> str:

@@ -21,6 +21,8 @@ import time
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from ..threadname import name_thread
+
 _KEEP_STATES = 64
 _BATCH_S = 0.001     # the wire wakes at most every 1 ms to deliver the edges due meanwhile
 
@@ -117,6 +119,7 @@ class WatchedMockPin(MockPin):
             w.finished.wait(5)
 
     def _play(self, wave: Wave) -> None:
+        name_thread(f"wire-{self.info.name}")
         clock = time.perf_counter
         try:
             while not wave.cancelled and wave.delivered < wave.count:

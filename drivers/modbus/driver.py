@@ -1,8 +1,10 @@
 """Modbus driver: polls I/O modules, EOL modules and fence energizers over RTU and TCP and
 writes their relay coils.
 
-One asyncio task per bus, one transaction at a time on a bus (an ``asyncio.Lock`` shared by
-polls, output writes and scans), buses run concurrently. Each device is polled at its own
+One thread per bus at the I/O edge (``_Bus``), one transaction at a time on a bus: polls,
+and between them the loop's coil writes and scan probes; buses run concurrently. A poll costs
+the thread one write and a ``select`` (no asyncio future or timer per request), and reaches
+the loop only when something changed. Each device is polled at its own
 ``poll_ms``; only changes become samples (plus the first good read of every point). After
 ``offline_after`` failed polls in a row all its points report OFFLINE and a notice is sent;
 an offline device is retried with a doubling period up to ``retry_max_ms``, so a dead device
@@ -10,12 +12,19 @@ costs its bus one timeout now and then, not one per poll."""
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import logging
+import os
+import select
+import threading
 import time
 
 from guardroom.errors import ConfigError
 
 from ..base import OFFLINE, Driver, PointTable, SampleBuffer
+from ..chatter import PolledChatter, chatter_event
+from ..threadname import name_thread
 from ..errors import DriverConfigError
 from . import wire
 from .errors import ModbusConfigError, ModbusError, TransactionError
@@ -49,6 +58,14 @@ class _Device:
         self.next_due = 0.0
         self.wanted: dict[str, bool] = {}           # output name -> last ordered state
         self.readings: dict[str, int] = {}          # register point -> last raw value
+        polls, sample_ms, quiet_s = plan.chatter
+        # "changes on (nearly) every poll": more than `polls` changes within 2 x `polls`
+        # poll periods, i.e. on more than half of the recent polls
+        window_ms = 2 * polls * plan.poll_ms
+        self.names = {pid: name for name, pid in point_ids.items()}
+        self.chatter = {pid: PolledChatter(polls, window_ms, quiet_s, sample_ms)
+                        for pid in point_ids.values()} if polls else {}
+        self.chattering: set[int] = set()
 
     def period(self, retry_max_ms: int) -> float:
         ms = self.plan.poll_ms
@@ -69,18 +86,25 @@ class _Device:
 
 
 class _Bus:
+    """One bus, one thread at the I/O edge: it polls each device when due, and runs the
+    loop's jobs (coil writes, scan probes) between polls, so there is one transaction at a
+    time on the wire. The thread sleeps in ``select`` until the next poll or a job; results
+    reach the loop only as samples and notices through the sink."""
+
     def __init__(self, driver: "ModbusDriver", plan: BusPlan, devices: list[_Device]):
         self.driver = driver
         self.plan = plan
         self.cfg = plan.config
         self.name = plan.name
         self.devices = devices
-        self.client = None
+        self.client: wire.LeanClient | None = None
         self.watch: wire.CrcWatch | None = None
-        self.lock = asyncio.Lock()
-        self.task: asyncio.Task | None = None
+        self.thread: threading.Thread | None = None
         self.current: _Device | None = None
         self.crc_unattributed = 0
+        self._jobs: collections.deque = collections.deque()
+        self._wake_r = self._wake_w = -1
+        self._stopping = False
 
     @property
     def where(self) -> str:
@@ -88,124 +112,170 @@ class _Bus:
         return f"{c['host']}:{c['tcp_port']}" if c["transport"] == "tcp" else c["port"]
 
     def open(self) -> None:
-        self.client = wire.make_client(self.cfg)
-        try:
-            self.client.set_max_no_responses(1 << 30)   # a dead device must not drop the link
-        except AttributeError:  # pragma: no cover
-            pass
-        self.watch = wire.CrcWatch(self.client, self._on_crc)
+        if self.client is None:
+            self.client = wire.make_client(self.cfg)
+            self.watch = wire.CrcWatch(self.client, self._on_crc)
 
     def _on_crc(self) -> None:
         if self.current is None:
             self.crc_unattributed += 1
 
-    async def connected(self) -> None:
-        """Connect if needed (inside the bus lock); TransactionError('connection') if not."""
+    # -- loop side -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.open()
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self.thread = threading.Thread(target=self._run, name=f"modbus-{self.name}",
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Blocking (call it in a worker thread): end the thread, close the link."""
+        self._stopping = True
+        self._wake()
+        if self.thread is not None:
+            self.thread.join(self.cfg["timeout_ms"] / 1000 + 5)
+            self.thread = None
+        while self._jobs:
+            _, _, fut = self._jobs.popleft()
+            if not fut.done():
+                fut.set_exception(ModbusError(f"bus {self.name} stopped"))
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        self.close()
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass
+
+    async def call(self, fn, *args):
+        """Run ``fn(*args)`` in the bus thread between polls; its result or exception."""
+        if self.thread is None:
+            raise ModbusError(f"bus {self.name} is not running")
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._jobs.append((fn, args, fut))
+        self._wake()
+        return await asyncio.wrap_future(fut)
+
+    # -- the bus thread --------------------------------------------------------------------
+    def connected(self) -> None:
+        """Connect if needed; TransactionError('connection') if not."""
         if self.client.connected:
             return
-        try:
-            ok = await asyncio.wait_for(self.client.connect(),
-                                        self.cfg["timeout_ms"] / 1000 + 1)
-        except (asyncio.TimeoutError, OSError) as e:
-            ok, why = False, str(e) or type(e).__name__
-        else:
-            why = "refused or not found"
-        if not ok:
-            raise TransactionError("connection", f"cannot open {self.where}: {why}")
+        if not self.client.connect():
+            raise TransactionError("connection", f"cannot open {self.where}: "
+                                   f"{self.client.last_connect_error or 'refused or not found'}")
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _run(self) -> None:
+        name_thread(f"modbus-{self.name}")
         polled = [d for d in self.devices if d.items]
-        if not polled:
-            return
-        now = loop.time()
+        now = time.monotonic()
         for d in polled:
             d.next_due = now
         retry_max = self.cfg["retry_max_ms"]
-        while True:
-            dev = min(polled, key=lambda d: d.next_due)
-            delay = dev.next_due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        wake = self._wake_r
+        while not self._stopping:
+            self._run_jobs()
+            if polled:
+                dev = min(polled, key=_due)
+                delay = dev.next_due - time.monotonic()
+            else:
+                dev, delay = None, None
+            if delay is None or delay > 0:
+                r, _, _ = select.select((wake,), (), (), delay)
+                if r:
+                    try:
+                        os.read(wake, 512)
+                    except BlockingIOError:
+                        pass
+                    continue
+            if self._stopping:
+                break
             try:
-                await self.poll(dev)
-            except asyncio.CancelledError:
-                raise
+                self.poll(dev)
             except Exception:  # never let one bad answer kill the bus
                 log.exception("modbus bus %s: poll of %s failed unexpectedly", self.name,
                               dev.name)
-            dev.next_due = max(dev.next_due + dev.period(retry_max), loop.time())
+            dev.next_due = max(dev.next_due + dev.period(retry_max), time.monotonic())
 
-    async def poll(self, dev: _Device) -> None:
+    def _run_jobs(self) -> None:
+        while self._jobs and not self._stopping:
+            fn, args, fut = self._jobs.popleft()
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+                fut.set_exception(e)
+
+    def poll(self, dev: _Device) -> None:
         values: list[tuple[int, int]] = []
         dev.counts["polls"] += 1
-        t0 = time.monotonic_ns()
+        self.current = dev
         try:
-            async with self.lock:
-                self.current = dev
-                try:
-                    await self.connected()
-                    t0 = time.monotonic_ns()
-                    for block, items in dev.items:
-                        raw = await wire.read(self.client, block.table, block.start,
-                                              block.count, dev.address, self.watch)
-                        values.extend((pid, it.mapper(raw[it.offset])) for it, pid in items)
-                        if block.table.endswith("registers"):
-                            # the raw reading (a fence voltage...) for the console's health
-                            for it, _ in items:
-                                dev.readings[it.point_name] = raw[it.offset]
-                finally:
-                    self.current = None
+            self.connected()
+            t0 = time.monotonic_ns()
+            for block, items in dev.items:
+                raw = wire.read(self.client, block.table, block.start, block.count,
+                                dev.address, self.watch)
+                values.extend((pid, it.mapper(raw[it.offset])) for it, pid in items)
+                if block.table.endswith("registers"):
+                    # the raw reading (a fence voltage...) for the console's health
+                    for it, _ in items:
+                        dev.readings[it.point_name] = raw[it.offset]
         except TransactionError as e:
             self.driver._failed(dev, e)
             return
+        finally:
+            self.current = None
         t = time.monotonic_ns()
         dev.last_poll_ms = (t - t0) / 1e6
         came_back = self.driver._good(dev, t, values)
         if came_back and any(dev.wanted.values()):
-            await self.reassert(dev)
+            self.reassert(dev)
 
-    async def reassert(self, dev: _Device) -> None:
+    def reassert(self, dev: _Device) -> None:
         """A device that was offline may have rebooted with its relays off: re-send orders."""
         for name, on in list(dev.wanted.items()):
             try:
-                await self.write(dev, name, on)
+                self.write(dev, name, on)
             except TransactionError:
                 return
 
-    async def write(self, dev: _Device, output: str, on: bool) -> None:
+    def write(self, dev: _Device, output: str, on: bool) -> None:
         coil = dev.plan.outputs[output][0]
-        async with self.lock:
-            self.current = dev
-            try:
-                await self.connected()
-                await wire.write_coil(self.client, coil, on, dev.address, self.watch)
-                dev.counts["writes"] += 1
-            except TransactionError as e:
-                dev.counts["write_errors"] += 1
-                counter = _KIND_COUNTER.get(e.kind)
-                if counter:
-                    dev.counts[counter] += 1
-                dev.last_error = str(e)
-                raise
-            finally:
-                self.current = None
+        self.current = dev
+        try:
+            self.connected()
+            wire.write_coil(self.client, coil, on, dev.address, self.watch)
+            dev.counts["writes"] += 1
+        except TransactionError as e:
+            dev.counts["write_errors"] += 1
+            counter = _KIND_COUNTER.get(e.kind)
+            if counter:
+                dev.counts[counter] += 1
+            dev.last_error = str(e)
+            raise
+        finally:
+            self.current = None
 
-    async def scan(self, first: int, last: int, timeout_ms: int) -> list[int]:
-        found = []
-        for address in range(first, last + 1):
-            async with self.lock:       # one probe at a time: polls go on between probes
-                try:
-                    await self.connected()
-                except TransactionError:
-                    raise
-                if await wire.probe(self.client, address, timeout_ms / 1000, self.watch):
-                    found.append(address)
-        return found
+    def probe(self, address: int, timeout_ms: int) -> bool:
+        self.connected()
+        return wire.probe(self.client, address, timeout_ms / 1000, self.watch)
 
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+def _due(dev: _Device) -> float:
+    return dev.next_due
 
 
 class ModbusDriver(Driver):
@@ -251,8 +321,7 @@ class ModbusDriver(Driver):
         if self.started:
             return
         for bus in self._buses.values():
-            bus.open()
-            bus.task = asyncio.create_task(bus.run(), name=f"modbus-bus-{bus.name}")
+            bus.start()
         self.started = True
         log.info("modbus started: %d bus(es), %d device(s)", len(self._buses),
                  len(self._devices))
@@ -261,20 +330,14 @@ class ModbusDriver(Driver):
         for handle in self._pulses.values():
             handle.cancel()
         self._pulses.clear()
-        tasks = [b.task for b in self._buses.values() if b.task is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        buses = [b for b in self._buses.values() if b.thread is not None]
+        if buses:
+            await asyncio.gather(*(asyncio.to_thread(b.stop) for b in buses))
         for bus in self._buses.values():
-            bus.task = None
             bus.close()
         self.started = False
 
-    # -- poll results (called by the bus tasks, in the loop) --------------------------------
+    # -- poll results (called by the bus threads) ------------------------------------------
     def _failed(self, dev: _Device, e: TransactionError) -> None:
         dev.counts["failed_polls"] += 1
         counter = _KIND_COUNTER.get(e.kind)
@@ -305,14 +368,57 @@ class ModbusDriver(Driver):
         dev.counts["good_polls"] += 1
         dev.last_good_ns = t
         last = dev.last
+        guards = dev.chatter
         for pid, v in values:
-            if first or last.get(pid) != v:
+            if first:
                 last[pid] = v
+                if guards:
+                    guards[pid].reset(v)
                 self.sink.put(t, pid, v)
+            elif last.get(pid) != v:
+                last[pid] = v
+                g = guards.get(pid)
+                if g is None:
+                    self.sink.put(t, pid, v)
+                    continue
+                out = g.offer(t, v)
+                if out is not None:
+                    self.sink.put(t, pid, out)
+                if g.tripped:
+                    g.tripped = False
+                    dev.chattering.add(pid)
+                    self._chatter(dev, pid, g, True, t)
+        if dev.chattering:
+            for pid in list(dev.chattering):
+                g = guards[pid]
+                out = g.tick(t)
+                if out is not None:
+                    self.sink.put(t, pid, out)
+                if g.restored:
+                    g.restored = False
+                    dev.chattering.discard(pid)
+                    self._chatter(dev, pid, g, False, t)
         if came_back:
             self._notice(dev, "back online", t)
             log.warning("modbus device %s: back online", dev.name)
         return came_back
+
+    def _chatter(self, dev: _Device, pid: int, g: PolledChatter, active: bool, t: int) -> None:
+        name = dev.names[pid]
+        polls = dev.plan.chatter[0]
+        if active:
+            text = (f"point {name} on {dev.name} is chattering: it changed on more than "
+                    f"{polls} of the last {2 * polls} polls; its value is reported every "
+                    f"{g.sample_ns / 1e9:g} s until it settles")
+        else:
+            text = f"point {name} on {dev.name} stopped chattering; every change reported again"
+        log.warning("modbus: %s", text)
+        self.sink.put_event(chatter_event("modbus", name, active, t, g.guard, text))
+
+    def point_stats(self) -> dict:
+        """Per point: chatter state and counts (see drivers/chatter.py)."""
+        return {dev.names[pid]: g.stats() for dev in self._devices.values()
+                for pid, g in dev.chatter.items()}
 
     def _notice(self, dev: _Device, text: str, t: int) -> None:
         self.sink.put_event({"type": "notice", "t_ns": t, "driver": "modbus",
@@ -335,7 +441,8 @@ class ModbusDriver(Driver):
         if handle is not None:
             handle.cancel()
         dev.wanted[name] = bool(on)
-        await self._device_bus[dev.name].write(dev, name, bool(on))
+        bus = self._device_bus[dev.name]
+        await bus.call(bus.write, dev, name, bool(on))
 
     async def pulse_output(self, name: str, ms: int) -> None:
         """Coil on now, off after ``ms`` (an asyncio timer; returns once 'on' is written)."""
@@ -352,7 +459,8 @@ class ModbusDriver(Driver):
         try:
             dev = self._output_device[name]
             dev.wanted[name] = False
-            await self._device_bus[dev.name].write(dev, name, False)
+            bus = self._device_bus[dev.name]
+            await bus.call(bus.write, dev, name, False)
         except (TransactionError, ModbusError) as e:
             log.warning("modbus output %s: pulse end not confirmed: %s", name, e)
 
@@ -367,9 +475,11 @@ class ModbusDriver(Driver):
             raise KeyError(bus_name)
         if not 1 <= first <= last <= 247:
             raise ValueError(f"scan range {first}-{last} is not within 1-247")
-        if bus.client is None:
-            bus.open()
-        return await bus.scan(first, last, timeout_ms)
+        found = []
+        for address in range(first, last + 1):   # one probe at a time: polls go on between
+            if await bus.call(bus.probe, address, timeout_ms):
+                found.append(address)
+        return found
 
     def stats(self) -> dict:
         """Counters per device: ``{device name: {bus, address, profile, online, polls,

@@ -40,6 +40,7 @@ class DevicePlan:
     blocks: list[Block]
     points: dict[str, str]              # point name -> profile point
     outputs: dict[str, tuple[int, str]] # output name -> (coil address, kind)
+    chatter: tuple = (8, 1000, 10.0)    # chatter_polls, chatter_sample_ms, chatter_quiet_s
 
 
 @dataclass
@@ -148,7 +149,9 @@ def _plan(section: dict, problems: list) -> list[BusPlan]:
                 problems.append((f"{dkey}.points", "maps no point and no output: nothing to do"))
             plan.devices.append(DevicePlan(
                 dname, name, addr, prof, dev.get("poll_ms", 200), dev.get("offline_after", 3),
-                make_blocks(items), mapped, outs))
+                make_blocks(items), mapped, outs,
+                (dev.get("chatter_polls", 8), dev.get("chatter_sample_ms", 1000),
+                 dev.get("chatter_quiet_s", 10.0))))
         buses.append(plan)
     return buses
 

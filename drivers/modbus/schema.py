@@ -5,7 +5,7 @@ have, a parameter it does not know) run over the whole section, so ``config chec
 them before the daemon starts."""
 from __future__ import annotations
 
-from guardroom.schema import Choice, Int, ListOf, MapOf, Name, Section, Str
+from guardroom.schema import Choice, Float, Int, ListOf, MapOf, Name, Section, Str
 
 DEVICE = Section({
     "name": Name(doc="device name (status, notices, scan); unique in [drivers.modbus]"),
@@ -14,6 +14,17 @@ DEVICE = Section({
     "poll_ms": Int(default=200, min=20, max=600_000, doc="poll period"),
     "offline_after": Int(default=3, min=1, max=1000,
                          doc="failed polls in a row before its points go OFFLINE"),
+    "chatter_polls": Int(default=8, min=0, max=1000,
+                         doc="chatter guard: a point that changes on more than this many of "
+                             "the last 2 x chatter_polls polls is chattering: its changes are held back, its value is reported at "
+                             "most every chatter_sample_ms, and a sensor trouble (CID 380) is "
+                             "raised for its zones. 0 turns the guard off"),
+    "chatter_sample_ms": Int(default=1000, min=20, max=600_000,
+                             doc="chatter guard: how often a chattering point's value is "
+                                 "reported"),
+    "chatter_quiet_s": Float(default=10.0, min=0.1, max=3600,
+                             doc="chatter guard: the trouble restores once the point has not "
+                                 "changed for this long"),
     "points": MapOf(Name(), default=dict, doc="profile point -> point name"),
     "outputs": MapOf(Name(), default=dict, doc="profile output -> output name"),
     "params": MapOf(Int(), default=dict, doc="profile parameter overrides"),

@@ -1,8 +1,9 @@
 """One RS-485 bus: libosdp's control panel for the readers on one serial port, driven by one
 thread at the I/O edge.
 
-The thread is the only user of the libosdp context: it calls ``refresh()`` every 20 ms (the
-library needs one at least every 50 ms), submits the commands the loop queued, watches the
+The thread is the only user of the libosdp context: it calls ``refresh()`` every 50 ms (the
+library needs one at least every 50 ms, and its poll cycle is 50 ms: refreshing more often
+only costs CPU) and at once when the loop queues a command, submits those commands, watches the
 online and secure-channel bits, and retries readers that stopped answering (libosdp on its
 own waits up to 300 s before it tries a silent or NAKing reader again; a guard room wants to
 know within seconds that a reader is back). Everything it learns goes to the event loop
@@ -10,6 +11,8 @@ through ``post`` (``loop.call_soon_threadsafe``), stamped with ``time.monotonic_
 from __future__ import annotations
 
 import collections
+import os
+import select
 import threading
 import time
 from concurrent.futures import Future
@@ -18,9 +21,10 @@ from typing import Callable
 import osdp_sys
 from osdp import LibFlag, PDInfo
 
+from ..threadname import name_thread
 from .channel import SerialChannel
 
-REFRESH_S = 0.020
+REFRESH_S = 0.050
 LOG_LEVEL = osdp_sys.LOG_ERROR  # never debug: debug output may show key material
 
 
@@ -53,6 +57,9 @@ class Bus:
         self._on_completion = on_completion
         self._cmds: collections.deque = collections.deque()
         self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
         self._ctx = None
         n = len(readers)
@@ -89,14 +96,29 @@ class Bus:
             fut.set_result(False)
             return fut
         self._cmds.append((idx, command, fut))
+        self._wake()
         return fut
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # the pipe is full (the thread wakes anyway) or closed
+            pass
 
     def stop(self, timeout: float = 5.0) -> None:
         """Blocking: end the thread (call it in a worker thread from the loop)."""
         self._stop.set()
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout)
         self.stopped = True
+        if self._thread is None or not self._thread.is_alive():
+            for fd in (self._wake_r, self._wake_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._wake_r = self._wake_w = -1
         while self._cmds:
             _, _, fut = self._cmds.popleft()
             if not fut.done():
@@ -112,6 +134,7 @@ class Bus:
         self._post(self._on_completion, idx, cmd, status == 0)
 
     def _run(self) -> None:
+        name_thread(f"osdp-{self.name}")
         ctx = self._ctx
         while not self._stop.is_set():
             while self._cmds:
@@ -129,7 +152,13 @@ class Bus:
                 self.refresh_errors += 1
                 self.last_refresh_error = f"{type(e).__name__}: {e}"
             self._watch_links(ctx)
-            self._stop.wait(REFRESH_S)
+            # sleep until the next refresh is due, or until the loop queues a command
+            r, _, _ = select.select((self._wake_r,), (), (), REFRESH_S)
+            if r:
+                try:
+                    os.read(self._wake_r, 512)
+                except BlockingIOError:
+                    pass
 
     def _watch_links(self, ctx) -> None:
         try:

@@ -15,6 +15,7 @@ from typing import Optional
 from osdp import CardFormat, Event, StatusReportType
 
 from ..base import ACTIVE, NORMAL, Driver, PointTable, SampleBuffer
+from ..chatter import PolledChatter, chatter_event
 from . import outputs as out
 from .bus import Bus
 from .channel import SerialChannel
@@ -66,6 +67,13 @@ class OsdpDriver(Driver):
                          forced_pid=reg(rc["forced_point"]), held_pid=reg(rc["held_point"]))
         st.inputs = [0] * len(rc["inputs"])
         st.pins = PinCollector(rc["pin_timeout_s"])
+        pc = self._port_cfg[port]
+        if pc.get("chatter_changes", 8):
+            st.chatter = {i: PolledChatter(pc.get("chatter_changes", 8),
+                                           pc.get("chatter_window_ms", 1000),
+                                           pc.get("chatter_quiet_s", 10.0),
+                                           pc.get("chatter_sample_ms", 1000))
+                          for i, pid in enumerate(st.input_pids) if pid is not None}
         return st
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -123,6 +131,9 @@ class OsdpDriver(Driver):
             if st.pin_timer is not None:
                 st.pin_timer.cancel()
                 st.pin_timer = None
+            for handle in st.chatter_timers.values():
+                handle.cancel()
+            st.chatter_timers.clear()
 
     def _post(self, fn, *args) -> None:
         """From a bus thread into the loop (dropped once the loop is gone)."""
@@ -238,10 +249,56 @@ class OsdpDriver(Driver):
         st.inputs = levels
         for i in changed:
             pid = st.input_pids[i]
-            if pid is not None and st.online:
-                self.sink.put(t_ns, pid, ACTIVE if levels[i] else NORMAL)
+            value = ACTIVE if levels[i] else NORMAL
+            g = st.chatter.get(i)
+            if g is not None:
+                if g.offer(t_ns, value) is None:
+                    value = None
+                if g.tripped:
+                    g.tripped = False
+                    self._chatter(st, i, g, True, t_ns)
+                    st.chatter_timers[i] = self._loop.call_later(
+                        g.sample_ns / 1e9, self._chatter_tick, st, i)
+            if pid is not None and st.online and value is not None:
+                self.sink.put(t_ns, pid, value)
         if st.door is not None and door >= 0:
             st.door.contact(t_ns, bool(levels[door]))
+
+    # -- the chatter guard (drivers/chatter.py) ----------------------------------------------
+    def _chatter_tick(self, st: ReaderState, i: int) -> None:
+        """While an input chatters: its level once per sample period; restore when quiet."""
+        st.chatter_timers.pop(i, None)
+        g = st.chatter[i]
+        if self._stopped:
+            return
+        t = time.monotonic_ns()
+        value = g.tick(t)
+        pid = st.input_pids[i]
+        if value is not None and st.online:
+            self.sink.put(t, pid, value)
+        if g.restored:
+            g.restored = False
+            self._chatter(st, i, g, False, t)
+        elif g.guard.active:
+            st.chatter_timers[i] = self._loop.call_later(g.sample_ns / 1e9,
+                                                         self._chatter_tick, st, i)
+
+    def _chatter(self, st: ReaderState, i: int, g: PolledChatter, active: bool,
+                 t: int) -> None:
+        name = st.cfg["inputs"][i]
+        if active:
+            text = (f"input {name} of reader {st.name} is chattering: more than "
+                    f"{g.guard.limit} changes in {g.guard.window_ns // 1_000_000} ms; its "
+                    f"level is reported every {g.sample_ns / 1e9:g} s until it settles")
+        else:
+            text = f"input {name} of reader {st.name} stopped chattering"
+        log.warning("osdp: %s", text)
+        self.sink.put_event(chatter_event("osdp", name, active, t, g.guard, text))
+
+    def point_stats(self) -> dict:
+        """Per reader input point: chatter state and counts."""
+        return {st.cfg["inputs"][i]: g.stats() for st in self.readers.values()
+                for i, g in st.chatter.items()}
 
     def _door_emitter(self, st: ReaderState):
         def emit(t_ns: int, which: str, value: int) -> None:

@@ -37,6 +37,8 @@ class ReaderState:
     last_event: str = ""
     last_event_ns: int = 0
     changed_ns: int = 0  # when ``online`` last changed (monotonic ns)
+    chatter: dict = field(default_factory=dict)  # input index -> PolledChatter
+    chatter_timers: dict = field(default_factory=dict)  # input index -> TimerHandle
 
     @property
     def name(self) -> str:

@@ -151,6 +151,20 @@ PORT = Section({
     "offline_after_s": Float(default=3.0, min=0, max=300,
                              doc="a reader's points go OFFLINE only when it stays silent this "
                                  "long (line noise that costs a few polls is not an outage)"),
+    "chatter_changes": Int(default=8, min=0, max=1000,
+                           doc="chatter guard: a reader input that changes more often than "
+                               "this within chatter_window_ms is chattering: its changes "
+                               "are held back, its level is reported at most every "
+                               "chatter_sample_ms, and a sensor trouble (CID 380) is raised "
+                               "for its zones. 0 turns the guard off"),
+    "chatter_window_ms": Int(default=1000, min=50, max=60_000,
+                             doc="chatter guard: the window the changes are counted in"),
+    "chatter_sample_ms": Int(default=1000, min=50, max=600_000,
+                             doc="chatter guard: how often a chattering input's level is "
+                                 "reported"),
+    "chatter_quiet_s": Float(default=10.0, min=0.1, max=3600,
+                             doc="chatter guard: the trouble restores once the input has not "
+                                 "changed for this long"),
     "reader": ListOf(READER, min_len=1, max_len=126, doc="readers (OSDP PDs) on this bus"),
 }, cross=_port_cross)
 

@@ -1,13 +1,19 @@
 """End-to-end benchmark: the daemon as a process on the emulated site, timed from outside.
 
     python -m guardroom.bench.e2e [--repeats 30] [--events 100000] [--idle-s 30] [--json]
+                                  [--only latency,fallback,uplink,process] [--no-unguarded]
 
 Figures (medians and p99 over the repeats, milliseconds unless said):
 
 * ``edge_to_event``: a panic press on the emulated GPIO (the time is taken just before the
   control command is sent, so the loopback hop to the mock pin counts against us) until the
   platform subscriber receives the alarm, minus the zone's debounce (50 ms);
-* ``edge_to_event_flood``: the same while another GPIO input floods at ~50 k edges/s;
+* ``edge_to_event_flood``: the same while another GPIO input floods at ~50 k edges/s (played
+  by the mock pin's wire thread inside the daemon, see drivers/gpio/mockpins.py; the chatter
+  guard stops listening to it within its first ~20 edges), with the daemon's CPU meanwhile
+  and how many flood edges reached the driver;
+* ``edge_to_event_flood_unguarded``: the same with the chatter guard off (every edge is a
+  Python call in the daemon, as lgpio would deliver it);
 * ``alarm_to_siren_no_ack``: a silent panic the platform does not acknowledge, press until the
   siren pin is on, minus the debounce and minus ``fallback_s`` (1 s here);
 * ``alarm_to_siren_uplink_down``: the broker is killed, the daemon logs "uplink DOWN", then a
@@ -21,7 +27,8 @@ Figures (medians and p99 over the repeats, milliseconds unless said):
 * ``rss_start_kib`` / ``rss_after_events_kib``: VmRSS of the daemon after start and after
   ``--events`` events (a zone with a zero-debounce technical profile toggled by one GPIO burst:
   each edge is a trouble or its restore, all of them delivered to the platform);
-* ``idle_cpu_pct``: utime+stime of the daemon over ``--idle-s`` seconds of nothing.
+* ``idle_cpu_pct``: on-CPU time of the daemon's threads (``schedstat``) over ``--idle-s``
+  seconds of nothing, with the share of each thread (``modbus-<bus>``, ``osdp-<port>``).
 """
 from __future__ import annotations
 
@@ -72,10 +79,35 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _cpu_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])      # utime + stime (fields 14, 15)
+def _thread_cpu_ns(pid: int) -> dict[str, int]:
+    """On-CPU nanoseconds per thread name (``/proc/PID/task/*/schedstat``: exact, unlike
+    the tick-sampled utime/stime that over-charge short periodic wake-ups). Threads of one
+    name are summed; driver threads name themselves (``modbus-<bus>``, ``osdp-<port>``)."""
+    out: dict[str, int] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                name = fh.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                ns = int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue            # a thread that ended meanwhile
+        name = "main" if tid == str(pid) else name
+        out[name] = out.get(name, 0) + ns
+    return out
+
+
+def idle_cpu(pid: int, seconds: float) -> dict:
+    """Daemon CPU over ``seconds`` of nothing: total and per thread, in % of one core."""
+    a = _thread_cpu_ns(pid)
+    w0 = time.monotonic()
+    time.sleep(seconds)
+    b = _thread_cpu_ns(pid)
+    dt = time.monotonic() - w0
+    per = {k: round((v - a.get(k, 0)) / 1e9 / dt * 100, 4) for k, v in b.items()}
+    return {"total_pct": round(sum(per.values()), 3),
+            "threads_pct": {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1])
+                            if v > 0}}
 
 
 def _site(patch: Callable, auto_ack: bool = True):
@@ -141,38 +173,60 @@ def _press_latency(site, point: str, repeats: int, log) -> list[float]:
     return out
 
 
-def bench_latency(repeats: int, log) -> dict:
+def _flood_latency(site, repeats: int, log) -> dict:
+    """Press latency while ``panic_office`` (GPIO27) floods at ~50 k edges/s, played by the
+    mock pin's wire thread inside the daemon process; plus the daemon's CPU meanwhile and how
+    many of the flood's edges reached the driver's edge handler."""
+    from guardroom.emulators.gpio import GpioEmulator
+
+    flooder = GpioEmulator.from_file(os.path.join(site.workdir, "gpio.addr"))
+    stop = threading.Event()
+    bursts = []
+
+    def flood():
+        while not stop.is_set():
+            bursts.append(flooder.burst(27, 10_000, 20))
+
+    pid = site.daemon_proc.pid
+    th = threading.Thread(target=flood, daemon=True)
+    c0, w0 = sum(_thread_cpu_ns(pid).values()), time.monotonic()
+    th.start()
+    try:
+        res = _stats(_press_latency(site, "panic_reception", repeats, log))
+    finally:
+        stop.set()
+        th.join(30)
+        flooder.close()
+    c1, w1 = sum(_thread_cpu_ns(pid).values()), time.monotonic()
+    sent = sum(b["count"] for b in bursts)
+    res["flood_edges_per_s"] = round(statistics.median([b["rate"] for b in bursts])) \
+        if bursts else 0
+    res["flood_edges"] = sent
+    res["flood_edges_heard"] = sum(b.get("heard", b["count"]) for b in bursts)
+    res["daemon_cpu_pct"] = round((c1 - c0) / 1e9 / (w1 - w0) * 100, 1)
+    return res
+
+
+def bench_latency(repeats: int, log, unguarded: bool = True) -> dict:
     def patch(doc):
         _base_patch(doc)
-        # the flooded input must not alarm itself: the flood comes from a Python thread of the
-        # emulator, and a 2-core machine can pause it for longer than a 50 ms debounce
+        # the flooded input must not alarm itself: while the guard samples it (or, unguarded,
+        # when the machine pauses the wire thread) its level can hold longer than a debounce
         _set(doc, "zones.panic_office.profile", "technical")
     res = {}
     with _site(patch) as site:
         site.platform.wait_until(lambda: site.platform.states, 10)
         res["edge_to_event"] = _stats(_press_latency(site, "panic_reception", repeats, log))
-        # the same while panic_office floods at ~50 k edges/s on its own control connection
-        from guardroom.emulators.gpio import GpioEmulator
-
-        flooder = GpioEmulator.from_file(os.path.join(site.workdir, "gpio.addr"))
-        stop = threading.Event()
-        rates = []
-
-        def flood():
-            while not stop.is_set():
-                rates.append(flooder.burst(27, 10_000, 20)["rate"])
-
-        th = threading.Thread(target=flood, daemon=True)
-        th.start()
-        try:
-            res["edge_to_event_flood"] = _stats(_press_latency(site, "panic_reception",
-                                                               repeats, log))
-        finally:
-            stop.set()
-            th.join(30)
-            flooder.close()
-        res["edge_to_event_flood"]["flood_edges_per_s"] = round(statistics.median(rates)) \
-            if rates else 0
+        res["edge_to_event_flood"] = _flood_latency(site, repeats, log)
+    if unguarded:
+        # the same flood with the chatter guard off: every edge is a Python call in the
+        # daemon, what lgpio would deliver too for an input nobody stops listening to
+        def patch_off(doc):
+            patch(doc)
+            _set(doc, "drivers.gpio.chatter_rate", 0)
+        with _site(patch_off) as site:
+            site.platform.wait_until(lambda: site.platform.states, 10)
+            res["edge_to_event_flood_unguarded"] = _flood_latency(site, repeats, log)
     return res
 
 
@@ -264,6 +318,7 @@ def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
         _set(doc, "zones.panic_office.profile", "polled")
         _set(doc, "zones.panic_office.cid", 300)
         _set(doc, "storage.log_keep", 1_000_000)
+        _set(doc, "drivers.gpio.chatter_rate", 0)   # the burst is the event source here
     res: dict = {}
     with _site(patch) as site:
         ready = []
@@ -277,11 +332,11 @@ def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
         pid = site.daemon_proc.pid
         time.sleep(1.0)      # let start-up settle (reader online, first state published)
         res["rss_start_kib"] = _rss_kib(pid)
-        t0 = _cpu_ticks(pid)
-        time.sleep(idle_s)   # idle: the measurement itself
-        hz = os.sysconf("SC_CLK_TCK")
-        res["idle_cpu_pct"] = round((_cpu_ticks(pid) - t0) / hz / idle_s * 100, 3)
+        res["idle"] = idle = idle_cpu(pid, idle_s)   # idle: the measurement itself
+        res["idle_cpu_pct"] = idle["total_pct"]
         res["idle_s"] = idle_s
+        if n_events <= 0:
+            return res
         p = site.platform
         before = len(p.events)
         t1 = time.monotonic()
@@ -300,32 +355,55 @@ def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
     return res
 
 
+PARTS = ("latency", "fallback", "uplink", "process")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="guardroom bench e2e", description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=30, help="presses per latency figure")
     ap.add_argument("--uplink-repeats", type=int, default=5,
                     help="broker kills for the uplink loss figure (each takes ~heartbeat_s)")
-    ap.add_argument("--events", type=int, default=100_000, help="events for the RSS figure")
+    ap.add_argument("--events", type=int, default=100_000,
+                    help="events for the RSS figure (0: skip it)")
     ap.add_argument("--idle-s", type=float, default=30.0, help="idle CPU window")
     ap.add_argument("--starts", type=int, default=5, help="daemon starts timed")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
+    ap.add_argument("--no-unguarded", action="store_true",
+                    help="skip the flood row with the chatter guard off")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = parts - set(PARTS)
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
     log = (lambda s: print(s, file=sys.stderr)) if args.verbose else (lambda s: None)
     res = {"machine": _machine()}
-    res.update(bench_latency(args.repeats, log))
-    res.update(bench_fallback(max(3, args.repeats // 3), log))
-    res.update(bench_uplink(args.uplink_repeats, log))
-    res.update(bench_process(args.events, args.idle_s, args.starts, log))
+    if "latency" in parts:
+        res.update(bench_latency(args.repeats, log, unguarded=not args.no_unguarded))
+    if "fallback" in parts:
+        res.update(bench_fallback(max(3, args.repeats // 3), log))
+    if "uplink" in parts:
+        res.update(bench_uplink(args.uplink_repeats, log))
+    if "process" in parts:
+        res.update(bench_process(args.events, args.idle_s, args.starts, log))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
+    print(report(res))
+    return 0
+
+
+def report(res: dict) -> str:
     m = res["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['machine']}, Linux {m['kernel']}, "
-          f"Python {m['python']}")
-    print(f"{'figure':52} {'median':>10} {'p99':>10} {'n':>4}")
+    out = [f"machine: {m['cpu']}, {m['cores']} cores, {m['machine']}, Linux {m['kernel']}, "
+           f"Python {m['python']}",
+           f"{'figure':52} {'median':>10} {'p99':>10} {'n':>4}"]
     for key, label in (("edge_to_event", "edge -> platform, minus debounce (ms)"),
                        ("edge_to_event_flood", "same, other input at ~50k edges/s (ms)"),
+                       ("edge_to_event_flood_unguarded",
+                        "same, chatter guard off (every edge heard) (ms)"),
                        ("alarm_to_siren_no_ack",
                         f"alarm -> siren, no ack, minus {FALLBACK_S} s fallback (ms)"),
                        ("alarm_to_siren_uplink_down",
@@ -333,15 +411,27 @@ def main(argv: Optional[list[str]] = None) -> int:
                        ("uplink_loss_detection",
                         f"broker killed -> siren (uplink down), hb {HEARTBEAT_S:g} s (ms)"),
                        ("start_to_ready", "daemon start -> online on platform (ms)")):
-        s = res[key]
-        print(f"{label:52} {s['median']:>10.1f} {s['p99']:>10.1f} {s['n']:>4}")
-    print(f"flood rate measured: {res['edge_to_event_flood'].get('flood_edges_per_s', 0)} "
-          "edges/s")
-    print(f"RSS after start: {res['rss_start_kib']} KiB; after {res['events']} events: "
-          f"{res['rss_after_events_kib']} KiB ({res['events_per_s']} events/s end to end, "
-          f"{res['gaps']} gaps)")
-    print(f"idle CPU over {res['idle_s']:g} s: {res['idle_cpu_pct']} %")
-    return 0
+        st = res.get(key)
+        if st and st.get("n"):
+            out.append(f"{label:52} {st['median']:>10.1f} {st['p99']:>10.1f} {st['n']:>4}")
+    for key, label in (("edge_to_event_flood", "guarded"),
+                       ("edge_to_event_flood_unguarded", "unguarded")):
+        st = res.get(key)
+        if st:
+            out.append(f"flood ({label}): {st['flood_edges_per_s']} edges/s, "
+                       f"{st['flood_edges_heard']} of {st['flood_edges']} edges reached the "
+                       f"driver, daemon CPU {st['daemon_cpu_pct']} % meanwhile")
+    if "rss_after_events_kib" in res:
+        out.append(f"RSS after start: {res['rss_start_kib']} KiB; after {res['events']} "
+                   f"events: {res['rss_after_events_kib']} KiB ({res['events_per_s']} "
+                   f"events/s end to end, {res['gaps']} gaps)")
+    elif "rss_start_kib" in res:
+        out.append(f"RSS after start: {res['rss_start_kib']} KiB")
+    if "idle" in res:
+        threads = ", ".join(f"{k} {v:.3f}" for k, v in res["idle"]["threads_pct"].items())
+        out.append(f"idle CPU over {res['idle_s']:g} s: {res['idle_cpu_pct']} % "
+                   f"(per thread, %: {threads})")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -510,3 +510,44 @@ def test_emulator_text_control_and_cli():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_point_flipping_on_every_poll_is_chatter_then_restores():
+    dev = {**IO, "poll_ms": 30, "chatter_polls": 4, "chatter_sample_ms": 150,
+           "chatter_quiet_s": 0.5}
+
+    async def scenario():
+        async with rig(lambda port: [tcp_bus("lan", port, [dev])]) as (emu, drv, pts, s):
+            beam, other = pts.id("beam_a"), pts.id("beam_b")
+            await s.value_of(beam, NORMAL)
+            # the beam flips every 21 ms (polls every 30 ms see a change nearly every time)
+            level = 0
+            for _ in range(70):
+                level ^= 1
+                emu.set(2, "in1", level)
+                await asyncio.sleep(0.021)
+            await s.until(lambda: any(e.get("type") == "chatter" and e["active"]
+                                      for e in s.events), what="chatter notice")
+            ev = next(e for e in s.events if e.get("type") == "chatter")
+            assert ev["driver"] == "modbus" and ev["point"] == "beam_a"
+            st = drv.point_stats()["beam_a"]
+            assert st["chatter"] and st["held_back"] >= 1 and st["episodes"] == 1
+            # far fewer samples than changes reached the buffer
+            s._drain()
+            sent = [v for _, p, v in s.got if p == beam]
+            assert len(sent) < st["changes"] / 2, (len(sent), st)
+            # the beam settles on the other level than the last one reported: its value is
+            # still followed (sampled) ...
+            settle = NORMAL if sent and sent[-1] == ACTIVE else ACTIVE
+            emu.set(2, "in1", 1 if settle == ACTIVE else 0)
+            await s.value_of(beam, settle)
+            # another point of the device is followed at once meanwhile
+            emu.set(2, "in2", 1)
+            await s.value_of(other, ACTIVE)
+            # ... and once quiet the trouble restores and each change is reported again
+            await s.until(lambda: any(e.get("type") == "chatter" and not e["active"]
+                                      for e in s.events), what="chatter restore")
+            assert not drv.point_stats()["beam_a"]["chatter"]
+            emu.set(2, "in1", 0 if settle == ACTIVE else 1)
+            await s.value_of(beam, ACTIVE + NORMAL - settle)
+    run(scenario())

@@ -503,3 +503,40 @@ def test_emulator_cli_drives_a_reader(osdp_key):
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_chattering_reader_input_is_held_back_and_restores(osdp_bus, osdp_key):
+    bus = osdp_bus()
+    emu = bus.add_reader(101, scbk=osdp_key)
+    bus.start()
+    cfg = config(bus.path, reader_cfg(osdp_key), chatter_changes=4, chatter_window_ms=1000,
+                 chatter_sample_ms=200, chatter_quiet_s=0.5)
+
+    async def main():
+        async with Rig(cfg) as rig:
+            await rig.level_is("spare_front", NORMAL)
+            level = False
+            for _ in range(30):              # a change on about every poll for ~2 s
+                level = not level
+                emu.set_input(3, level)
+                await asyncio.sleep(0.07)
+            await rig.until(lambda: any(e.get("type") == "chatter" and e["active"]
+                                        for e in rig.events), what="chatter notice")
+            ev = next(e for e in rig.events if e.get("type") == "chatter")
+            assert ev["driver"] == "osdp" and ev["point"] == "spare_front"
+            st = rig.driver.point_stats()["spare_front"]
+            assert st["chatter"] and st["held_back"] >= 1
+            # accounted for: what reached the buffer is the changes let through plus the
+            # samples (plus the initial OFFLINE / first level); the rest is counted held back
+            delivered = len(rig.values_of("spare_front"))
+            st = rig.driver.point_stats()["spare_front"]
+            assert delivered <= 2 + st["changes"] - st["held_back"] + st["samples"], st
+            # the level is still followed: it settles ACTIVE and is reported
+            emu.set_input(3, True)
+            await rig.level_is("spare_front", ACTIVE)
+            await rig.until(lambda: any(e.get("type") == "chatter" and not e["active"]
+                                        for e in rig.events), what="chatter restore")
+            assert not rig.driver.point_stats()["spare_front"]["chatter"]
+            emu.set_input(3, False)
+            await rig.level_is("spare_front", NORMAL)
+    run(main())
