@@ -33,6 +33,13 @@ try:  # inside the package: the command signing helper
     from guardroom.cmdauth import sign as _sign
 except ImportError:  # pragma: no cover
     _sign = None
+try:  # the controller's definition of alarm-class (they travel ahead of a backlog)
+    from guardroom.outbox import alarm_class as _alarm_class
+except ImportError:  # pragma: no cover
+    def _alarm_class(ev: dict) -> bool:
+        cid = str(ev.get("cid", ""))
+        return ev.get("kind") in ("alarm", "verified", "fallback") or (
+            len(cid) == 4 and cid[0] == "1" and cid[1] == "1")
 
     def _next_ts() -> int:
         return int(time.time() * 1000)
@@ -110,6 +117,9 @@ class Platform:
         self.acks_sent: list[dict] = []
         self.sites: dict[str, str] = {}              # controller -> site
         self._last_seq: dict[str, int] = {}
+        self._seen: dict[str, set] = {}              # controller -> seqs above its floor
+        self._floor: dict[str, int] = {}             # every seq up to this one is accounted for
+        self._lane_top: dict[str, list] = {}         # controller -> [alarm-class, other] top
         self._cond = threading.Condition()
         self._timers: list[threading.Timer] = []
         self.connected = threading.Event()
@@ -188,9 +198,13 @@ class Platform:
                     pass
             elif leaf == "heartbeat":
                 try:
-                    self.heartbeats[key] = json.loads(payload)
+                    self.heartbeats[key] = hb = json.loads(payload)
                 except ValueError:
                     pass
+                else:
+                    if hb.get("depth") == 0 and isinstance(hb.get("last_seq"), int) \
+                            and ctl in self._floor:
+                        self._account(site, ctl, hb["last_seq"] + 1)
             elif leaf == "cmd/result":
                 try:
                     res = json.loads(payload)
@@ -219,15 +233,7 @@ class Platform:
         self.events.append(ev)
         seq = ev.get("seq")
         if isinstance(seq, int):
-            last = self._last_seq.get(ctl)
-            if last is not None:
-                if seq > last + 1:
-                    self.gaps.append((ctl, last + 1, seq))
-                    self._print(f"{'':12}  {site}/{ctl}  {'GAP':11}  seq {last + 1}..{seq - 1} "
-                                "missing")
-                elif seq <= last:
-                    self.out_of_order.append((ctl, last, seq))
-            self._last_seq[ctl] = max(seq, last or 0)
+            self._order(site, ctl, ev, seq)
         self._print(format_event(site, ctl, ev))
         if self.auto_ack and _is_alarm(ev):
             ack = {"incident": ev["incident"], "user": "platform-operator"}
@@ -238,6 +244,46 @@ class Platform:
                 t.start()
             else:
                 self._send_ack(site, ctl, ack)
+
+    def _order(self, site: str, ctl: str, ev: dict, seq: int) -> None:
+        """Seq bookkeeping. Alarm-class events overtake a backlog, so arrival order is seq
+        order only within each class; a missing seq is lost once both classes have moved past
+        it (or an idle heartbeat says everything up to last_seq was sent). A ``shed`` event
+        accounts for the numbers it lists."""
+        lane = 0 if _alarm_class(ev) else 1
+        tops = self._lane_top.setdefault(ctl, [0, 0])
+        if seq <= tops[lane]:
+            self.out_of_order.append((ctl, tops[lane], seq))
+        tops[lane] = max(tops[lane], seq)
+        self._last_seq[ctl] = max(seq, self._last_seq.get(ctl, 0))
+        seen = self._seen.setdefault(ctl, set())
+        if ctl not in self._floor:
+            self._floor[ctl] = seq - 1          # the first event seen sets the base
+        seen.add(seq)
+        shed = ev.get("shed")
+        if isinstance(shed, dict):
+            for r in shed.get("ranges", []):
+                if isinstance(r, list) and len(r) == 2:
+                    seen.update(range(max(r[0], self._floor[ctl] + 1), r[1] + 1))
+        lo = min(tops) if all(tops) else 0
+        self._account(site, ctl, lo)
+
+    def _account(self, site: str, ctl: str, upto: int) -> None:
+        """Move the floor: every seq below ``upto`` is received or lost (a gap)."""
+        seen, floor = self._seen[ctl], self._floor[ctl]
+        while True:
+            if floor + 1 in seen:
+                floor += 1
+                seen.discard(floor)
+            elif floor + 1 < upto:
+                nxt = min([x for x in seen if x > floor] + [upto])
+                self.gaps.append((ctl, floor + 1, nxt))
+                self._print(f"{'':12}  {site}/{ctl}  {'GAP':11}  seq {floor + 1}..{nxt - 1} "
+                            "missing")
+                floor = nxt - 1
+            else:
+                break
+        self._floor[ctl] = floor
 
     def _send_ack(self, site: str, ctl: str, ack: dict) -> None:
         # Acks carry authority (they stop a fallback siren): signed like a command.

@@ -46,6 +46,12 @@ STORAGE_SCHEMA = Section({
                     doc="group commit interval of the outbox: the most a power cut can lose"),
     "log_keep": Int(default=100_000, min=1000, max=10_000_000,
                     doc="event log rows kept before the oldest rotate out"),
+    "outbox_reserve_kib": Int(default=1024, min=0, max=1_048_576,
+                              doc="space kept free beside the outbox for alarms: released when "
+                                  "the disk is full, so alarm-class events are still stored"),
+    "outbox_max_mib": Int(default=256, min=0, max=1_048_576,
+                          doc="disk cap of the outbox (0 = none): beyond it the oldest "
+                              "non-alarm events are shed and the platform is told (cid 1624)"),
 }, default=dict)
 
 PROFILE_SCHEMA = Section({

@@ -25,6 +25,7 @@ from .config import check_site, site_for_engine
 from .dc09.hookup import Dc09Host
 from .errors import GuardroomError, StorageError
 from .outputs import OutputOwner
+from .outbox import essential as outbox_essential
 from .statefile import StateFile
 
 log = logging.getLogger("guardroom.daemon")
@@ -126,9 +127,12 @@ class Daemon(Dc09Host):
         self.eventlog = EventLog(os.path.join(storage["dir"], "events.sqlite"),
                                  keep=storage["log_keep"])
         self.outbox = Outbox(os.path.join(storage["dir"], "outbox.sqlite"),
-                             fsync_ms=storage["fsync_ms"])
-        if hasattr(self.outbox, "on_trouble"):
-            self.outbox.on_trouble = self._on_storage_trouble
+                             fsync_ms=storage["fsync_ms"], controller=self.controller,
+                             reserve_bytes=storage["outbox_reserve_kib"] * 1024,
+                             max_bytes=storage["outbox_max_mib"] * 1024 * 1024)
+        self.outbox.on_trouble = self._on_storage_trouble
+        self.outbox.on_recover = self._on_storage_restore
+        self.outbox.on_event = self._log_event
         self.relay = Relay(self.config["mqtt"], self.controller, self.site, self.outbox,
                            self.loop, on_ack=self._on_ack, on_cmd=self._on_cmd,
                            on_uplink=self._on_uplink, check_code=self.codes.check,
@@ -265,28 +269,30 @@ class Daemon(Dc09Host):
 
     # ------------------------------------------------------------------ decisions
     def _apply(self, decisions) -> None:
-        """Fan decisions out. Reportable events are published after the engine state that
-        explains them is on disk (page cache: survives a killed process; fsynced right after
-        in a worker thread), so a restart never knows less than the platform was told."""
-        to_publish = []
+        """Fan decisions out: decided -> stored -> told. The reportable events of the batch go
+        to the durable outbox first, in one transaction (seq assigned), then to the event log
+        (with their seq), so a SIGKILL at any instant never leaves a logged event that will
+        not be delivered. They are handed to the broker after the engine state that explains
+        them is on disk (page cache: survives a killed process; fsynced right after in a
+        worker thread), so a restart never knows less than the platform was told."""
+        batch = [(d, events.from_decision(d)) for d in decisions]
+        self._store([ev for d, ev in batch if d.report])
         critical = False
-        for d in decisions:
-            ev = self._apply_one(d)
-            if ev is not None:
-                to_publish.append(ev)
+        for d, ev in batch:
+            self._apply_one(d, ev=ev)
             if d.kind in CRITICAL_KINDS:
                 critical = True
         if critical:
             self._save_state_fast()
-        for ev in to_publish:
-            self._publish(ev)
+        self._send()
         if not self._in_pump and self._wake is not None:
             # An engine call from outside the loop's pump (a command, an ack, the uplink) may
             # have started a timer earlier than the one the loop sleeps for: wake it to look.
             self._wake.set()
 
-    def _apply_one(self, d, log_it: bool = True):
-        """Outputs, log, subscribers for one decision; returns its event if reportable."""
+    def _apply_one(self, d, log_it: bool = True, ev: Optional[dict] = None):
+        """Outputs, log, subscribers for one decision (its event already stored in the outbox
+        by ``_apply`` when reportable); returns its event if reportable."""
         self.counters["decisions"] += 1
         if d.kind == "zone":
             act = self.zone_activity.setdefault(d.zone, {"trips": 0, "last_change_ns": 0})
@@ -297,7 +303,8 @@ class Daemon(Dc09Host):
             self._order_output(d.output, bool(d.on))
         elif d.kind == "area":
             self._show_area_on_readers(d.area, d.state)
-        ev = events.from_decision(d)
+        if ev is None:
+            ev = events.from_decision(d)
         if log_it:
             self._log_event(ev)
         if self._subscribers and d.cid != DURESS_CID:  # duress never shows on site
@@ -313,21 +320,47 @@ class Daemon(Dc09Host):
             self._schedule_state_publish()
         return ev if (log_it and d.report) else None
 
+    def _store(self, evs: list) -> None:
+        """Reportable events into the outbox, one transaction; seq and id are added to each
+        dict in place (the event log then records them)."""
+        if not evs:
+            return
+        self.counters["events"] += len(evs)
+        try:
+            stored = self.relay.store_events(evs)
+        except Exception as e:  # noqa: BLE001 - the outbox never raises on storage trouble
+            log.error("relay refused events: %s", e)
+            stored = []
+        for ev, st in zip(evs, stored):
+            ev["seq"], ev["id"] = st["seq"], st["id"]
+            self._note_sent(ev)
+        for ev in evs:
+            self._dc09_offer(ev)   # the second path gets it whatever became of the first
+
     def _log_event(self, ev: dict) -> None:
+        if getattr(self.outbox, "tight", False) and not outbox_essential(ev):
+            # Disk full: the space the outbox freed is for alarms, not for log rows.
+            self.counters["log_skipped"] = self.counters.get("log_skipped", 0) + 1
+            return
         try:
             self.eventlog.append(ev)
         except Exception as e:  # noqa: BLE001 - the log must never stop an alarm
-            log.error("event log append failed: %s", e)
+            now = time.monotonic()
+            self._log_failures = getattr(self, "_log_failures", 0) + 1
+            if now - getattr(self, "_log_fail_at", -1e9) >= 60.0:   # rate-limited
+                log.error("event log append failed: %s (%d failures so far)", e,
+                          self._log_failures)
+                self._log_fail_at = now
+
+    def _send(self) -> None:
+        try:
+            self.relay.send()
+        except Exception as e:  # noqa: BLE001
+            log.error("relay send failed: %s", e)
 
     def _publish(self, ev: dict) -> None:
-        self.counters["events"] += 1
-        try:
-            ev = self.relay.publish_event(ev)
-        except Exception as e:  # noqa: BLE001
-            log.error("relay refused event: %s", e)
-        else:
-            self._note_sent(ev)
-        self._dc09_offer(ev)   # the second path gets it whatever became of the first
+        self._store([ev])
+        self._send()
 
     # ------------------------------------------------------------------ delivery record
     def _open_delivery_record(self, storage: dict) -> None:
@@ -350,9 +383,10 @@ class Daemon(Dc09Host):
             self.deliveries.sent(sent["seq"], event_key(sent))
 
     def _report_event(self, ev: dict) -> None:
-        """An event not made by the engine: log and publish."""
+        """An event not made by the engine: stored, logged, then sent."""
+        self._store([ev])
         self._log_event(ev)
-        self._publish(ev)
+        self._send()
         if self._subscribers:
             dd = dict(ev)
             for cb in list(self._subscribers):
@@ -367,8 +401,16 @@ class Daemon(Dc09Host):
         self._report_event(events.make(kind, cid, q, text, user=user, area=area))
 
     def _on_storage_trouble(self, text: str) -> None:
+        """The outbox found a storage problem (once per episode): a 1300 trouble, stored in
+        the outbox's reserve (essential events are kept even on a full disk)."""
         log.error("storage trouble: %s", text)
         ev = events.make("trouble", 300, 1, f"Storage trouble: {text}", user="system")
+        if self.loop and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self._report_event, ev)
+
+    def _on_storage_restore(self, text: str) -> None:
+        log.warning("storage restored: %s", text)
+        ev = events.make("trouble_restore", 300, 3, f"Storage restored: {text}", user="system")
         if self.loop and self.loop.is_running():
             self.loop.call_soon_threadsafe(self._report_event, ev)
 

@@ -228,13 +228,7 @@ def test_full_disk_storage_trouble_alarms_still_arrive(start_rig):
         rig = start_rig(overrides={"storage.dir": os.path.join(mnt, "var")},
                         needs=("storage",))
         base = rig.last_seq()
-        with open(os.path.join(mnt, "filler"), "wb") as fh:   # fill the disk to the brim
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        _fill(os.path.join(mnt, "filler"))
         rig.press("panic_reception")
         rig.wait_event(lambda e: e["cid"] == "1120", 15, after_seq=base)
 
@@ -251,6 +245,70 @@ def test_full_disk_storage_trouble_alarms_still_arrive(start_rig):
         trouble = rig.platform.wait_until(storage_trouble, 15 * SLOW)
         assert trouble["cid"] == "1300"
         assert not rig.platform.gaps
+    finally:
+        if rig is not None:
+            rig.stop()
+        subprocess.run(["umount", "-l", mnt], check=False)
+        os.rmdir(mnt)
+
+
+def _fill(path: str) -> None:
+    with open(path, "wb", buffering=0) as fh:   # fill the disk to the brim
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_full_disk_during_outage_then_space_back_then_sigkill_loses_nothing(start_rig):
+    """The issue-9 scenario: broker down, disk filled, events decided, space freed, kill -9,
+    restart. The storage trouble, the alarm and every trouble decided on the full disk reach
+    the platform; the outbox went back to disk by itself; no seq names two events."""
+    mnt = _mount_tmpfs("4m")
+    rig = None
+    try:
+        rig = start_rig(overrides={"storage.dir": os.path.join(mnt, "var"),
+                                   "zones.fence_voltage_low.profile": "polled"},
+                        needs=("storage", "broker", "daemon"))
+        base = rig.last_seq()
+        rig.stop_broker()
+        filler = os.path.join(mnt, "filler")
+        _fill(filler)
+        for _ in range(20):            # troubles and restores: not alarm-class
+            rig.press("fence_voltage_low")
+            time.sleep(0.15)
+            rig.release("fence_voltage_low")
+            time.sleep(0.15)
+        rig.press("panic_reception")
+        time.sleep(0.5)
+        os.remove(filler)              # space is back: the outbox returns to disk by itself
+        deadline = time.monotonic() + 20 * SLOW
+        while "back on disk" not in rig.daemon_log_tail(400):
+            assert time.monotonic() < deadline, "outbox never went back to disk:\n" + \
+                rig.daemon_log_tail()
+            time.sleep(0.1)            # the daemon's own log is the only witness offline
+        rig.kill_daemon()
+        rig.start_broker()
+        rig.start_daemon()
+        rig.wait_ready()
+        rig.wait_event(lambda e: e["cid"] == "1120", 20, after_seq=base)
+        trouble = rig.wait_event(lambda e: e["cid"] == "1300", 20, after_seq=base)
+        assert "storage" in trouble["text"].lower()
+        rig.wait_event(lambda e: e["cid"] == "3300", 20, after_seq=base)
+        evs = [e for e in rig.events() if e["seq"] > base]
+        fence = [e for e in evs if e["zone"] == "fence_voltage_low"]
+        assert len(fence) >= 6, [(e["seq"], e["cid"], e["zone"]) for e in evs]
+        seqs = sorted(e["seq"] for e in evs)
+        assert seqs == list(range(base + 1, seqs[-1] + 1))     # nothing lost, nothing twice
+        assert not rig.platform.gaps, rig.platform.gaps
     finally:
         if rig is not None:
             rig.stop()

@@ -4,9 +4,10 @@ acks and authenticated commands back from the platform, uplink supervision.
 Runs in the daemon's asyncio loop; paho's network thread only hands callbacks over with
 ``loop.call_soon_threadsafe``. A supervisor task opens one ``Link`` (a fresh paho client) per
 connection, with backoff 0.5, 1, 2, 2 .. s between failed attempts (the first attempt after a lost
-connection is immediate). On every connect the pending events are sent again from the outbox in
-seq order, before any newer event, at most ``WINDOW`` handed to paho at a time; an event leaves
-the outbox only on its PUBACK.
+connection is immediate). On every connect a fresh outbox cursor sends the pending events again:
+alarm-class events first, each class in seq order, at most ``WINDOW`` handed to paho at a time
+(so a new alarm overtakes a backlog within a few round trips); an event leaves the outbox only
+on its PUBACK.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import json
 import logging
 import os
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -32,7 +32,8 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-WINDOW = 1000          # events handed to paho and not yet PUBACKed, at most
+WINDOW = 40            # events handed to paho and not yet PUBACKed, at most (paho sends 20 at
+                       # once; a small window lets a new alarm overtake a backlog)
 BACKOFF_MAX_S = 2.0   # an alarm uplink must notice the broker's return within seconds
 STOP_TIMEOUT_S = 2.0
 RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
@@ -100,7 +101,7 @@ class Relay:
         self._stopping = False
         self._wakeup = asyncio.Event()
         self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
-        self._to_send: deque[int] = deque()
+        self._cursor = None                  # the outbox cursor of the live connection
         self._inflight_events = 0
         self._acked: list[int] = []
         self._remove_scheduled = False
@@ -198,10 +199,17 @@ class Relay:
     def publish_event(self, event: dict) -> dict:
         """Store the event in the outbox (seq/id assigned) and send it now if connected."""
         ev = self.outbox.append(event)
-        if self._link is not None and self._link.connacked and not self._link.ended:
-            self._to_send.append(ev["seq"])
-            self._pump()
+        self._pump()
         return ev
+
+    def store_events(self, events: list) -> list:
+        """Store events in the outbox in one transaction (seq/id assigned) without sending
+        them: the daemon saves the state that explains them first, then calls ``send()``."""
+        return self.outbox.append_many(events)
+
+    def send(self) -> None:
+        """Hand whatever is pending to the broker now (no-op while offline)."""
+        self._pump()
 
     def publish_state(self, state: dict) -> None:
         """Retained JSON on ``state``; the latest is re-published on every reconnect."""
@@ -268,7 +276,7 @@ class Relay:
         t0 = time.monotonic()
         if seq >= self.outbox.next_seq:
             raise ValueError(f"event {seq} does not exist yet")
-        if not self.outbox.is_pending(seq) or seq in self._acked:
+        if seq in self._acked or not self.outbox.is_pending(seq):
             return self._rtt.get(seq, 0.0)
         fut = self.loop.create_future()
         self._waiters.setdefault(seq, []).append(fut)
@@ -391,9 +399,9 @@ class Relay:
         if self._state_payload is not None:
             link.publish(self.topics.state, self._state_payload, retain=True, kind="state")
         self._announce()
-        self._to_send = deque(self.outbox.pending_seqs())
+        self._cursor = self.outbox.cursor()
         self._inflight_events = 0
-        self._sup.on_connect(t, backlog=bool(self._to_send))
+        self._sup.on_connect(t, backlog=self.outbox.depth() > 0)
         self._pump()
         self._evaluate()
 
@@ -412,7 +420,7 @@ class Relay:
 
     def _set_disconnected(self) -> None:
         self._sup.on_disconnect(time.monotonic())
-        self._to_send.clear()
+        self._cursor = None
         self._inflight_events = 0
         self.connected_since = None
         self._evaluate()
@@ -491,15 +499,18 @@ class Relay:
         link = self._live_link()
         if link is None:
             return
-        while self._to_send and self._inflight_events < WINDOW:
-            seq = self._to_send[0]
-            payload = self.outbox.payload(seq)
-            if payload is None:          # acknowledged meanwhile
-                self._to_send.popleft()
-                continue
+        cur = self._cursor
+        if cur is None:
+            return
+        room = WINDOW - self._inflight_events
+        if room <= 0:
+            return
+        for seq, payload in cur.take(room):
             if not link.publish(self.topics.event, payload, kind="event", seq=seq):
-                break                    # paho is full: the next PUBACK pumps again
-            self._to_send.popleft()
+                # paho refused it: start again from the oldest pending event at the next
+                # PUBACK (duplicates are allowed; a lost event is not)
+                self._cursor = self.outbox.cursor()
+                break
             self._inflight_events += 1
             self.counters["events_published"] += 1
 
@@ -588,6 +599,9 @@ class Relay:
     def _tick(self) -> None:
         self._tick_handle = None
         now = time.monotonic()
+        if hasattr(self.outbox, "maintain"):
+            self.outbox.maintain()    # a troubled outbox goes back to disk by itself
+            self._pump()
         link = self._live_link()
         if link is not None:
             if self._sup.probe_due(now, bool(link.inflight)):

@@ -77,14 +77,16 @@ def test_killed_process_loses_nothing(tmp_path):
     box.close()
 
 
-def test_corrupt_file_degrades_to_memory_with_one_trouble(tmp_path):
+def test_corrupt_file_is_kept_aside_with_one_trouble_and_numbering_jumps(tmp_path):
     path = tmp_path / "o.sqlite"
     path.write_bytes(b"this is not a database, it was overwritten by something" * 100)
     troubles = []
     box = Outbox(str(path), controller="c", on_trouble=troubles.append)
     assert not box.healthy
-    assert "cannot open" in box.problem and "memory" in box.problem
+    assert "corrupt" in box.problem and "new file" in box.problem
     assert len(troubles) == 1
+    aside = [p for p in os.listdir(tmp_path) if ".corrupt-" in p]
+    assert aside and (tmp_path / aside[0]).read_bytes().startswith(b"this is not")
     a = box.append(event(1))
     b = box.append(event(2))
     assert b["seq"] == a["seq"] + 1
@@ -94,6 +96,9 @@ def test_corrupt_file_degrades_to_memory_with_one_trouble(tmp_path):
     box.append(event(3))
     assert len(troubles) == 1                              # once
     box.close()
+    box = Outbox(str(path), controller="c")                # the new file holds them
+    assert box.healthy and [e["seq"] for e in box.pending()] == [b["seq"], b["seq"] + 1]
+    box.close()
 
 
 def test_trouble_found_before_callback_is_set_is_delivered_later(tmp_path):
@@ -102,25 +107,34 @@ def test_trouble_found_before_callback_is_set_is_delivered_later(tmp_path):
     box = Outbox(str(path))
     got = []
     box.on_trouble = got.append           # how the daemon wires it
-    assert len(got) == 1 and "cannot open" in got[0]
+    assert len(got) == 1 and "corrupt" in got[0]
     box.close()
 
 
-def test_corruption_while_running_keeps_events_in_memory(tmp_path):
+def test_corruption_while_running_holds_new_events_then_goes_back_to_disk(tmp_path):
     path = str(tmp_path / "o.sqlite")
-    troubles = []
+    troubles, recovered = [], []
     box = Outbox(path, controller="c", on_trouble=troubles.append)
+    box.on_recover = recovered.append
     for i in range(3):
         box.append(event(i))
-    # Someone replaces the table under the running daemon (a failing card does worse).
+    # Someone drops the table under the running daemon (a failing card does worse): the rows
+    # in it are gone, the new ones are held in memory, numbering goes on.
     other = sqlite3.connect(path)
     other.execute("DROP TABLE outbox")
     other.commit()
     other.close()
     for i in range(3, 6):
         box.append(event(i))
-    assert not box.healthy and len(troubles) == 1
-    assert [e["seq"] for e in box.pending()] == [1, 2, 3, 4, 5, 6]
+    assert not box.healthy and len(troubles) == 1 and box.in_memory == 3
+    assert [e["seq"] for e in box.pending()] == [4, 5, 6]
+    box._next_retry = 0                                    # do not wait RETRY_S
+    box.maintain()
+    assert box.healthy and box.in_memory == 0 and len(recovered) == 1
+    assert box.append(event(7))["seq"] == 7
+    box.close()
+    box = Outbox(path, controller="c")
+    assert [e["seq"] for e in box.pending()] == [4, 5, 6, 7]
     box.close()
 
 
