@@ -17,7 +17,8 @@ def build(data: SiteData, lang: str = "zh", since: Optional[float] = None,
           until: Optional[float] = None) -> tuple[Document, list[Drill]]:
     t = tr(lang)
     drills = find_drills(data, since, until)
-    period = f"{fmt_time(since, ms=False) if since else '...'} - " \
+    first = since if since is not None else (data.events[0]["t"] if data.events else None)
+    period = f"{fmt_time(first, ms=False) if first else '...'} - " \
              f"{fmt_time(until, ms=False) if until else fmt_time(data.now, ms=False)}"
     doc = Document(lang, t("drill_title"), header(data, t, period))
     if not drills:

@@ -21,7 +21,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                 "已被篡改：第 {row} 行起哈希链断裂（已校验 {n} 条）"),
     "no_drills": ("No drill was held in this period.", "本期间内未进行演练。"),
     "drills_found": ("{n} drill(s) in this period.", "本期间内共 {n} 次演练。"),
-    "drill_n": ("Drill {n}: area {area}", "演练 {n}：防区 {area}"),
+    "drill_n": ("Drill {n}: area {area}", "演练 {n}：区域 {area}"),
     "started": ("Started", "开始"),
     "ended": ("Ended", "结束"),
     "not_ended": ("not ended", "未结束"),
