@@ -30,7 +30,8 @@ EMULATOR_HELP = {
     "arc": "an alarm receiving centre speaking SIA DC-09",
 }
 BENCHES = {"core": "guardroom.bench.core", "e2e": "guardroom.bench.e2e",
-           "dc09": "guardroom.bench.dc09", "hops": "guardroom.bench.hops"}
+           "dc09": "guardroom.bench.dc09", "hops": "guardroom.bench.hops",
+           "fleet": "guardroom.bench.fleet"}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,11 +3,13 @@ acks and authenticated commands back from the platform, uplink supervision.
 
 Runs in the daemon's asyncio loop; paho's network thread only hands callbacks over with
 ``loop.call_soon_threadsafe``. A supervisor task opens one ``Link`` (a fresh paho client) per
-connection, with backoff 0.5, 1, 2, 2 .. s between failed attempts (the first attempt after a lost
-connection is immediate). On every connect a fresh outbox cursor sends the pending events again:
-alarm-class events first, each class in seq order, at most ``WINDOW`` handed to paho at a time
-(so a new alarm overtakes a backlog within a few round trips); an event leaves the outbox only
-on its PUBACK.
+connection, with a jittered, capped exponential backoff between attempts (``backoff_s``: a
+random delay in [0, min(reconnect_max_s, 0.25 * 2**n)] before attempt n, counted from 0 after
+a lost connection), so a fleet that loses its broker at once does not come back at once. With
+``hosts = [...]`` every failed attempt moves to the next endpoint, round robin. On every connect
+a fresh outbox cursor sends the pending events again: alarm-class events first, each class in
+seq order, at most ``WINDOW`` handed to paho at a time (so a new alarm overtakes a backlog
+within a few round trips); an event leaves the outbox only on its PUBACK.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -34,7 +37,10 @@ log = logging.getLogger(__name__)
 
 WINDOW = 40            # events handed to paho and not yet PUBACKed, at most (paho sends 20 at
                        # once; a small window lets a new alarm overtake a backlog)
-BACKOFF_MAX_S = 2.0   # an alarm uplink must notice the broker's return within seconds
+BACKOFF_MAX_S = 2.0   # default cap: an alarm uplink must notice the broker's return within seconds
+BACKOFF_FIRST_S = 0.25  # the window of the first retry after a lost connection
+UNROUTED = "No matching subscribers"   # MQTT v5 PUBACK 0x10: the broker delivered it to nobody
+UNROUTED_RETRY_S = 1.0
 STOP_TIMEOUT_S = 2.0
 RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
 
@@ -60,6 +66,29 @@ def _reason(err: BaseException) -> tuple[str, str]:
     return "malformed", "verifier error"
 
 
+def backoff_s(attempt: int, cap_s: float, rnd=random.random) -> float:
+    """Full jitter: uniform in [0, min(cap_s, BACKOFF_FIRST_S * 2**attempt)]."""
+    return rnd() * min(cap_s, BACKOFF_FIRST_S * 2.0 ** min(attempt, 30))
+
+
+def endpoints(cfg: dict, default_port: int) -> list[tuple[str, int]]:
+    """(host, port) of every broker: ``hosts`` ("host" or "host:port", "[v6]:port") or
+    ``host``/``port``."""
+    port = int(cfg.get("port") or default_port)
+    out = []
+    for item in cfg.get("hosts") or [cfg["host"]]:
+        host, p = item, port
+        if item.startswith("["):                      # [IPv6]:port
+            host, _, rest = item[1:].partition("]")
+            if rest.startswith(":"):
+                p = int(rest[1:])
+        elif item.count(":") == 1:
+            host, ps = item.split(":")
+            p = int(ps)
+        out.append((host, p))
+    return out
+
+
 class Relay:
     """See the package doc and docs/operator/mqtt.md. Every public method is called from
     ``loop``'s thread; every callback is called there too."""
@@ -82,9 +111,11 @@ class Relay:
         #: ``on_delivered(seq, wall_time)`` at each event's PUBACK (the delivery record)
         self.on_delivered: Callable[[int, float], None] = _noop
         self.topics = Topics(self.cfg.get("topic_prefix", "guardroom"), site, controller)
-        self.host = self.cfg["host"]
         tls = bool(self.cfg.get("tls", False))
-        self.port = int(self.cfg.get("port") or (8883 if tls else 1883))
+        self.endpoints = endpoints(self.cfg, 8883 if tls else 1883)
+        self._ep = 0
+        self.host, self.port = self.endpoints[0]
+        self.backoff_max_s = float(self.cfg.get("reconnect_max_s", BACKOFF_MAX_S))
         self.heartbeat_s = float(self.cfg.get("heartbeat_s", 10.0))
         self.keepalive_s = int(self.cfg.get("keepalive_s", 30))
         mode = self.cfg.get("protocol", "auto")
@@ -114,7 +145,9 @@ class Relay:
         self.counters = {"events_published": 0, "events_acked": 0, "events_refused": 0,
                          "reconnects": 0, "connect_attempts": 0, "probes": 0,
                          "cmds_accepted": 0, "cmds_refused": 0, "acks_received": 0,
-                         "acks_refused": 0, "malformed_in": 0}
+                         "acks_refused": 0, "malformed_in": 0, "events_unrouted": 0}
+        self._unrouted: set[int] = set()
+        self._unrouted_handle: Optional[asyncio.TimerHandle] = None
         self.last_puback_wall: Optional[float] = None
         self.last_puback_mono: Optional[float] = None
         self.last_platform_ack: Optional[float] = None
@@ -167,6 +200,9 @@ class Relay:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
+        if self._unrouted_handle is not None:
+            self._unrouted_handle.cancel()
+            self._unrouted_handle = None
         link = self._link
         if link is not None and link.connacked and not link.ended:
             fut = self.loop.create_future()
@@ -253,6 +289,7 @@ class Relay:
             "events_published": self.counters["events_published"],
             "events_acked": self.counters["events_acked"],
             "events_refused": self.counters["events_refused"],
+            "events_unrouted": self.counters["events_unrouted"],
             "in_flight": self._inflight_events,
             "last_puback": _iso(self.last_puback_wall) if self.last_puback_wall else None,
             "last_puback_age_s": (round(now - self.last_puback_mono, 3)
@@ -334,8 +371,9 @@ class Relay:
                 self.last_error = f"connect to {self.host}:{self.port} failed: {e}"
                 log.info("mqtt: %s", self.last_error)
                 await self.loop.run_in_executor(None, link.close, False)
-                failures += 1
+                self._next_endpoint()
                 await self._backoff(failures)
+                failures += 1
                 continue
             # Wait for the session to end; give up on a broker that never answers CONNECT.
             connack_wait = max(5.0, float(self.keepalive_s))
@@ -351,7 +389,9 @@ class Relay:
                 break
             if link.connacked:
                 failures = 0
-                continue   # first retry after a lost connection is immediate
+                await self._backoff(failures)   # a short jitter: not the whole fleet at once
+                failures += 1
+                continue
             if self._proto_mode == "auto":
                 if proto == "v5" and (not link.got_connack
                                       or "protocol" in link.refusal.lower()):
@@ -361,11 +401,21 @@ class Relay:
                     continue
                 if proto == "v311" and not link.got_connack:
                     self._proto_next = "v5"     # the fallback did not help either
-            failures += 1
+            self._next_endpoint()
             await self._backoff(failures)
+            failures += 1
 
-    async def _backoff(self, failures: int) -> None:
-        delay = min(BACKOFF_MAX_S, 0.5 * 2.0 ** (failures - 1))
+    def _next_endpoint(self) -> None:
+        """After a failed attempt: the next broker of ``hosts`` (round robin). The outbox is
+        replayed in seq order on whichever broker answers."""
+        if len(self.endpoints) > 1:
+            self._ep = (self._ep + 1) % len(self.endpoints)
+            self.host, self.port = self.endpoints[self._ep]
+            if self._proto_mode == "auto":
+                self._proto_next = "v5"
+
+    async def _backoff(self, attempt: int) -> None:
+        delay = backoff_s(attempt, self.backoff_max_s)
         self._wakeup.clear()
         try:
             await asyncio.wait_for(self._wakeup.wait(), delay)
@@ -441,6 +491,8 @@ class Relay:
                 self.counters["events_refused"] += 1
                 self.last_error = f"broker refused event {seq}: {reason}"
                 log.error("mqtt: %s (kept in the outbox)", self.last_error)
+            elif reason == UNROUTED:
+                self._on_unrouted(seq)
             else:
                 self.counters["events_acked"] += 1
                 self.last_puback_wall, self.last_puback_mono = time.time(), t
@@ -460,6 +512,27 @@ class Relay:
                     self._sup.on_flowing(t)
             self._pump()
         self._evaluate()
+
+    def _on_unrouted(self, seq: int) -> None:
+        """The broker took the event but no subscriber matched it (a platform without a
+        persistent session, or a broker restarted without its subscriptions): PUBACK means
+        routed, not received. The event stays in the outbox and is sent again, in seq order,
+        every UNROUTED_RETRY_S until a subscriber exists."""
+        self.counters["events_unrouted"] += 1
+        if not self._unrouted:
+            log.warning("mqtt: event %d reached no subscriber; kept and sent again", seq)
+        self._unrouted.add(seq)
+        if self._unrouted_handle is None:
+            self._unrouted_handle = self.loop.call_later(UNROUTED_RETRY_S,
+                                                         self._resend_unrouted)
+
+    def _resend_unrouted(self) -> None:
+        self._unrouted_handle = None
+        self._unrouted = set()
+        if self._live_link() is None:
+            return                        # the replay on reconnect sends every pending event
+        self._cursor = self.outbox.cursor()   # from the oldest pending, in send order again
+        self._pump()
 
     def _flush_removals(self) -> None:
         self._remove_scheduled = False

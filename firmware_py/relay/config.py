@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..schema import Bool, Choice, Float, Int, Section, Str
+from ..schema import Bool, Choice, Float, Int, ListOf, Section, Str
 
 _HEX_KEY = re.compile(r"(?:[0-9a-fA-F]{2}){16,64}")  # 16..64 bytes of hex
 
@@ -16,7 +16,17 @@ def _hex_key(value: str):
 _PREFIX = r"[A-Za-z0-9_\-.]+(?:/[A-Za-z0-9_\-.]+)*"  # no wildcards, no empty levels
 
 
+_ENDPOINT = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::[0-9]{1,5})?"   # host, host:port, [v6]:port
+
+
 def _check(sec: dict):
+    if bool(sec.get("host")) == bool(sec.get("hosts")):
+        return "give host (one broker) or hosts (a list of brokers), not both"
+    for item in sec.get("hosts") or []:
+        port = item.rsplit(":", 1)[1] if item.count(":") == 1 or item.startswith("[") \
+            and "]:" in item else ""
+        if port and not 0 < int(port) < 65536:
+            return f"hosts: port of {item!r} out of range"
     if sec.get("password") and sec.get("password_file"):
         return "give password or password_file, not both"
     if bool(sec.get("cert_file")) != bool(sec.get("key_file")):
@@ -29,7 +39,11 @@ def _check(sec: dict):
 
 
 MQTT_SCHEMA = Section({
-    "host": Str(doc="broker host name or address"),
+    "host": Str(default="", doc="broker host name or address (or give hosts)"),
+    "hosts": ListOf(Str(pattern=_ENDPOINT, max_len=262), default=list, max_len=16, unique=True,
+                    doc="several brokers, tried in turn: \"host\" or \"host:port\" (\"[v6]:port\"); "
+                        "after a failed attempt the controller moves to the next one, keeping "
+                        "its outbox order; port defaults to port"),
     "port": Int(default=0, min=0, max=65535,
                 doc="broker TCP port; 0 = 1883, or 8883 when tls is true"),
     "tls": Bool(default=False, doc="connect with TLS (server certificate checked)"),
@@ -46,6 +60,10 @@ MQTT_SCHEMA = Section({
     "protocol": Choice(["auto", "v5", "v311"], default="auto",
                        doc="auto = MQTT v5, falling back to 3.1.1 if the broker refuses v5"),
     "keepalive_s": Int(default=30, min=5, max=3600, doc="MQTT keepalive"),
+    "reconnect_max_s": Float(default=2.0, min=0.5, max=600,
+                             doc="cap of the jittered reconnect backoff (a random wait up to "
+                                 "0.25, 0.5, 1, 2 .. s); raise it for a large fleet on one "
+                                 "broker tier"),
     "heartbeat_s": Float(default=10.0, min=0.5, max=3600,
                          doc="uplink declared down after this long without broker contact"),
     "topic_prefix": Str(default="guardroom", pattern=_PREFIX, max_len=128,
