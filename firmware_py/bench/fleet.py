@@ -187,6 +187,9 @@ def worker_main(args) -> int:
             elif op == "reset":
                 for c in ctls:
                     c.reset()
+            elif op == "dump":           # before this process is killed on purpose
+                with open(os.path.join(args.dir, f"made-{args.first}.json"), "w") as fh:
+                    json.dump(made, fh)
             elif op == "finish":
                 if traffic is not None:
                     traffic.cancel()
@@ -296,6 +299,8 @@ class Fleet:
         self.broker = MosquittoBroker(workdir=os.path.join(self.dir, "broker"))
         self.reconnect_max_s = reconnect_max_s
         self.workers: list[subprocess.Popen] = []
+        self.ranges: list[tuple[int, int]] = []     # (first, count) of each worker
+        self.dead: set[str] = set()                 # controllers of a killed worker
         self.consumers: dict[int, subprocess.Popen] = {}
 
     def start(self) -> None:
@@ -305,6 +310,7 @@ class Fleet:
         per = -(-self.n // self.procs)
         for first in range(0, self.n, per):
             count = min(per, self.n - first)
+            self.ranges.append((first, count))
             self.workers.append(subprocess.Popen(
                 [sys.executable, "-m", "guardroom.bench.fleet", "--worker", "--first",
                  str(first), "--count", str(count), "--port", str(self.broker.port),
@@ -401,6 +407,50 @@ class Fleet:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _death(fleet: "Fleet", log) -> dict:
+    """SIGKILL the last worker process: its controllers' last wills (``offline``, retained on
+    ``status``) must reach a platform subscriber. The rest of the fleet goes on without it."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    first, count = fleet.ranges[-1]
+    victims = {ctl_name(i) for i in range(first, first + count)}
+    offline: dict[str, int] = {}
+    armed = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+
+    def on_message(cl, u, msg):
+        ctl = msg.topic.split("/")[-2]
+        if armed.is_set() and msg.payload == b"offline" and ctl in victims:
+            offline.setdefault(ctl, time.monotonic_ns())
+    c.on_message = on_message
+    c.on_connect = lambda cl, *a: cl.subscribe(f"{PREFIX}/+/+/status", 1)
+    c.connect("127.0.0.1", fleet.broker.port)
+    c.loop_start()
+    try:
+        time.sleep(1.0)                  # retained "online"s delivered first
+        armed.set()
+        t0 = time.monotonic_ns()
+        w = fleet.workers.pop()
+        fleet.ranges.pop()
+        w.stdin.write(json.dumps({"op": "dump"}) + "\n")   # what it made, for the analysis
+        w.stdin.flush()
+        w.stdout.readline()
+        w.kill()
+        w.wait()
+        deadline = time.monotonic() + 100
+        while len(offline) < count and time.monotonic() < deadline:
+            time.sleep(0.05)             # another process's wills: polled
+        times = sorted((t - t0) / 1e6 for t in offline.values())
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    fleet.n -= count
+    fleet.dead.update(victims)
+    return {"killed_controllers": count, "offline_seen": len(times),
+            "offline_p50_ms": _pct(times, 0.5), "offline_all_ms": _pct(times, 1.0)}
+
+
 def analyse(made: dict, rx: list, scenarios: list[str]) -> dict:
     first: dict[str, int] = {}
     dups = 0
@@ -479,6 +529,9 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
                 r["outage_s"] = outage_s
                 time.sleep(max(0.0, t_a + seconds - time.monotonic()))
                 r["drain_s"] = fleet.drained()
+            elif sc == "death":
+                r.update(_death(fleet, log))
+                n = fleet.n
             elif sc == "consumers":
                 fleet.send(op="traffic", rate=rate, seconds=seconds, panic=True, scenario=sc)
                 time.sleep(1.0)
@@ -499,6 +552,9 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
                 fleet.send(op="reset", scenario="reset")
             st_b = fleet.status()
             span = time.monotonic() - t_a
+            if sc == "death":            # the killed worker's counters went with it
+                res[sc] = r
+                continue
             r["events_made"] = st_b["made"] - st_a["made"]
             r["events_per_s"] = round(r["events_made"] / span, 1)
             r["broker_cpu_pct"] = round((_cpu_s(fleet.broker.pid) - b_a) / span * 100, 1) \
@@ -542,7 +598,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--outage-s", type=float, default=3.0, help="broker/consumer outage")
     ap.add_argument("--reconnect-max-s", type=float, default=5.0,
                     help="the controllers' [mqtt] reconnect_max_s")
-    ap.add_argument("--scenarios", default="steady,wave,restart,consumers")
+    ap.add_argument("--scenarios", default="steady,wave,restart,consumers",
+                    help="comma list of steady, wave, restart, consumers, death (death kills "
+                         "a worker process: put it last)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     # internal: the worker and consumer processes
@@ -560,7 +618,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return consumer_main(args)
     procs = args.processes or max(2, -(-args.controllers // 100))
     scen = [s for s in args.scenarios.split(",") if s]
-    bad = set(scen) - {"steady", "wave", "restart", "consumers"}
+    bad = set(scen) - {"steady", "wave", "restart", "consumers", "death"}
     if bad:
         ap.error(f"unknown scenario(s): {', '.join(sorted(bad))}")
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)

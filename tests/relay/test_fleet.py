@@ -68,7 +68,8 @@ def test_moves_to_the_next_broker_and_keeps_the_outbox_order(tmp_path, broker, p
 def test_fleet_bench_small_fleet_loses_nothing():
     r = subprocess.run([sys.executable, "-m", "guardroom", "bench", "fleet", "--controllers", "6",
                         "--processes", "2", "--consumers", "2", "--rate", "2", "--seconds", "2",
-                        "--outage-s", "1.5", "--reconnect-max-s", "1", "--json"],
+                        "--outage-s", "1.5", "--reconnect-max-s", "1", "--json",
+                        "--scenarios", "steady,wave,restart,consumers,death"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads(r.stdout)
@@ -79,6 +80,8 @@ def test_fleet_bench_small_fleet_loses_nothing():
     c = res["consumers"]
     assert c["alarms_raised"] == 6 and c["acks"] >= c["alarms_raised"]   # acks still arrive
     assert res["restart"]["all_back_s"] < 30
+    d = res["death"]                              # a worker SIGKILLed: every will published
+    assert d["killed_controllers"] == 3 and d["offline_seen"] == 3
 
 
 def test_event_that_reached_no_subscriber_stays_and_is_sent_again(tmp_path):
