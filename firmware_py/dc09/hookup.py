@@ -35,10 +35,15 @@ class Dc09Host:
         from .path import Dc09Path
 
         storage = self.config["storage"]
+        kw = {}
+        if "outbox_reserve_kib" in storage:          # the same disk limits as the MQTT outbox
+            kw = {"reserve_bytes": storage["outbox_reserve_kib"] * 1024,
+                  "max_bytes": storage["outbox_max_mib"] * 1024 * 1024}
         box = Outbox(os.path.join(storage["dir"], cfg["outbox"]), fsync_ms=storage["fsync_ms"],
-                     controller=f"{self.controller}-arc")
-        if hasattr(box, "on_trouble"):
-            box.on_trouble = self._on_storage_trouble
+                     controller=f"{self.controller}-arc", **kw)
+        box.on_trouble = self._on_storage_trouble
+        if hasattr(self, "_on_storage_restore"):
+            box.on_recover = self._on_storage_restore
         self.dc09_outbox = box
         self.dc09 = Dc09Path(cfg, box, numbering=Numbering(self.config),
                              on_state=self._dc09_on_state, on_delivered=self._dc09_on_delivered,
