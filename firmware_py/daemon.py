@@ -56,6 +56,8 @@ class Daemon(Dc09Host):
         self.authstore = None    # counters of command/ack senders, lockouts (start())
         self.lockout = Lockout(**config["lockout"])  # keypads at the readers share one lockout
         self._ack_refusals: dict[str, list] = {}     # reason -> [last report mono, untold]
+        self.covert_incidents: set[int] = set()     # duress incidents: never shown on site
+        self._covert_call = False                    # applying a duress command's decisions
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.engine = None
         self.relay = None
@@ -103,6 +105,7 @@ class Daemon(Dc09Host):
         except OSError as e:
             raise StorageError(f"storage.dir {storage['dir']!r}: {e.strerror or e}") from None
         self.lockout = Lockout(**self.config["lockout"], store=self.authstore, key="keypad")
+        self.covert_incidents = set((self.authstore.get("covert") or {}).get("incidents", []))
 
         # Drivers first (no hardware is opened before start()): they declare points/outputs.
         self.sink = SampleBuffer(wake=self._wake_threadsafe)
@@ -294,6 +297,7 @@ class Daemon(Dc09Host):
         """Outputs, log, subscribers for one decision (its event already stored in the outbox
         by ``_apply`` when reportable); returns its event if reportable."""
         self.counters["decisions"] += 1
+        self._track_covert(d)
         if d.kind == "zone":
             act = self.zone_activity.setdefault(d.zone, {"trips": 0, "last_change_ns": 0})
             act["last_change_ns"] = d.t_ns
@@ -307,7 +311,7 @@ class Daemon(Dc09Host):
             ev = events.from_decision(d)
         if log_it:
             self._log_event(ev)
-        if self._subscribers and d.cid != DURESS_CID:  # duress never shows on site
+        if self._subscribers and not self._is_covert(d):  # duress never shows on site
             dd = d.as_dict()
             for cb in list(self._subscribers):
                 try:
@@ -336,6 +340,42 @@ class Daemon(Dc09Host):
             self._note_sent(ev)
         for ev in evs:
             self._dc09_offer(ev)   # the second path gets it whatever became of the first
+
+    # ------------------------------------------------------------------ covert duress
+    def _track_covert(self, d) -> None:
+        """Remember duress incidents (persisted): their number, acks and the rest never show
+        on site. A real alarm joining the incident makes it visible (the site sees that)."""
+        inc = getattr(d, "incident", 0) or 0
+        if not inc or d.kind not in ("alarm", "verified"):
+            return
+        if d.cid == DURESS_CID or self._covert_call:
+            if inc not in self.covert_incidents:
+                self.covert_incidents.add(inc)
+                self._save_covert()
+        elif inc in self.covert_incidents:
+            self.covert_incidents.discard(inc)
+            self._save_covert()
+
+    def _save_covert(self) -> None:
+        if self.authstore is not None:
+            self.authstore.put("covert", {"incidents": sorted(self.covert_incidents)[-256:]})
+
+    def _is_covert(self, d) -> bool:
+        return (self._covert_call or d.cid == DURESS_CID
+                or (getattr(d, "incident", 0) or 0) in self.covert_incidents)
+
+    def duress(self, user: str, areas=(), area: str = "") -> None:
+        """A duress code was used (keypad, console, platform or Home Assistant command): a
+        silent duress alarm (121) to the platform, nothing on site. The area: the one given
+        (a reader's), else the user's first area, else the first area of the site, so a user
+        without areas on a multi-area site still raises it."""
+        area = area or (areas[0] if areas else "") or next(iter(self.config["areas"]), "")
+        self._covert_call = True
+        try:
+            self._apply(self.engine.command(time.monotonic_ns(), "duress", area=area,
+                                            user=user))
+        finally:
+            self._covert_call = False
 
     def _log_event(self, ev: dict) -> None:
         if getattr(self.outbox, "tight", False) and not outbox_essential(ev):
@@ -533,8 +573,7 @@ class Daemon(Dc09Host):
                 return
             self.lockout.success()
             if m.duress:
-                self._apply(self.engine.command(time.monotonic_ns(), "duress", area=area,
-                                                user=f"pin:{m.user}"))
+                self.duress(f"pin:{m.user}", m.areas, area)
             if rc["pin_action"] == "toggle":
                 self._toggle_area(area, f"pin:{m.user}")
 
@@ -606,6 +645,13 @@ class Daemon(Dc09Host):
                                             user=cmd.get("user", "platform"),
                                             area=cmd.get("area", "") or ""))
                 self._apply(decs)
+        if cmd.get("duress"):
+            # A duress code acts exactly as the code (the result above says nothing more)
+            # and raises the silent duress alarm to the platform.
+            user = cmd.get("user", "")
+            areas = next((u.get("areas", []) for u in self.config["users"]
+                          if u["name"] == user), [])
+            self.duress(user, areas, cmd.get("area", "") or "")
         try:
             self.relay.publish_cmd_result(result)
         except Exception as e:  # noqa: BLE001
@@ -712,12 +758,13 @@ class Daemon(Dc09Host):
     def areas(self) -> dict:
         from .views import areas_view
 
-        return areas_view(self.engine.snapshot())
+        return areas_view(self.engine.snapshot(), self.covert_incidents)
 
     def zones(self) -> list[dict]:
         from .views import zones_view
 
-        zones = zones_view(self.engine.snapshot(), self.config, self.zone_activity)
+        zones = zones_view(self.engine.snapshot(), self.config, self.zone_activity,
+                           self.covert_incidents)
         stats = self.point_stats()
         for z in zones:
             st = stats.get(z["point"])
@@ -783,6 +830,9 @@ class Daemon(Dc09Host):
 
     async def command(self, name: str, area: str = "", zone: str = "", user: str = "",
                       force: bool = False, arg: int = 0) -> list[dict]:
+        if name == "duress":       # covert: see duress()
+            self.duress(user, area=area)
+            return []
         decs = self.engine.command(time.monotonic_ns(), name, area=area, zone=zone, user=user,
                                    force=force, arg=arg)
         if name != "duress":  # the duress alarm itself is logged; no tell-tale command row

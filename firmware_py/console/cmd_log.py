@@ -16,10 +16,13 @@ HEADER = "ROW     TIME (UTC)      CID   EVENT"
 DURESS_CODE = "121"
 
 
-def _shown(r: dict) -> bool:
+def _shown(r: dict, hidden=frozenset()) -> bool:
     """Duress events never appear on the site's own screens: the person who used the duress
-    code may be watched. They reach the platform, and `guardroom log` shows them."""
-    return not str(r.get("cid", "")).endswith(DURESS_CODE)
+    code may be watched. Neither do the rows of a duress incident (its acknowledgement):
+    ``hidden`` is the host's ``covert_incidents``. They reach the platform, and
+    `guardroom log` shows them."""
+    return not str(r.get("cid", "")).endswith(DURESS_CODE) and \
+        not (r.get("incident") and r.get("incident") in hidden)
 
 
 def _lines(r: dict) -> list[str]:
@@ -87,7 +90,8 @@ async def _rows(ctx, filters: dict, n: Optional[int]) -> list[dict]:
     else:
         rows = await loop.run_in_executor(None, log.tail, SCAN_ROWS)
         rows = [r for r in rows if matches(r, filters)]
-    rows = [r for r in rows if _shown(r)]
+    hidden = getattr(ctx.host, "covert_incidents", frozenset())
+    rows = [r for r in rows if _shown(r, hidden)]
     return rows[-n:] if n is not None else rows
 
 
@@ -205,7 +209,7 @@ async def log_(ctx, args):
         loop = asyncio.get_running_loop()
 
         def on_row(row, record):
-            if not _shown(record):
+            if not _shown(record, getattr(ctx.host, "covert_incidents", frozenset())):
                 return
             rec = dict(record, row=row)
             loop.call_soon_threadsafe(lambda: ctx.out(*_lines(rec)))

@@ -98,20 +98,11 @@ async def login(ctx, args):
         console.report("program_mode", 627, 1, f"installer {m.user} entered program mode at "
                        "the console", user=m.user)
     if m.duress:
-        # Logs in like the real code; the alarm is raised silently (nothing on the screen).
-        area = m.areas[0] if m.areas else ""
-        asyncio.create_task(_duress(ctx.host, area, m.user))
+        # Logs in like the real code; the alarm is raised silently (nothing on the screen),
+        # in the user's first area or the site's first (a user without areas too).
+        ctx.host.duress(m.user, m.areas)
     ctx.out(f"Logged in as {m.user} ({LEVEL_NAMES[m.level]}). "
             f"Idle logout after {int(session.idle_logout_s)} s.")
-
-
-async def _duress(host, area, user):
-    try:
-        await host.command("duress", area=area, user=user)
-    except Exception:  # noqa: BLE001
-        import logging
-
-        logging.getLogger("guardroom.console").exception("duress command failed")
 
 
 @command("logout", LEVEL_ANYONE, "logout", "end the session (also Ctrl-D)")

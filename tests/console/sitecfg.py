@@ -80,7 +80,7 @@ in1 = "io1_in1"
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
               idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0,
               extra: bool = False, console_extra: str = "", fence: bool = False,
-              osdp_device: str = "") -> str:
+              osdp_device: str = "", more_toml: str = "") -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
@@ -168,4 +168,5 @@ idle_logout_s = {idle_s}
 [console.lockout]
 attempts = 5
 lock_s = {lock_s}
+{more_toml}
 '''

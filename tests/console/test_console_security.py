@@ -46,3 +46,30 @@ def test_console_lockout_survives_a_restart(tmp_path, console_broker):
         assert "console locked" in out and "Logged in" not in out
     finally:
         rig.close()
+
+
+YARD = '''
+[areas.yard]
+exit_delay_s = 0
+'''
+
+
+def test_duress_login_without_areas_on_a_multi_area_site_is_covert(rig_factory):
+    """alice has no `areas` and the site has two: her duress code still logs her in like her
+    code and raises the silent duress alarm, with no word of it on the screen, in `status`
+    or in `log`."""
+    from .sitecfg import DURESS_CODE
+
+    rig = rig_factory(more_toml=YARD)
+    t = rig.term
+    out = rig.login(DURESS_CODE, "user")
+    assert "Logged in as alice (user)" in out
+    rec = rig.wait_log(lambda r: r["cid"] == "1121")
+    assert rec["silent"] is True and rec["area"] == "main"
+    status = t.cmd("status")
+    assert "incident" not in status.lower(), status
+    shown = t.cmd("log")
+    assert "1121" not in shown and "uress" not in shown, shown
+    screen = bytes(t.seen).decode(errors="replace").lower()
+    assert "which area" not in screen and "duress" not in screen
+    assert all(v["incident"] == 0 for v in rig.call(rig.daemon.state)["areas"].values())

@@ -276,3 +276,26 @@ def test_sounding_siren_sounds_again_after_sigkill(site):
     assert site.wait_output("siren", True, 10), "siren silent after the restart"
     st = p.wait_until(lambda: p.states.get(key), 10)
     assert st["outputs"]["siren"] is True
+
+
+def test_duress_code_in_a_platform_or_hass_command_is_covert(site):
+    """A command with the guard's duress code (Home Assistant sends exactly this: REMOTE_CODE)
+    disarms like the code, answers like the code, and sends a silent duress alarm (1121) to
+    the platform; the retained state (Home Assistant's screen) shows no incident."""
+    p, key = site.platform, "north-school/ctl-1"
+    arm = p.send_cmd("ctl-1", "arm_away", area="perimeter", code="1234")
+    assert p.wait_result(lambda r: r.get("nonce") == arm["nonce"], 10)["ok"]
+    dis = p.send_cmd("ctl-1", "disarm", area="perimeter", code="4321")    # duress code
+    res = p.wait_result(lambda r: r.get("nonce") == dis["nonce"], 10)
+    assert res["ok"] is True and "duress" not in json.dumps(res)
+    assert res["decisions"] == [d for d in res["decisions"] if d != "alarm"]
+    ev = p.wait_for(lambda e: e["cid"] == "1121", 10)
+    assert ev["silent"] is True and ev["area"] == "perimeter" and ev["user"] == "guard"
+    p.wait_for(lambda e: e["kind"] == "area" and e["area"] == "perimeter"
+               and e["cid"] == "1401", 10)
+    # the platform acknowledges it (auto-ack); the site still shows nothing
+    p.wait_until(lambda: any(a.get("incident") == ev["incident"] for a in p.acks_sent), 10)
+    st = p.wait_until(lambda: (p.states.get(key, {}).get("areas", {}).get("perimeter", {})
+                               .get("state") == "disarmed") and p.states[key], 10)
+    assert all(a["incident"] == 0 for a in st["areas"].values()), st["areas"]
+    assert site.wait_output("siren", True, 4.0) is False
