@@ -342,6 +342,15 @@ class EmulatedSite:
         if p is not None and p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(10)
+            if self.platform is not None and self.broker is not None \
+                    and self.broker.running():
+                # The broker's last will says "offline": a restart then waits for the new
+                # process's "online", not the dead one's retained status.
+                try:
+                    self.platform.wait_until(lambda: self.platform.status.get(
+                        self._status_key()) == "offline", 15)
+                except TimeoutError:
+                    pass
         self.daemon_proc = None
         if self.gpio is not None:
             _quiet(self.gpio.close)
