@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--tail", type=int, metavar="N", help="the last N events (default 20)")
     g.add_argument("--export", choices=["jsonl", "csv"], help="write every event")
     lg.add_argument("--out", help="export to this file (default: stdout)")
+    lg.add_argument("--head", metavar="ROW:HASH",
+                    help="with --verify: the log must still hold this published head "
+                         "(the `log_head` of the retained state or of an event)")
 
     h = sub.add_parser("hash-code", help="hash a user/installer code for the config")
     h.add_argument("--stdin", action="store_true", help="read the code from stdin, no prompt")
@@ -121,13 +124,28 @@ def cmd_log(ns) -> int:
         raise GuardroomError(f"no event log at {path}")
     elog = EventLog(path, keep=cfg["storage"]["log_keep"])
     try:
+        if ns.head and not ns.verify:
+            raise GuardroomError("--head goes with --verify")
         if ns.verify:
             ok, checked, bad = elog.verify()
-            if ok:
-                print(f"event log OK: {checked} events, hash chain intact")
+            if not ok:
+                print(f"event log TAMPERED: chain broken at row {bad} ({checked} checked)")
+                return 1
+            if ns.head:
+                from .eventlog import verify_head
+
+                row, _, want = ns.head.partition(":")
+                if not row.isdigit() or len(want) != 64:
+                    raise GuardroomError("--head is ROW:HASH (a row number, 64 hex digits)")
+                good, what = verify_head(elog, int(row), want)
+                if not good:
+                    print(f"event log TAMPERED: {what} ({checked} events chained)")
+                    return 1
+                print(f"event log OK: {checked} events, hash chain intact, {what}")
                 return 0
-            print(f"event log TAMPERED: chain broken at row {bad} ({checked} checked)")
-            return 1
+            print(f"event log OK: {checked} events, hash chain intact (without --head this "
+                  "proves no edit only up to a rewrite of the whole chain or a cut tail)")
+            return 0
         if ns.export:
             out = open(ns.out, "w", encoding="utf-8", newline="") if ns.out else sys.stdout
             try:

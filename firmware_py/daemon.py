@@ -807,9 +807,20 @@ class Daemon(Dc09Host):
         return {"areas": self.areas(), "zones": zones,
                 "outputs": {n: o["on"] for n, o in self.outputs().items()},
                 "uplink": {"connected": up.get("connected"), "outbox": up.get("outbox_depth")},
-                "devices": self.device_health(),
+                "devices": self.device_health(), "log_head": self.log_head(),
                 "build": {"version": __version__, "engine": self.info["engine"]},
                 **({"arc": self.dc09_brief()} if self.dc09 is not None else {})}
+
+    def log_head(self) -> dict:
+        """The event log's head for the retained state: a platform that keeps it can later
+        prove a rewrite or a cut tail (``guardroom log --verify --head ROW:HASH``)."""
+        from .eventlog import head_of
+
+        try:
+            row, h = head_of(self.eventlog)
+        except Exception:  # noqa: BLE001 - the state must go out even if the log is sick
+            return {}
+        return {"row": row, "hash": h}
 
     def device_health(self) -> dict:
         """Field devices for the platform: online flags and line-error counters."""

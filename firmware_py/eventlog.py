@@ -270,3 +270,36 @@ def verify_export(lines) -> tuple[bool, int, Optional[int]]:
         prev = obj["hash"]
         checked += 1
     return True, checked, None
+
+
+# ---------------------------------------------------------------------- the head leaves the device
+def head_of(elog: "EventLog") -> tuple[int, str]:
+    """(row, hash) of the newest row; (anchor row, anchor hash) when every row rotated out,
+    (0, GENESIS) for an empty log. Published in the retained state so the head is pinned
+    outside the device."""
+    with elog._lock:
+        r = elog._db.execute("SELECT row, hash FROM log ORDER BY row DESC LIMIT 1").fetchone()
+    return (int(r[0]), r[1]) if r else elog.anchor()
+
+
+def verify_head(elog: "EventLog", row: int, want: str) -> tuple[bool, str]:
+    """Does the log still hold the head (row, hash) that was published earlier? A chain
+    recomputed after an edit changes every later hash; rows cut off at the tail lose the row:
+    both fail here although ``verify()`` alone passes. (ok, what was found)."""
+    a_row, a_hash = elog.anchor()
+    with elog._lock:
+        r = elog._db.execute("SELECT hash FROM log WHERE row = ?", (int(row),)).fetchone()
+    if r is None:
+        if row == a_row and a_row:
+            got = a_hash
+        elif 0 < row < a_row:
+            return False, (f"row {row} rotated out (the log keeps rows after {a_row}): "
+                           "check a newer head")
+        else:
+            last = head_of(elog)[0]
+            return False, f"row {row} is missing: the log ends at row {last} (truncated?)"
+    else:
+        got = r[0]
+    if got != want.lower():
+        return False, f"row {row} has hash {got[:16]}..., the head said {want[:16]}..."
+    return True, f"row {row} has the published hash"

@@ -299,3 +299,55 @@ def test_duress_code_in_a_platform_or_hass_command_is_covert(site):
                                .get("state") == "disarmed") and p.states[key], 10)
     assert all(a["incident"] == 0 for a in st["areas"].values()), st["areas"]
     assert site.wait_output("siren", True, 4.0) is False
+
+
+def _log_cli(site, *args):
+    return subprocess.run([sys.executable, "-m", "guardroom", "log", "--config",
+                           site.config_path, "--verify", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_published_log_head_catches_a_rewritten_or_cut_log(site):
+    """The head (row, hash) goes out in the retained state; a log whose chain was recomputed
+    after an edit, or whose tail was cut, still passes a bare --verify but fails --head."""
+    import os
+    import sqlite3
+
+    from guardroom.eventlog import canonical, chain_hash
+
+    p, key = site.platform, "north-school/ctl-1"
+    site.press("panic_reception")
+    p.wait_for(is_alarm("panic_reception"), 10)
+    st = p.wait_until(lambda: p.states.get(key, {}).get("log_head", {}).get("row", 0) >= 2
+                      and p.states[key], 10)
+    site.stop_daemon()
+    db_path = os.path.join(site.config["storage"]["dir"], "events.sqlite")
+    db = sqlite3.connect(db_path)
+    head_row = db.execute("SELECT max(row) FROM log").fetchone()[0]
+    head_hash = db.execute("SELECT hash FROM log WHERE row=?", (head_row,)).fetchone()[0]
+    published = st["log_head"]
+    assert published["row"] <= head_row
+    pin = f"{head_row}:{head_hash}"
+    r = _log_cli(site, "--head", pin)
+    assert r.returncode == 0 and "published hash" in r.stdout, r.stdout + r.stderr
+    # an attacker rewrites the alarm's text and recomputes the whole chain
+    rows = db.execute("SELECT row, body FROM log ORDER BY row").fetchall()
+    prev = "0" * 64
+    for row, body in rows:
+        rec = json.loads(body)
+        if rec.get("kind") == "alarm":
+            rec["text"] = "nothing happened"
+        body = canonical(rec)
+        prev = chain_hash(prev, body)
+        db.execute("UPDATE log SET body=?, hash=? WHERE row=?", (body, prev, row))
+    db.commit()
+    assert _log_cli(site).returncode == 0                    # the bare chain still verifies
+    r = _log_cli(site, "--head", pin)
+    assert r.returncode == 1 and "TAMPERED" in r.stdout, r.stdout
+    # ... or deletes the last rows
+    db.execute("DELETE FROM log WHERE row >= ?", (head_row - 1,))
+    db.commit()
+    db.close()
+    assert _log_cli(site).returncode == 0
+    r = _log_cli(site, "--head", pin)
+    assert r.returncode == 1 and "missing" in r.stdout, r.stdout
