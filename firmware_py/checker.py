@@ -82,4 +82,25 @@ def check_config(path: str) -> str:
             f"  {len(cfg['areas'])} area(s), {len(cfg['zones'])} zone(s): {summary}\n"
             f"  {len(asm.points.names())} point(s) ({len(points)} used by zones), "
             f"{len(asm.outputs)} output(s), drivers: {', '.join(cfg['drivers']) or 'none'}\n"
-            f"  {len(cfg['users'])} user(s)")
+            f"  {len(cfg['users'])} user(s)" + "".join(f"\n  warning: {w}"
+                                                       for w in security_warnings(cfg)))
+
+
+def security_warnings(cfg: dict) -> list[str]:
+    """What is legal but unsafe: secrets or authority carried over plain TCP."""
+    mq = cfg.get("mqtt") or {}
+    out = []
+    if not mq.get("tls"):
+        if mq.get("password") or mq.get("password_file"):
+            out.append("mqtt: the broker password is sent in clear (tls = false): anyone on "
+                       "the network path can read it; enable tls")
+        if any(u.get("code_hash") or u.get("duress_hash") for u in cfg.get("users", [])):
+            out.append("mqtt: code commands (Home Assistant, platform) carry user codes in "
+                       "clear over plain TCP (tls = false); enable tls or use signed commands")
+        if mq.get("cmd_hmac_key"):
+            out.append("mqtt: signed commands and acks travel over plain TCP (tls = false): "
+                       "the key stays secret but anyone on the path can read them; enable tls")
+    if not mq.get("cmd_hmac_key"):
+        out.append("mqtt: no cmd_hmac_key: every platform ack is refused, so every silent "
+                   "alarm ends in its fallback siren; signed commands are refused")
+    return out

@@ -100,7 +100,9 @@ class Daemon(Dc09Host):
         self.engine_build = BUILD
         storage = self.config["storage"]
         try:
-            os.makedirs(storage["dir"], exist_ok=True)
+            os.umask(0o077)            # files of the storage folder: for this daemon only
+            os.makedirs(storage["dir"], mode=0o700, exist_ok=True)
+            _private(storage["dir"])
             self.authstore = AuthStore(os.path.join(storage["dir"], "auth.json"))
         except OSError as e:
             raise StorageError(f"storage.dir {storage['dir']!r}: {e.strerror or e}") from None
@@ -905,6 +907,18 @@ def _ntp_synced() -> bool:
         return state not in (-1, 5)  # 5 = TIME_ERROR: clock not synchronised
     except Exception:  # noqa: BLE001
         return False
+
+
+def _private(folder: str) -> None:
+    """The storage folder 0700 and its files 0600 (an older install made them 0755/0644)."""
+    try:
+        os.chmod(folder, 0o700)
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                os.chmod(path, 0o600)
+    except OSError as e:
+        log.warning("storage %s: cannot make it private: %s", folder, e.strerror)
 
 
 async def _quietly(coro) -> None:

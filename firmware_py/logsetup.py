@@ -8,8 +8,9 @@ import os
 import re
 import sys
 
-_SECRET_RE = re.compile(r'((?:password|scbk|code|key|hash|pin)\w*\s*[=:]\s*)("[^"]*"|\S+)',
-                        re.IGNORECASE)
+# a secret's name (optionally with a _suffix, never a plural word of prose like "keys:")
+_SECRET_RE = re.compile(r'(\b(?:\w+_)?(?:password|passwd|scbk|code|key|hash|pin|secret|token)'
+                        r'(?:_\w+)?\s*[=:]\s*)("[^"]*"|\S+)', re.IGNORECASE)
 
 
 def redact(text: str) -> str:

@@ -351,3 +351,39 @@ def test_published_log_head_catches_a_rewritten_or_cut_log(site):
     assert _log_cli(site).returncode == 0
     r = _log_cli(site, "--head", pin)
     assert r.returncode == 1 and "missing" in r.stdout, r.stdout
+
+
+def test_storage_is_private_and_check_warns_about_plain_tcp(site):
+    import os
+    import stat
+
+    site.press("panic_reception")
+    site.platform.wait_for(is_alarm("panic_reception"), 10)
+    d = site.config["storage"]["dir"]
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    files = [f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f))]
+    assert "auth.json" in files or files
+    for f in files:
+        assert stat.S_IMODE(os.stat(os.path.join(d, f)).st_mode) == 0o600, f
+    r = subprocess.run([sys.executable, "-m", "guardroom", "check", "--config",
+                        site.config_path], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning: mqtt: code commands" in r.stdout
+    assert "plain TCP" in r.stdout
+
+
+def test_log_redaction_keeps_prose():
+    from guardroom.logsetup import redact
+
+    text = "it holds code hashes and keys: chmod 640 it (owner root)"
+    assert redact(text) == text
+    assert redact("cmd_hmac_key = abcd password: hunter2 pin=1234") == \
+        "cmd_hmac_key = <hidden> password: <hidden> pin=<hidden>"
+
+
+def test_unit_file_makes_storage_private():
+    import os
+
+    unit = open(os.path.join(os.path.dirname(__file__), "..", "..", "packaging",
+                             "guardroom.service"), encoding="utf-8").read()
+    assert "\nUMask=0077\n" in unit and "\nStateDirectoryMode=0700\n" in unit
