@@ -309,7 +309,9 @@ class Relay:
         """Wait for the PUBACK of event ``seq``; returns the round trip in ms: from the moment
         the event was (last) handed to paho to its PUBACK, or from this call if it had not been
         sent yet. An event already acknowledged returns its recorded round trip (0.0 if that
-        is no longer known). Raises asyncio.TimeoutError after ``timeout_s``."""
+        is no longer known). A PUBACK saying that no subscriber matched counts too (the broker
+        answered; the event stays in the outbox: see _on_unrouted). Raises
+        asyncio.TimeoutError after ``timeout_s``."""
         t0 = time.monotonic()
         if seq >= self.outbox.next_seq:
             raise ValueError(f"event {seq} does not exist yet")
@@ -493,6 +495,10 @@ class Relay:
                 log.error("mqtt: %s (kept in the outbox)", self.last_error)
             elif reason == UNROUTED:
                 self._on_unrouted(seq)
+                self._rtt[seq] = max(0.0, (t - t_sent) * 1000.0)
+                for w in self._waiters.pop(seq, ()):   # the broker answered (mqtt test)
+                    if not w.done():
+                        w.set_result(t)
             else:
                 self.counters["events_acked"] += 1
                 self.last_puback_wall, self.last_puback_mono = time.time(), t
