@@ -5,6 +5,7 @@ into libosdp kills that thread, so every I/O error is caught here, counted, and 
 closed and reopened a few seconds later (a USB adapter pulled out and plugged back in)."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -73,7 +74,16 @@ class SerialChannel(Channel):
         if port is None:
             return b""
         try:
-            data = port.read(max_bytes)
+            fd = getattr(port, "fd", None)
+            if fd is not None:
+                # libosdp asks on every refresh: a plain non-blocking read of the tty
+                # (pyserial's read() adds a select and a Timeout object per call)
+                try:
+                    data = os.read(fd, max_bytes)
+                except BlockingIOError:
+                    data = b""
+            else:               # a pyserial URL handler (socket://...) has no fd
+                data = port.read(max_bytes)
         except (serial.SerialException, OSError, TypeError) as e:
             self._fail(e)
             return b""
