@@ -894,19 +894,10 @@ class Daemon(Dc09Host):
 
 
 def _ntp_synced() -> bool:
-    """True when the kernel clock is disciplined by NTP (adjtimex says synchronised)."""
-    try:
-        import ctypes
-        import ctypes.util
+    """True when the kernel clock is disciplined by NTP (see clock.ntp_synced)."""
+    from .clock import ntp_synced
 
-        class Timex(ctypes.Structure):
-            _fields_ = [("modes", ctypes.c_uint), ("pad", ctypes.c_long * 40)]
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        state = libc.adjtimex(ctypes.byref(Timex()))
-        return state not in (-1, 5)  # 5 = TIME_ERROR: clock not synchronised
-    except Exception:  # noqa: BLE001
-        return False
+    return ntp_synced()
 
 
 def _private(folder: str) -> None:
