@@ -100,7 +100,6 @@ class Daemon(Dc09Host):
         self.engine_build = BUILD
         storage = self.config["storage"]
         try:
-            os.umask(0o077)            # files of the storage folder: for this daemon only
             os.makedirs(storage["dir"], mode=0o700, exist_ok=True)
             _private(storage["dir"])
             self.authstore = AuthStore(os.path.join(storage["dir"], "auth.json"))
@@ -135,6 +134,7 @@ class Daemon(Dc09Host):
                              fsync_ms=storage["fsync_ms"], controller=self.controller,
                              reserve_bytes=storage["outbox_reserve_kib"] * 1024,
                              max_bytes=storage["outbox_max_mib"] * 1024 * 1024)
+        _private(storage["dir"])     # the files just created (under the caller's umask)
         self.outbox.on_trouble = self._on_storage_trouble
         self.outbox.on_recover = self._on_storage_restore
         self.outbox.on_event = self._log_event
@@ -921,6 +921,7 @@ async def _quietly(coro) -> None:
 
 async def run(config: dict, config_path: Optional[str] = None) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code (re-exec on a requested restart)."""
+    os.umask(0o077)   # the daemon process: every file it creates is for it alone
     daemon = Daemon(config, config_path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
