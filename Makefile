@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps venv test test-fast test-hass hass-venv demo bench bench-e2e clean
+.PHONY: setup system-deps venv test test-fast test-hass hass-venv demo bench bench-e2e clean i18n
 
 setup: system-deps venv
 
@@ -47,6 +47,16 @@ bench: setup
 
 bench-e2e: setup
 	$(VENV)/bin/guardroom bench e2e
+
+# Message catalogs: extract the marked strings (Babel), merge them into the zh-CN .po (then
+# translate what is new in firmware_py/locale/zh_CN/LC_MESSAGES/guardroom.po) and compile .mo.
+LOCALE := firmware_py/locale
+i18n: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k command:4 --sort-output --no-location \
+		--project=guardroom -o $(LOCALE)/guardroom.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/guardroom.pot -d $(LOCALE) -D guardroom -l zh_CN \
+		--no-fuzzy-matching --no-location --omit-header
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D guardroom -l zh_CN --statistics
 
 clean:
 	rm -rf build dist *.egg-info core/*.c core/*.so $(VENV)

@@ -47,7 +47,8 @@ def extensions():
 setup(
     packages=packages(),
     package_dir=PACKAGE_DIR,  # sub-packages follow their root
-    package_data={"guardroom.drivers": ["profiles/*.toml"], "guardroom.examples": ["*.toml"]},
+    package_data={"guardroom.drivers": ["profiles/*.toml"], "guardroom.examples": ["*.toml"],
+                  "guardroom": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po"]},
     include_package_data=True,
     ext_modules=extensions(),
     zip_safe=False,

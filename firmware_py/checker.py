@@ -9,6 +9,7 @@ import tomllib
 
 from . import config as config_mod
 from .errors import ConfigError
+from .i18n import env_gettext as _
 from .schema import Problems
 
 _BAD_TYPES = (dict, list, str, int, float, bool, type(None))
@@ -78,12 +79,15 @@ def check_config(path: str) -> str:
     from .assembly import build_drivers
 
     asm = build_drivers(cfg, SampleBuffer())
-    return (f"{path}: OK\n  site {cfg['site']['name']}, controller {cfg['site']['controller']}\n"
-            f"  {len(cfg['areas'])} area(s), {len(cfg['zones'])} zone(s): {summary}\n"
-            f"  {len(asm.points.names())} point(s) ({len(points)} used by zones), "
-            f"{len(asm.outputs)} output(s), drivers: {', '.join(cfg['drivers']) or 'none'}\n"
-            f"  {len(cfg['users'])} user(s)" + "".join(f"\n  warning: {w}"
-                                                       for w in security_warnings(cfg)))
+    return _("{path}: OK\n  site {site}, controller {controller}\n"
+             "  {areas} area(s), {zones} zone(s): {summary}\n"
+             "  {points} point(s) ({used} used by zones), {outputs} output(s), drivers: "
+             "{drivers}\n  {users} user(s)",
+             path=path, site=cfg['site']['name'], controller=cfg['site']['controller'],
+             areas=len(cfg['areas']), zones=len(cfg['zones']), summary=summary,
+             points=len(asm.points.names()), used=len(points), outputs=len(asm.outputs),
+             drivers=', '.join(cfg['drivers']) or 'none', users=len(cfg['users'])) + "".join(
+        "\n  " + _("warning: {w}", w=w) for w in security_warnings(cfg))
 
 
 def security_warnings(cfg: dict) -> list[str]:

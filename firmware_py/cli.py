@@ -12,6 +12,7 @@ import sys
 
 from . import __version__
 from .errors import ConfigError, GuardroomError
+from .i18n import env_gettext as _
 
 EMULATORS = {
     "gpio": "guardroom.emulators.gpio",
@@ -129,7 +130,8 @@ def cmd_log(ns) -> int:
         if ns.verify:
             ok, checked, bad = elog.verify()
             if not ok:
-                print(f"event log TAMPERED: chain broken at row {bad} ({checked} checked)")
+                print(_("event log TAMPERED: chain broken at row {row} ({n} checked)", row=bad,
+                        n=checked))
                 return 1
             if ns.head:
                 from .eventlog import verify_head
@@ -210,7 +212,11 @@ def main(argv=None) -> int:
         return {"run": cmd_run, "check": cmd_check, "log": cmd_log,
                 "hash-code": cmd_hash_code, "report": cmd_report}[ns.command](ns)
     except ConfigError as e:
-        print(f"guardroom: {e}", file=sys.stderr)
+        n = len(e.problems)
+        print("guardroom: " + _("{n} config problem(s):", n=n) + "\n"
+              + "\n".join(f"  {k or '<root>'}: {why}" for k, why in e.problems)
+              if n and str(e).startswith(f"{n} config problem") else f"guardroom: {e}",
+              file=sys.stderr)
         return 2
     except GuardroomError as e:
         print(f"guardroom: {e}", file=sys.stderr)

@@ -38,6 +38,9 @@ SITE_SCHEMA = Section({
     "name": Name(doc="site name, part of every MQTT topic"),
     "controller": Name(doc="this controller's id, unique on the platform"),
     "description": Str(default="", doc="free text shown in the console banner"),
+    "language": Choice(["en", "zh-CN"], default="en",
+                       doc="language of event texts (`text`; the English is kept in "
+                           "`text_en`) and the console's start language"),
 })
 
 STORAGE_SCHEMA = Section({

@@ -49,6 +49,7 @@ class Daemon(Dc09Host):
 
     def __init__(self, config: dict, config_path: Optional[str] = None):
         self.config = config
+        events.set_language(config["site"].get("language", "en"))
         self.config_path = config_path
         self.site = config["site"]["name"]
         self.controller = config["site"]["controller"]

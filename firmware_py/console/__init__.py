@@ -13,6 +13,9 @@ CONSOLE_SCHEMA = Section({
     "idle_logout_s": Int(default=600, min=2, max=86400,
                          doc="log out after this long without a key press"),
     "colour": Bool(default=False, doc="ANSI colours in the live views"),
+    "utf8": Bool(default=True, doc="the terminal shows UTF-8 (picocom, PuTTY, screen): the "
+                                   "console may speak Chinese (`lang zh`); false: English "
+                                   "only, plain ASCII"),
     "rows": Int(default=24, min=0, max=200,
                 doc="lines of the installer's terminal: longer output waits at a --More-- "
                     "prompt (space: next page, q: quit); 0 = never page"),

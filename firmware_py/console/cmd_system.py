@@ -8,7 +8,8 @@ import time
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
 from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
-from .render import kv, table, usage, wrap
+from ..i18n import N_
+from .render import clip, kv, table, usage, wrap
 from .health import device_lines
 from .walktest import scope
 
@@ -22,11 +23,13 @@ async def help_(ctx, args):
     if args:
         cmd = REGISTRY.get(args[0].lower())
         if cmd is None:
-            raise CommandError(f"no command {args[0]!r}; type 'help' for the list")
+            raise CommandError(ctx._("no command {name!r}; type 'help' for the list",
+                                     name=args[0]))
         ctx.out(*usage(cmd.usage))
-        ctx.out(f"level: {LEVEL_NAMES[cmd.level]}"
-                f"{'' if ctx.level >= cmd.level else ' (log in first)'}", "")
-        ctx.out(*wrap(cmd.summary[0].upper() + cmd.summary[1:] + "."))
+        ctx.out(ctx._("level: {level}", level=ctx._(LEVEL_NAMES[cmd.level]))
+                + ("" if ctx.level >= cmd.level else ctx._(" (log in first)")), "")
+        summary = ctx._(cmd.summary)
+        ctx.out(*wrap(summary[0].upper() + summary[1:] + ("." if summary.isascii() else "。")))
         if cmd.help:
             ctx.out("", *wrap(cmd.help.replace("\n", " ").replace("  ", "\n")))
         return
@@ -35,12 +38,34 @@ async def help_(ctx, args):
         if not cmds:
             continue
         open_ = ctx.level >= level
-        title = {1: "Anyone", 2: "User level (2)", 3: "Installer level (3)"}[level]
-        ctx.out(title + ("" if open_ else " - needs 'login'") + ":")
+        title = {1: ctx._("Anyone"), 2: ctx._("User level (2)"),
+                 3: ctx._("Installer level (3)")}[level]
+        ctx.out(title + ("" if open_ else ctx._(" - needs 'login'")) + ":")
         for c in sorted(cmds, key=lambda c: c.name):
-            ctx.out(f"  {c.name:<10}{c.summary}"[:79])
-    ctx.out("'help COMMAND' explains one. Ctrl-C cancels, Ctrl-D logs out, up-arrow "
-            "recalls; at --More--: space pages, q skips.")
+            ctx.out(clip(f"  {c.name:<10}{ctx._(c.summary)}", 79))
+    ctx.out(*wrap(ctx._("'help COMMAND' explains one. Ctrl-C cancels, Ctrl-D logs out, "
+                        "up-arrow recalls; at --More--: space pages, q skips.")))
+
+
+@command("lang", LEVEL_ANYONE, "lang [zh|en]",
+         "this session's language: Chinese (zh) or English (en)",
+         """
+Without an argument: the language in use. 'lang zh' switches this session to Chinese (the
+terminal must show UTF-8: picocom, PuTTY, screen), 'lang en' back to English. The next
+session starts in the site's language ([site] language). Event texts sent to the platform
+follow the site's language, not this setting.
+""")
+async def lang(ctx, args):
+    if not args:
+        ctx.out(ctx._("language: {lang}", lang=ctx.console.lang))
+        return
+    want = args[0].lower()
+    if want not in ("zh", "zh-cn", "zh_cn", "cn", "中文", "en", "english"):
+        raise UsageError(ctx._("unknown language {lang!r}: zh or en", lang=args[0]))
+    if not ctx.console.set_lang("en" if want in ("en", "english") else "zh-CN"):
+        raise CommandError("this terminal is set to ASCII ([console] utf8 = false): "
+                           "staying in English")
+    ctx.out(ctx._("language: {lang}", lang=ctx.console.lang))
 
 
 @command("login", LEVEL_ANYONE, "login", "log in with a user or installer code",
@@ -123,27 +148,30 @@ clock, zones not at rest, outputs that are on, and each driver's health.
 async def status(ctx, args):
     st = ctx.host.status()
     info = ctx.host.info
-    ctx.out(f"{info.get('controller', '?')} at {info.get('site', '?')}  "
-            f"(version {info.get('version', '?')})")
+    ctx.out(ctx._("{controller} at {site}  (version {version})",
+                  controller=info.get('controller', '?'), site=info.get('site', '?'),
+                  version=info.get('version', '?')))
     rows = []
     for name, a in st.get("areas", {}).items():
         flags = []
         if a.get("incident"):
-            flags.append(f"incident {a['incident']}")
+            flags.append(ctx._("incident {n}", n=a['incident']))
         if a.get("drill"):
-            flags.append("DRILL")
+            flags.append(ctx._("DRILL"))
         if a.get("walktest"):
-            flags.append("WALK TEST")
+            flags.append(ctx._("WALK TEST"))
             if ctx.level > LEVEL_ANYONE:
                 inscope = scope(ctx.host, [name])
                 done = [z for z in inscope if z in set(map(str, a.get("tripped") or []))]
-                flags.append(f"{len(done)}/{len(inscope)} tested")
-        rows.append((name, str(a.get("state", "?")).replace("_", " "), " ".join(flags) or "-"))
-    ctx.out("", *table(["AREA", "STATE", "NOTES"], rows))
+                flags.append(ctx._("{done}/{n} tested", done=len(done), n=len(inscope)))
+        rows.append((name, ctx._(str(a.get("state", "?")).replace("_", " ")),
+                     " ".join(flags) or "-"))
+    ctx.out("", *table([ctx._("AREA"), ctx._("STATE"), ctx._("NOTES")], rows))
     up = st.get("uplink", {}) or {}
     connected = up.get("connected", up.get("up", up.get("state")))
-    ctx.out("", f"platform uplink: {_yes(connected, 'connected', 'NOT connected')}"
-            + (f", outbox {up['outbox']}" if "outbox" in up and ctx.level > 1 else ""))
+    ctx.out("", ctx._("platform uplink: {state}", state=_yes(
+        connected, ctx._("connected"), ctx._("NOT connected")))
+        + (ctx._(", outbox {n}", n=up['outbox']) if "outbox" in up and ctx.level > 1 else ""))
     arc = st.get("arc")
     if arc:
         ctx.out(f"ARC path (DC-09): {_yes(arc.get('up'), 'up', 'DOWN')} via {arc.get('receiver')}"
@@ -152,19 +180,26 @@ async def status(ctx, args):
     trouble = [z for z in zones if isinstance(z, dict) and (z.get("trouble") or z.get("state")
                                                             not in (None, "normal"))]
     if ctx.level == LEVEL_ANYONE:
-        ctx.out(f"zones not at rest: {len(trouble)}", "Log in for details.")
+        ctx.out(ctx._("zones not at rest: {n}", n=len(trouble)), ctx._("Log in for details."))
         return
     clock = st.get("clock", {})
-    ctx.out(f"clock: {clock.get('wall', '?')} ({'NTP synced' if clock.get('ntp') else 'no NTP'})")
+    ctx.out(ctx._("clock: {wall} ({ntp})", wall=clock.get('wall', '?'),
+                  ntp=ctx._("NTP synced") if clock.get('ntp') else ctx._("no NTP")))
     if trouble:
-        ctx.out("", *table(["ZONE", "AREA", "STATE", "TROUBLE"], [
-            (z.get("name"), z.get("area"), z.get("state"), z.get("trouble") or "")
+        ctx.out("", *table([ctx._("ZONE"), ctx._("AREA"), ctx._("STATE"), ctx._("TROUBLE")], [
+            (z.get("name"), z.get("area"), ctx._(str(z.get("state"))), z.get("trouble") or "")
             for z in trouble]))
     on = [n for n, o in st.get("outputs", {}).items() if o.get("on")]
-    ctx.out("", f"outputs on: {', '.join(on) if on else 'none'}")
+    ctx.out("", ctx._("outputs on: {names}", names=', '.join(on) if on else ctx._("none")))
     devices = device_lines(st.get("drivers") or {})
     if devices:
-        ctx.out("", "devices:", *[f"  {line}" for line in devices])
+        ctx.out("", ctx._("devices:"), *[f"  {line}" for line in devices])
+
+
+# Words shown from data (area and zone states, access levels), marked for the catalog.
+_WORDS = (N_("disarmed"), N_("armed away"), N_("armed stay"), N_("exit delay"),
+          N_("entry delay"), N_("alarm"), N_("normal"), N_("active"), N_("offline"),
+          N_("tamper"), N_("fault"), N_("bypassed"), N_("anyone"), N_("user"), N_("installer"))
 
 
 def _yes(v, yes, no):

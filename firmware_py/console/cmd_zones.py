@@ -3,20 +3,26 @@ unbypass, reset, silence; and drill (installer). Each goes through ``host.comman
 takes the normal path: events to the platform, outputs, the event log."""
 from __future__ import annotations
 
+from ..i18n import N_
 from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
 from .render import kv, table
 from .util import compact_time, find_zone, my_areas, run_engine
 
 
-def _flags(z: dict) -> str:
+def _flags(ctx, z: dict) -> str:
     f = []
     if z.get("bypassed"):
-        f.append("bypassed")
+        f.append(ctx._("bypassed"))
     if z.get("latched"):
-        f.append("latched")
+        f.append(ctx._("latched"))
     if z.get("trouble"):
         f.append(str(z["trouble"]))
     return ",".join(f)
+
+
+# Zone types as the zones table shows them, marked for the catalog.
+_TYPES = (N_("panic"), N_("duress"), N_("perimeter"), N_("entry_exit"), N_("interior"),
+          N_("technical"), N_("keyswitch"), N_("latched"))
 
 
 @command("zones", LEVEL_USER, "zones [AREA]", "every zone with its state",
@@ -32,14 +38,15 @@ async def zones(ctx, args):
         want = args[0].lower()
         numbered = [(i, z) for i, z in numbered if str(z.get("area", "")).lower() == want]
         if not numbered:
-            raise CommandError(f"no zones in area {args[0]!r}")
-    rows = [(i, z["name"], z.get("type", ""), z.get("area", ""), z.get("state", ""),
-             _flags(z), z.get("trips", 0), compact_time(z.get("last_change", "")))
+            raise CommandError(ctx._("no zones in area {area!r}", area=args[0]))
+    rows = [(i, z["name"], ctx._(z.get("type", "")) if z.get("type") else "", z.get("area", ""),
+             ctx._(z.get("state", "")) if z.get("state") else "",
+             _flags(ctx, z), z.get("trips", 0), compact_time(z.get("last_change", "")))
             for i, z in numbered]
-    ctx.out(*table(["#", "ZONE", "TYPE", "AREA", "STATE", "FLAGS", "TRIPS", "CHANGED"],
-                   rows))
+    ctx.out(*table(["#", ctx._("ZONE"), ctx._("TYPE"), ctx._("AREA"), ctx._("STATE"),
+                    ctx._("FLAGS"), ctx._("TRIPS"), ctx._("CHANGED")], rows))
     bad = sum(1 for _, z in numbered if z.get("state") != "normal")
-    ctx.out(f"{len(numbered)} zones, {bad} not at rest")
+    ctx.out(ctx._("{n} zones, {bad} not at rest", n=len(numbered), bad=bad))
 
 
 @command("zone", LEVEL_USER, "zone ID", "one zone in full")
@@ -98,7 +105,7 @@ async def reset(ctx, args):
     if not args:
         areas = _needing(ctx, areas, "reset")
         if not areas:
-            ctx.out("nothing to reset: no incident, no latched zone in your areas")
+            ctx.out(ctx._("nothing to reset: no incident, no latched zone in your areas"))
             return
     await run_engine(ctx, "reset", areas)
 
@@ -123,7 +130,7 @@ async def silence(ctx, args):
     if not args:
         areas = _needing(ctx, areas, "silence")
         if not areas:
-            ctx.out("nothing to silence: no siren sounds in your areas")
+            ctx.out(ctx._("nothing to silence: no siren sounds in your areas"))
             return
     await run_engine(ctx, "silence", areas)
 

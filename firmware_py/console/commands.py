@@ -83,6 +83,10 @@ class Context:
     def level(self) -> int:
         return self.session.level
 
+    def _(self, msgid: str, **fields) -> str:
+        """``msgid`` in this session's language (``lang zh``), fields filled in."""
+        return self.console._(msgid, **fields)
+
     def out(self, *lines: str) -> None:
         if not self.detached:
             self.console.out(*lines)
@@ -96,8 +100,8 @@ class Context:
         return await self.console.read_line(prompt, secret)
 
     async def confirm(self, question: str) -> bool:
-        answer = await self.ask(f"{question} [y/N] ")
-        return (answer or "").strip().lower() in ("y", "yes")
+        answer = await self.ask(f"{question} " + self._("[y/N] "))
+        return (answer or "").strip().lower() in ("y", "yes", "是", "s")
 
     def read_keys(self, handler) -> None:
         """Single keys typed from now on go to ``handler(key)`` (a full-screen view); Ctrl-C

@@ -14,6 +14,7 @@ import time
 from typing import Optional
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
+from ..i18n import normalize, translator
 from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_report,  # noqa: F401
                cmd_system, cmd_tests, cmd_users, cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
@@ -45,6 +46,10 @@ class Console:
         self.host = host
         self.config = config
         self.colour = bool(config.get("colour", False))
+        self.utf8 = bool(config.get("utf8", True))
+        self.lang, self._ = "en", translator("en")
+        site = (getattr(host, "config", None) or {}).get("site") or {}
+        self.set_lang(site.get("language", "en"))
         lk = config.get("lockout") or {}
         self.lockout = Lockout(lk.get("attempts", 5), lk.get("lock_s", 90),
                                lk.get("max_lock_s", 3600),
@@ -68,6 +73,15 @@ class Console:
         self.key_handler = None               # a full-screen view reading single keys
         self.started = time.monotonic()       # for 'version': the controller's uptime
 
+    def set_lang(self, lang: str) -> bool:
+        """This session speaks ``lang`` from now on; False (English kept) when the terminal
+        is not UTF-8 (``[console] utf8 = false``) and ``lang`` needs it."""
+        lang = normalize(lang)
+        if lang != "en" and not self.utf8:
+            return False
+        self.lang, self._ = lang, translator(lang)
+        return True
+
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -84,7 +98,7 @@ class Console:
     async def stop(self) -> None:
         self._stopping = True
         if self.session.logged_in:
-            self.write("\nThe controller is shutting down. Logged out.\n")
+            self.write("\n" + self._("The controller is shutting down. Logged out.") + "\n")
             self.logout("shutdown")
         if self._idle is not None:
             self._idle.cancel()
@@ -117,7 +131,8 @@ class Console:
         if self.link is None:
             return
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        self.link.write(text.encode("utf-8", "replace"))
+        # an ASCII terminal ([console] utf8 = false) gets '?' for what it cannot show
+        self.link.write(text.encode("utf-8" if self.utf8 else "ascii", "replace"))
 
     def out(self, *lines: str) -> None:
         for line in lines:
@@ -147,15 +162,17 @@ class Console:
     def banner(self) -> list[str]:
         info = self.host.info
         lines = [
-            "guardroom commissioning console",
-            f"controller {info.get('controller', '?')}   site {info.get('site', '?')}   "
-            f"version {info.get('version', '?')} ({info.get('engine', info.get('build', '?'))})",
+            self._("guardroom commissioning console"),
+            self._("controller {controller}   site {site}   version {version} ({build})",
+              controller=info.get('controller', '?'), site=info.get('site', '?'),
+              version=info.get('version', '?'),
+              build=info.get('engine', info.get('build', '?'))),
         ]
         for extra in (info.get("description", ""), self.config.get("banner", "")):
             if extra:
                 lines += wrap(extra)
-        lines.append(f"access level: {self.session.level_name}. Type 'help' for the commands, "
-                     "'login' to log in.")
+        lines.append(self._("access level: {level}. Type 'help' for the commands, 'login' to log "
+                       "in, 'lang zh' for Chinese.", level=self._(self.session.level_name)))
         return lines
 
     # -- input (in the loop) -------------------------------------------------------------------
@@ -207,7 +224,7 @@ class Console:
             elif isinstance(ev, Hangup):
                 if self.session.logged_in:
                     self.logout("ctrl-d")
-                    self.out("Logged out.")
+                    self.out(self._("Logged out."))
             # Interrupt at the prompt: the editor already dropped the line.
             self.write(self.prompt)
             self.editor.start_line()
@@ -216,7 +233,7 @@ class Console:
         try:
             words = parse(text)
         except UsageError as e:
-            self.out(f"error: {e}")
+            self.out(self._("error: {e}", e=e))
             return
         if not words:
             return
@@ -226,16 +243,17 @@ class Console:
         cmd = REGISTRY.get(name)
         if cmd is None:
             if name.isdigit():
-                self.out("That looks like a code: type 'login' first, then the code at the "
-                         "'Code:' prompt (it is not shown there).")
+                self.out(self._("That looks like a code: type 'login' first, then the code "
+                                "at the 'Code:' prompt (it is not shown there)."))
             else:
-                self.out(f"unknown command {name!r}. Type 'help' for the list.")
+                self.out(self._("unknown command {name!r}. Type 'help' for the list.",
+                                name=name))
             return
         if self.session.level < cmd.level:
             need = LEVEL_NAMES[cmd.level]
-            self.out(f"'{name}' needs the {need} level; you are at level "
-                     f"{self.session.level_name}. Use 'login' with "
-                     f"{'an' if need == 'installer' else 'a'} {need} code.")
+            self.out(self._("'{name}' needs the {need} level; you are at level {level}. "
+                            "Use 'login' with a code of that level.", name=name,
+                            need=self._(need), level=self._(self.session.level_name)))
             return
         self.editor.stop()
         self.pager.start()
@@ -293,7 +311,7 @@ class Console:
                 if asyncio.current_task().cancelling():
                     raise asyncio.CancelledError()
                 if not self._quiet_cancel:
-                    self.out("^C (cancelled)")
+                    self.out(self._("^C (cancelled)"))
             self._quiet_cancel = False
             while self.pager.held:            # the command ended; its output is paged
                 ev = await self._events.get()
@@ -316,10 +334,10 @@ class Console:
             await cmd.run(ctx, args)
         except UsageError as e:
             if str(e):
-                self.out(f"error: {e}")
+                self.out(self._("error: {e}", e=e))
             self.out(*usage(cmd.usage))
         except CommandError as e:
-            self.out(f"error: {e}")
+            self.out(self._("error: {e}", e=e))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a command bug must never kill the console
@@ -335,7 +353,7 @@ class Console:
         end = getattr(self.host, "end_manual_outputs", None)
         if end is not None:   # outputs switched by hand return to the engine's order
             for name in end("console", f"console {why}"):
-                self.out(f"{name}: back to the alarm logic's order.")
+                self.out(self._("{name}: back to the alarm logic's order.", name=name))
         self.editor.history.clear()           # the next person must not recall our commands
         if was.level >= LEVEL_INSTALLER and running_areas(self.host):
             # The walk test is the installer's: it ends with the session, reported.
@@ -343,13 +361,14 @@ class Console:
                 end_walktests(self, was.user, f"installer {was.user} logged out ({why})"))
             self._side_tasks.add(task)
             task.add_done_callback(self._side_tasks.discard)
-            self.out("The walk test ends with the installer's session.")
+            self.out(self._("The walk test ends with the installer's session."))
         if was.level >= LEVEL_INSTALLER:
             self.report("program_mode", 628, 1, f"installer {was.user} left program mode "
                                                  f"at the console ({why})", user=was.user)
         ed = self.state.pop("config", None)
         if ed is not None and ed.staged:
-            self.out(f"{len(ed.edits)} staged config edit(s) dropped (not saved).")
+            self.out(self._("{n} staged config edit(s) dropped (not saved).",
+                            n=len(ed.edits)))
 
     def report(self, kind: str, cid: int, q: int, text: str, user: str = "",
                 area: str = "") -> None:
@@ -385,7 +404,8 @@ class Console:
         self.editor.keys = False
         self.logout("idle")
         self.editor.stop()
-        self.out("", f"Logged out {who} after {int(self.session.idle_logout_s)} s idle.")
+        self.out("", self._("Logged out {who} after {s} s idle.", who=who,
+                            s=int(self.session.idle_logout_s)))
         if self._running is None:
             self.write(self.prompt)
             self.editor.start_line()

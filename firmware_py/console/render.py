@@ -1,11 +1,15 @@
 """Text for an 80-column terminal: tables that shrink to fit, key/value blocks, wrapping, and
 optional ANSI colour (off unless ``[console] colour = true``). Output lines never carry CR;
-the console turns every line end into CRLF on the wire.
+the console turns every line end into CRLF on the wire. Widths are display columns (cols.py):
+a Chinese character takes two.
 """
 from __future__ import annotations
 
 import textwrap
 from typing import Iterable, Sequence
+
+from . import cols
+from .cols import width as dw
 
 WIDTH = 79   # not 80: some terminals wrap when the 80th column is written
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
@@ -14,10 +18,7 @@ _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1
 
 def clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` columns, a ``~`` marking the cut."""
-    text = str(text)
-    if len(text) <= width:
-        return text
-    return text[:max(0, width - 1)] + "~" if width > 0 else ""
+    return cols.clip(str(text), width)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
@@ -28,10 +29,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
     rows = [[_cell(c) for c in r] for r in rows]
     n = len(headers)
     rows = [r + [""] * (n - len(r)) for r in rows]
-    widths = [len(h) for h in headers]
+    widths = [dw(h) for h in headers]
     for r in rows:
         for i in range(n):
-            widths[i] = max(widths[i], len(r[i]))
+            widths[i] = max(widths[i], dw(r[i]))
     if sum(widths) + gap * (n - 1) > width:
         gap = 1
     budget = width - gap * (n - 1)
@@ -40,7 +41,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
     # The first column that is not a number names the row: it gives way last.
     name = next((i for i in range(n) if not all(r[i].isdigit() for r in rows)), 0)
     phase1 = [w if w <= 14 or i == name else 10 for i, w in enumerate(widths)]
-    phase2 = [min(w, 16 if i == name else max(4, min(len(h), 8)))
+    phase2 = [min(w, 16 if i == name else max(4, min(dw(h), 8)))
               for i, (w, h) in enumerate(zip(widths, headers))]
     for floor in (phase1, phase2):
         while sum(widths) > budget:
@@ -55,7 +56,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
         depth = max(len(p) for p in parts)
         out = []
         for k in range(depth):
-            out.append(sep.join((p[k] if k < len(p) else "").ljust(w)
+            out.append(sep.join(cols.ljust(p[k] if k < len(p) else "", w)
                                 for p, w in zip(parts, widths)).rstrip())
         return out
 
@@ -66,19 +67,22 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], width: int = WIDTH,
 
 
 def _wrap_cell(text: str, width: int) -> list[str]:
-    if len(text) <= width:
+    if dw(text) <= width:
         return [text]
+    if not text.isascii():
+        return cols.wrap(text, width) or [""]
     return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def kv(pairs: Iterable[tuple[str, object]], width: int = WIDTH) -> list[str]:
     """``key  value`` lines, values wrapped under themselves."""
     pairs = [(str(k), _cell(v)) for k, v in pairs]
-    kw = min(24, max((len(k) for k, _ in pairs), default=0))
+    kw = min(24, max((dw(k) for k, _ in pairs), default=0))
     out = []
     for k, v in pairs:
-        chunks = textwrap.wrap(v, max(20, width - kw - 3)) or [""]
-        out.append(f"{clip(k, kw).ljust(kw)}  {chunks[0]}".rstrip())
+        room = max(20, width - kw - 3)
+        chunks = (textwrap.wrap(v, room) if v.isascii() else cols.wrap(v, room)) or [""]
+        out.append(f"{cols.ljust(clip(k, kw), kw)}  {chunks[0]}".rstrip())
         out += [" " * (kw + 2) + c for c in chunks[1:]]
     return out
 
@@ -87,7 +91,11 @@ def wrap(text: str, width: int = WIDTH, indent: str = "") -> list[str]:
     """Paragraphs (split at newlines) wrapped to ``width``."""
     out = []
     for para in str(text).split("\n"):
-        out += textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""]
+        if para.isascii():
+            out += textwrap.wrap(para, width, initial_indent=indent,
+                                 subsequent_indent=indent) or [""]
+        else:
+            out += cols.wrap(para, width, indent) or [""]
     return out
 
 
@@ -96,7 +104,7 @@ def usage(text: str, width: int = WIDTH) -> list[str]:
     out, line = [], "usage: "
     for i, part in enumerate(text.split(" | ")):
         piece = part if i == 0 else " | " + part
-        if len(line) + len(piece) > width - 1 and line.strip() != "usage:":
+        if dw(line) + dw(piece) > width - 1 and line.strip() != "usage:":
             out.append(line.rstrip())
             line = "       | " + part
         else:
@@ -107,9 +115,11 @@ def usage(text: str, width: int = WIDTH) -> list[str]:
 
 def fit(line: str, width: int = WIDTH) -> list[str]:
     """A line too long for the terminal, wrapped with its continuation indented."""
-    if len(line) <= width:
+    if dw(line) <= width:
         return [line]
     lead = len(line) - len(line.lstrip(" "))
+    if not line.isascii():
+        return cols.wrap(line, width, " " * lead, " " * (lead + 2)) or [line]
     return textwrap.wrap(line, width, initial_indent="", subsequent_indent=" " * (lead + 2),
                          break_on_hyphens=False) or [line[:width]]
 

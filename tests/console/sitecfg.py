@@ -80,7 +80,7 @@ in1 = "io1_in1"
 def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
               idle_s: int = 600, lock_s: int = 30, modbus_port: int = 0,
               extra: bool = False, console_extra: str = "", fence: bool = False,
-              osdp_device: str = "", more_toml: str = "") -> str:
+              osdp_device: str = "", more_toml: str = "", language: str = "en") -> str:
     user = hash_code(USER_CODE, ITER)
     duress = hash_code(DURESS_CODE, ITER)
     inst = hash_code(INSTALLER_CODE, ITER)
@@ -91,6 +91,7 @@ def site_toml(storage: str, port: str, control_file: str, mqtt_port: int = 1,
 name = "school"
 controller = "ctrl-01"
 description = "Test school"
+language = "{language}"
 
 [storage]
 dir = "{storage}"
