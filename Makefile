@@ -55,7 +55,7 @@ i18n: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k command:4 --sort-output --no-location \
 		--project=guardroom -o $(LOCALE)/guardroom.pot .
 	$(VENV)/bin/pybabel update -i $(LOCALE)/guardroom.pot -d $(LOCALE) -D guardroom -l zh_CN \
-		--no-fuzzy-matching --no-location --omit-header
+		--no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d $(LOCALE) -D guardroom -l zh_CN --statistics
 
 clean:
