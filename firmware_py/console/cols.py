@@ -3,7 +3,17 @@ combining marks none (per character, with the wcwidth library). Used by the tabl
 and clipping so the 80-column screens stay aligned with Chinese text."""
 from __future__ import annotations
 
-from wcwidth import wcwidth
+try:
+    from wcwidth import wcwidth
+except ImportError:  # an environment set up before wcwidth became a dependency (pip install .)
+    import unicodedata
+
+    def wcwidth(ch: str) -> int:
+        if unicodedata.combining(ch):
+            return 0
+        if ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0:
+            return -1
+        return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def char_width(ch: str) -> int:

@@ -3,7 +3,13 @@ display columns (a Chinese character takes two), the English fallback when the t
 UTF-8, and a site whose language is zh-CN starting in Chinese."""
 from __future__ import annotations
 
-from wcwidth import wcswidth
+import unicodedata
+
+
+def wcswidth(text: str) -> int:
+    """Display columns measured independently of the code under test (Unicode East Asian
+    Width: wide and fullwidth characters take two columns)."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 from .sitecfg import INSTALLER_CODE, USER_CODE
 
