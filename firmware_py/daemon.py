@@ -31,6 +31,8 @@ from .statefile import StateFile
 log = logging.getLogger("guardroom.daemon")
 
 DURESS_CID = 121
+FEED_SLICE = 2000       # samples fed per loop turn during a burst (bounds the loop's stalls)
+APPLY_SLICE = 1000      # decisions stored and logged per transaction
 STATE_REFRESH_S = 60.0
 ACK_REFUSAL_REPORT_S = 60.0
 
@@ -76,6 +78,7 @@ class Daemon(Dc09Host):
         self._stopped: Optional[asyncio.Event] = None
         self._stopping = False
         self._in_pump = False
+        self._feed_rest = None       # samples of a burst not fed yet (fed slice by slice)
         self._state_handle = None
         self._state_dirty = False
         self._publish_handle = None
@@ -242,6 +245,11 @@ class Daemon(Dc09Host):
                 self._pump()
             except Exception:  # never let one bad batch kill the alarm loop
                 log.exception("engine loop error")
+            if self._feed_rest:
+                # A burst is being worked through in slices: let PUBACKs, commands and
+                # output writes run between two slices, then carry on.
+                self._wake.set()
+                await asyncio.sleep(0)
 
     def _pump(self) -> None:
         self._in_pump = True
@@ -251,13 +259,20 @@ class Daemon(Dc09Host):
             self._in_pump = False
 
     def _pump_once(self) -> None:
-        buf = self.sink.drain()
+        buf = self._feed_rest
+        if buf is None:
+            buf = self.sink.drain()
+            if buf:
+                self.counters["samples"] += len(buf) // 3
+        self._feed_rest = None
         if buf:
-            self.counters["samples"] += len(buf) // 3
+            if len(buf) > 3 * FEED_SLICE:      # a burst: a slice per loop turn, in order
+                self._feed_rest, buf = buf[3 * FEED_SLICE:], buf[:3 * FEED_SLICE]
             self._apply(self.engine.feed_many(buf))
         for ev in self.sink.drain_events():
             self._on_driver_event(ev)
-        self._apply(self.engine.advance(time.monotonic_ns()))
+        if self._feed_rest is None:            # no older sample still waiting: time moves
+            self._apply(self.engine.advance(time.monotonic_ns()))
 
     async def _refresh_state(self, period: float) -> None:
         """Re-publish the retained state now and then: device counters change without any
@@ -281,13 +296,17 @@ class Daemon(Dc09Host):
         not be delivered. They are handed to the broker after the engine state that explains
         them is on disk (page cache: survives a killed process; fsynced right after in a
         worker thread), so a restart never knows less than the platform was told."""
-        batch = [(d, events.from_decision(d)) for d in decisions]
-        self._store([ev for d, ev in batch if d.report])
+        decisions = decisions if isinstance(decisions, list) else list(decisions)
         critical = False
-        for d, ev in batch:
-            self._apply_one(d, ev=ev)
-            if d.kind in CRITICAL_KINDS:
-                critical = True
+        for i in range(0, len(decisions), APPLY_SLICE):
+            batch = [(d, events.from_decision(d)) for d in decisions[i:i + APPLY_SLICE]]
+            self._store([ev for d, ev in batch if d.report])
+            logs: list = []
+            for d, ev in batch:
+                self._apply_one(d, ev=ev, logs=logs)
+                if d.kind in CRITICAL_KINDS:
+                    critical = True
+            self._log_events(logs)
         if critical:
             self._save_state_fast()
         self._send()
@@ -296,7 +315,8 @@ class Daemon(Dc09Host):
             # have started a timer earlier than the one the loop sleeps for: wake it to look.
             self._wake.set()
 
-    def _apply_one(self, d, log_it: bool = True, ev: Optional[dict] = None):
+    def _apply_one(self, d, log_it: bool = True, ev: Optional[dict] = None,
+                   logs: Optional[list] = None):
         """Outputs, log, subscribers for one decision (its event already stored in the outbox
         by ``_apply`` when reportable); returns its event if reportable."""
         self.counters["decisions"] += 1
@@ -313,7 +333,10 @@ class Daemon(Dc09Host):
         if ev is None:
             ev = events.from_decision(d)
         if log_it:
-            self._log_event(ev)
+            if logs is not None:
+                logs.append(ev)         # logged with the rest of the batch
+            else:
+                self._log_event(ev)
         if self._subscribers and not self._is_covert(d):  # duress never shows on site
             dd = d.as_dict()
             for cb in list(self._subscribers):
@@ -381,12 +404,18 @@ class Daemon(Dc09Host):
             self._covert_call = False
 
     def _log_event(self, ev: dict) -> None:
-        if getattr(self.outbox, "tight", False) and not outbox_essential(ev):
+        self._log_events([ev])
+
+    def _log_events(self, evs: list) -> None:
+        """Into the event log, one lock and one commit wake-up for the whole batch."""
+        if getattr(self.outbox, "tight", False):
             # Disk full: the space the outbox freed is for alarms, not for log rows.
-            self.counters["log_skipped"] = self.counters.get("log_skipped", 0) + 1
-            return
+            keep = [ev for ev in evs if outbox_essential(ev)]
+            self.counters["log_skipped"] = self.counters.get("log_skipped", 0) + \
+                len(evs) - len(keep)
+            evs = keep
         try:
-            self.eventlog.append(ev)
+            self.eventlog.append_many(evs)
         except Exception as e:  # noqa: BLE001 - the log must never stop an alarm
             now = time.monotonic()
             self._log_failures = getattr(self, "_log_failures", 0) + 1

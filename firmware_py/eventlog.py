@@ -119,6 +119,44 @@ class EventLog:
                 log.exception("event log subscriber failed")
         return row
 
+    def append_many(self, records: list) -> None:
+        """Add several records under one lock and one committer wake-up (a burst)."""
+        if not records:
+            return
+        bodies = [canonical(r) for r in records]
+        rows = []
+        with self._lock:
+            if self._closed:
+                raise StorageError("event log is closed")
+            head = self._head
+            try:
+                if not self._in_txn:
+                    self._db.execute("BEGIN")
+                    self._in_txn = True
+                ex = self._db.execute
+                for body in bodies:
+                    h = chain_hash(head, body)
+                    rows.append(ex("INSERT INTO log(body, hash) VALUES (?, ?)",
+                                   (body, h)).lastrowid)
+                    head = h
+            except sqlite3.Error as e:
+                self._head = head
+                self._count += len(rows)
+                raise StorageError(f"event log {self.path}: {e}") from None
+            self._head = head
+            self._count += len(rows)
+            self._uncommitted += len(rows)
+            if self._count > self.keep + self.rotate_chunk:
+                self._rotate()
+        self._wake.set()
+        if self._subs:
+            for row, record in zip(rows, records):
+                for fn in list(self._subs):
+                    try:
+                        fn(row, record)
+                    except Exception:  # noqa: BLE001 - a follower must not break the log
+                        log.exception("event log subscriber failed")
+
     def commit(self) -> None:
         """Commit now (append commits by itself within commit_ms)."""
         with self._lock:

@@ -355,7 +355,7 @@ def bench_process(n_events: int, idle_s: float, starts: int, log) -> dict:
     return res
 
 
-PARTS = ("latency", "fallback", "uplink", "process")
+PARTS = ("latency", "fallback", "uplink", "process", "outbox")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -371,6 +371,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
     ap.add_argument("--no-unguarded", action="store_true",
                     help="skip the flood row with the chatter guard off")
+    ap.add_argument("--storm", type=int, default=20_000,
+                    help="outbox: events in the storm before the panic")
+    ap.add_argument("--backlog", default="10000,50000,200000",
+                    help="outbox: backlog sizes at which RSS and disk are read")
+    ap.add_argument("--kills", type=int, default=20, help="outbox: SIGKILLs during bursts")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -388,6 +393,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         res.update(bench_uplink(args.uplink_repeats, log))
     if "process" in parts:
         res.update(bench_process(args.events, args.idle_s, args.starts, log))
+    if "outbox" in parts:
+        from .outbox_e2e import bench_outbox
+
+        res.update(bench_outbox(log, storm=args.storm, presses=max(3, args.repeats // 6),
+                                steps=tuple(int(x) for x in args.backlog.split(",") if x),
+                                kills=args.kills))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -431,6 +442,10 @@ def report(res: dict) -> str:
         threads = ", ".join(f"{k} {v:.3f}" for k, v in res["idle"]["threads_pct"].items())
         out.append(f"idle CPU over {res['idle_s']:g} s: {res['idle_cpu_pct']} % "
                    f"(per thread, %: {threads})")
+    if "panic_in_storm" in res or "backlog_rss_kib" in res or "kills_lost" in res:
+        from .outbox_e2e import report_lines
+
+        out.extend(report_lines(res))
     return "\n".join(out)
 
 

@@ -173,3 +173,79 @@ def test_unwritable_directory_is_a_trouble_not_a_crash(tmp_path):
     assert not box.healthy and len(got) == 1
     assert box.append({"k": 1})["seq"] >= 1
     box.close()
+
+
+def test_seq_never_reused_after_memory_mode_and_sigkill(tmp_path):
+    """The issue-9 case: the disk fills, events are numbered in memory, the process is
+    killed; at the restart (disk fine again) numbering goes on above them, never reusing."""
+    path = str(tmp_path / "o.sqlite")
+    Outbox(path).close()
+    code = textwrap.dedent(f"""
+        import os, resource, signal, sys
+        from guardroom.outbox import Outbox
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        box = Outbox({path!r}, controller="c", reserve_bytes=0)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        seqs = [box.append({{"text": "x" * 500, "i": i}})["seq"] for i in range(400)]
+        assert not box.healthy and box.in_memory > 0, (box.healthy, box.in_memory)
+        sys.stdout.write(str(seqs[-1]) + "\\n"); sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.returncode == -9, r.stderr.decode()
+    last = int(r.stdout)
+    assert last == 400
+    box = Outbox(path, controller="c")
+    assert box.next_seq == last + 1                 # the guard file: no reuse, no gap
+    assert box.append({"k": 1})["seq"] == last + 1
+    box.close()
+
+
+def test_alarm_class_events_come_first_in_a_cursor_each_class_in_seq_order(tmp_path):
+    box = Outbox(str(tmp_path / "o.sqlite"), controller="c")
+    for i in range(600):                              # a backlog of troubles (> one page)
+        box.append(event(i, kind="trouble", cid="1300", incident=0))
+    cur = box.cursor()
+    first = cur.take(10)
+    assert [s for s, _ in first] == list(range(1, 11))
+    panic = box.append(event(0, kind="alarm", cid="1120"))
+    nxt = cur.take(5)
+    assert nxt[0][0] == panic["seq"]                  # overtakes the backlog
+    assert [s for s, _ in nxt[1:]] == [11, 12, 13, 14]
+    rest = [s for s, _ in cur.take(10_000)]
+    assert rest == list(range(15, 601))
+    box.close()
+
+
+def test_pending_events_are_not_mirrored_in_memory(tmp_path):
+    box = Outbox(str(tmp_path / "o.sqlite"), controller="c")
+    box.append_many(event(i, kind="trouble", cid="1300") for i in range(5000))
+    assert box.depth() == 5000 and box.in_memory == 0
+    assert not hasattr(box, "_pending")
+    cur = box.cursor()
+    assert len(cur.take(40)) == 40 and len(cur._buf[1]) <= 256   # paged
+    box.close()
+
+
+def test_disk_cap_sheds_oldest_non_alarm_events_and_tells_what(tmp_path):
+    logged = []
+    box = Outbox(str(tmp_path / "o.sqlite"), controller="c", max_bytes=256 * 1024)
+    box.on_event = logged.append
+    alarms = []
+    for i in range(3000):
+        if i % 500 == 0:
+            alarms.append(box.append(event(i, kind="alarm", cid="1120"))["seq"])
+        box.append(event(i, kind="trouble", cid="1380", zone="fence", text="x" * 200))
+    pend = box.pending()
+    seqs = {e["seq"] for e in pend}
+    assert set(alarms) <= seqs                         # alarms are never shed
+    sheds = [e for e in pend if e["kind"] == "shed"]
+    assert sheds and sheds == [e for e in logged if e["kind"] == "shed"]
+    assert box.shed_total == sum(e["shed"]["count"] for e in sheds)
+    listed = {s for e in sheds for a, b in e["shed"]["ranges"] for s in range(a, b + 1)}
+    assert len(listed) == box.shed_total
+    assert not listed & seqs and not listed & set(alarms)
+    allseqs = set(range(1, box.next_seq))
+    assert allseqs == seqs | listed                    # every number delivered or listed
+    assert box._size() <= 256 * 1024 * 1.3
+    box.close()

@@ -1,0 +1,227 @@
+"""The outbox rows of ``guardroom bench e2e`` (part ``outbox``): what a storm, a long outage and
+repeated crashes cost, measured on the daemon process of the emulated site.
+
+* ``panic_in_storm``: a burst of ``storm`` trouble/restore events (a zero-debounce technical
+  zone toggled by one GPIO burst) is decided and stored, and at that moment (most of the storm
+  still waiting for the broker) a panic is pressed: press until the platform has the alarm,
+  minus the 50 ms debounce. The backlog still waiting at the press is reported with it;
+* ``backlog``: the broker is stopped and bursts are decided until the outbox holds 10k / 50k /
+  200k events: VmRSS of the daemon and the outbox's disk use (database + WAL) at each step;
+  then the broker returns: drain time and rate until the platform has every event, and VmRSS
+  after the drain;
+* ``kills``: the daemon is SIGKILLed at random moments during bursts, ``kills`` times, and
+  restarted; then every reportable event of the event log is looked for on the platform:
+  ``lost`` must be 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+
+from .e2e import PANIC_DEBOUNCE_MS, _base_patch, _reset_building, _rss_kib, _set, _site, \
+    _stats, _wait_seq_after
+
+FLOOD_PIN = 27
+
+
+def _patch(doc) -> None:
+    _base_patch(doc)
+    _set(doc, "zones.panic_office.type", "technical")
+    _set(doc, "zones.panic_office.profile", "polled")
+    _set(doc, "zones.panic_office.cid", 300)
+    _set(doc, "storage.log_keep", 1_000_000)
+    _set(doc, "storage.outbox_max_mib", 0)           # no shedding: the whole backlog is kept
+    _set(doc, "drivers.gpio.chatter_rate", 0)        # the burst is the event source here
+
+
+def _count(path: str, sql: str) -> int:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute(sql).fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _disk_kib(var: str) -> int:
+    total = 0
+    for name in ("outbox.sqlite", "outbox.sqlite-wal"):
+        try:
+            total += os.stat(os.path.join(var, name)).st_blocks * 512
+        except OSError:
+            pass
+    return total // 1024
+
+
+def _issued(var: str) -> int:
+    """The highest seq the daemon has issued (its seq guard file, firmware_py/seqguard.py)."""
+    try:
+        with open(os.path.join(var, "outbox.sqlite.seq"), "rb") as fh:
+            return int(fh.read(64).split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _burst(site, edges: int) -> None:
+    left = edges
+    while left > 0:                    # even chunks: each ends at rest
+        chunk = min(left, 20_000)
+        site.gpio.burst(FLOOD_PIN, chunk, 0)
+        left -= chunk
+
+
+def bench_storm(storm: int, presses: int, log) -> dict:
+    out, backlog = [], []
+    with _site(_patch) as site:
+        p = site.platform
+        p.wait_until(lambda: p.states, 10)
+        var = os.path.join(site.workdir, "var")
+        for i in range(presses):
+            before = len(p.events)
+            first = _issued(var)
+            _burst(site, storm)
+            deadline = time.monotonic() + 120
+            while _issued(var) < first + storm:   # the whole storm decided and stored
+                if time.monotonic() > deadline:
+                    raise RuntimeError("storm not stored in 120 s")
+                time.sleep(0.05)     # another process' file: polled
+            last = max((e["seq"] for e in p.events), default=0)
+            backlog.append(_count(os.path.join(var, "outbox.sqlite"),
+                                  "SELECT COUNT(*) FROM outbox"))
+            t0 = time.monotonic_ns()
+            site.press("panic_reception")
+            ev = _wait_seq_after(site, last, lambda e: e["kind"] == "alarm"
+                                 and e["zone"] == "panic_reception", 120)
+            out.append((p.rx[ev["id"]][0] - t0) / 1e6 - PANIC_DEBOUNCE_MS)
+            log(f"  panic after a {storm} storm {i + 1}/{presses}: {out[-1]:.1f} ms "
+                f"(backlog {backlog[-1]})")
+            p.wait_until(lambda: len(p.events) - before >= storm + 1, 300)
+            _reset_building(site, "panic_reception")
+    return {"panic_in_storm": _stats(out), "storm": storm,
+            "storm_backlog_at_press": _stats([float(b) for b in backlog])}
+
+
+def bench_backlog(steps: tuple, log) -> dict:
+    res: dict = {"backlog_rss_kib": {}, "backlog_disk_kib": {}}
+    with _site(_patch) as site:
+        p = site.platform
+        p.wait_until(lambda: p.states, 10)
+        pid = site.daemon_proc.pid
+        time.sleep(1.0)
+        res["backlog_rss_start_kib"] = _rss_kib(pid)
+        var = os.path.join(site.workdir, "var")
+        box = os.path.join(var, "outbox.sqlite")
+        before = len(p.events)
+        site.stop_broker()
+        made = 0
+        for target in steps:
+            _burst(site, target - made)
+            made = target
+            deadline = time.monotonic() + 300
+            while _count(box, "SELECT COUNT(*) FROM outbox") < target:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"backlog of {target} never reached")
+                time.sleep(0.2)      # another process' database: polled
+            res["backlog_rss_kib"][target] = _rss_kib(pid)
+            res["backlog_disk_kib"][target] = _disk_kib(var)
+            log(f"  backlog {target}: RSS {res['backlog_rss_kib'][target]} KiB, disk "
+                f"{res['backlog_disk_kib'][target]} KiB")
+        depth = _count(box, "SELECT COUNT(*) FROM outbox")
+        t0 = time.monotonic()
+        site.start_broker()
+        p.wait_until(lambda: len(p.events) - before >= made, 900)
+        secs = time.monotonic() - t0
+        res["drain_events"] = depth
+        res["drain_s"] = round(secs, 2)
+        res["drain_per_s"] = round(depth / secs)
+        time.sleep(2.0)
+        res["rss_after_drain_kib"] = _rss_kib(pid)
+        res["disk_after_drain_kib"] = _disk_kib(var)
+        res["backlog_gaps"] = len(p.gaps)
+        log(f"  drained {depth} in {secs:.1f} s; RSS after {res['rss_after_drain_kib']} KiB")
+    return res
+
+
+def _logged(db_path: str) -> dict:
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute("SELECT body FROM log").fetchall()
+    finally:
+        db.close()
+    out = {}
+    for (body,) in rows:
+        rec = json.loads(body)
+        if "seq" in rec:
+            out[rec["seq"]] = rec
+    return out
+
+
+def bench_kills(kills: int, edges: int, log, seed: int = 9) -> dict:
+    rnd = random.Random(seed)
+    with _site(_patch) as site:
+        p = site.platform
+        for _ in range(kills):
+            if site.daemon_proc is None:
+                site.start_daemon()
+            th = threading.Thread(target=lambda: _quiet_burst(site, edges), daemon=True)
+            th.start()
+            time.sleep(rnd.uniform(0.0, 0.25))
+            site.kill_daemon()
+            th.join(30)
+        site.start_daemon()
+        logged = _logged(os.path.join(site.workdir, "var", "events.sqlite"))
+        ctl = site.config["site"]["controller"]
+        try:
+            p.wait_until(lambda: all(f"{ctl}-{s}" in p.rx for s in logged), 120)
+        except TimeoutError:
+            pass
+        lost = sum(1 for s in logged if f"{ctl}-{s}" not in p.rx)
+        log(f"  {kills} SIGKILLs: {len(logged)} events logged, {lost} lost, "
+            f"{p.duplicates} duplicates")
+    return {"kills": kills, "kills_events_logged": len(logged), "kills_lost": lost,
+            "kills_duplicates": p.duplicates}
+
+
+def _quiet_burst(site, edges: int) -> None:
+    try:
+        site.gpio.burst(FLOOD_PIN, edges, 0)
+    except Exception:  # noqa: BLE001 - the daemon was killed under it
+        pass
+
+
+def bench_outbox(log, storm: int = 20_000, presses: int = 5,
+                 steps: tuple = (10_000, 50_000, 200_000), kills: int = 20) -> dict:
+    res = {}
+    res.update(bench_storm(storm, presses, log))
+    res.update(bench_backlog(steps, log))
+    res.update(bench_kills(kills, 3000, log))
+    return res
+
+
+def report_lines(res: dict) -> list[str]:
+    out = []
+    st = res.get("panic_in_storm")
+    if st and st.get("n"):
+        out.append(f"{'panic after a ' + str(res['storm']) + ' event storm (ms)':52} "
+                   f"{st['median']:>10.1f} {st['p99']:>10.1f} {st['n']:>4}")
+        out.append(f"  backlog at the press: median {res['storm_backlog_at_press']['median']:.0f}"
+                   " events")
+    if "backlog_rss_kib" in res:
+        out.append(f"outbox backlog RSS (MiB) at start {res['backlog_rss_start_kib'] / 1024:.1f}: "
+                   + ", ".join(f"{k}: {v / 1024:.1f}" for k, v in res["backlog_rss_kib"].items())
+                   + f"; after the drain {res['rss_after_drain_kib'] / 1024:.1f}")
+        out.append("outbox disk (MiB): " + ", ".join(
+            f"{k}: {v / 1024:.1f}" for k, v in res["backlog_disk_kib"].items())
+            + f"; after the drain {res['disk_after_drain_kib'] / 1024:.1f}")
+        out.append(f"drain: {res['drain_events']} events in {res['drain_s']} s "
+                   f"({res['drain_per_s']} events/s), {res['backlog_gaps']} gaps")
+    if "kills_lost" in res:
+        out.append(f"{res['kills']} SIGKILLs during bursts: {res['kills_events_logged']} events "
+                   f"logged, {res['kills_lost']} lost, {res['kills_duplicates']} duplicates")
+    return out
