@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Callable, Optional
 
+from guardroom.i18n import translator
+
 from .site import EmulatedSite
 
 CTL = "ctl-1"
@@ -53,17 +55,27 @@ def demo_patch(doc) -> None:
             z["offline_grace_s"] = 3
 
 
+def _chinese(patch):
+    """``patch`` plus ``[site] language = "zh-CN"``: the platform receives Chinese texts."""
+    def chinese(doc) -> None:
+        patch(doc)
+        doc["site"]["language"] = "zh-CN"
+    return chinese
+
+
 class Narrator:
-    def __init__(self, out=sys.stdout):
+    def __init__(self, out=sys.stdout, lang: str = "en"):
         self.out = out
+        self.t = translator(lang)             # --lang zh: narration from the catalog
         self.rows: list[tuple[str, str, str]] = []
         self.step = 0
 
-    def say(self, text: str) -> None:
-        self.out.write(f"\n==> {text}\n")
+    def say(self, text: str, **fields) -> None:
+        self.out.write(f"\n==> {self.t(text, **fields)}\n")
         self.out.flush()
 
     def title(self, text: str) -> None:
+        text = self.t(text)
         self.step += 1
         bar = "-" * 78
         self.out.write(f"\n{bar}\n {self.step}. {text}\n{bar}\n")
@@ -138,8 +150,8 @@ class Scenario:
                            and e["zone"] == "panic_reception"), "the button's restore")
         self.p.wait_until(lambda: any(a.get("incident") == ev["incident"]
                                       for a in self.p.acks_sent), self.timeout)
-        n.say(f"The operator acknowledged incident {ev['incident']}: no local siren (silent "
-              f"hold-up, police are on their way). Siren: {self.siren()}.")
+        n.say("The operator acknowledged incident {n}: no local siren (silent hold-up, police "
+              "are on their way). Siren: {siren}.", n=ev['incident'], siren=self.siren())
         self.cmd("reset", "building")
         n.say("The guard resets the building after the police left.")
 
@@ -155,16 +167,16 @@ class Scenario:
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
                                 and e["zone"] == "beam_north_a"), "the first beam")
         n.row("beam north A (unverified)", self.latency(ev, t0, 300), self.siren())
-        n.say(f"Unverified and silent (a fox could do that). Siren: {self.siren()}. "
-              "Two seconds later the inner beam breaks too...")
+        n.say("Unverified and silent (a fox could do that). Siren: {siren}. Two seconds later "
+              "the inner beam breaks too...", siren=self.siren())
         time.sleep(2.0)  # the intruder walks from the outer to the inner beam
         t1 = time.monotonic_ns()
         s.press("beam_north_b")
         v = self.wait(self.new(k, lambda e: e["kind"] == "verified"), "verification")
         on = s.wait_output("siren", True, self.timeout)
         n.row("beam pair -> verified", self.latency(v, t1, 300), "ON" if on else "off")
-        n.say(f"Two distinct beams of the pair within 30 s: VERIFIED, the siren sounds "
-              f"({'ON' if on else 'off'}) and the strobe flashes.")
+        n.say("Two distinct beams of the pair within 30 s: VERIFIED, the siren sounds ({on}) "
+              "and the strobe flashes.", on='ON' if on else 'off')
         s.release("beam_north_a")
         s.release("beam_north_b")
         for z in ("beam_north_a", "beam_north_b"):
@@ -226,8 +238,8 @@ class Scenario:
               "the durable outbox; the uplink is declared down after 3 s without the broker.")
         on = s.wait_output("siren", True, self.timeout)
         t_siren = (time.monotonic_ns() - t0) / 1e6
-        n.say(f"The silent alarm cannot reach the platform, so the local siren sounds: "
-              f"{'ON' if on else 'off'} after {t_siren:.0f} ms.")
+        n.say("The silent alarm cannot reach the platform, so the local siren sounds: {on} "
+              "after {ms} ms.", on='ON' if on else 'off', ms=f"{t_siren:.0f}")
         time.sleep(1.0)  # held for a second
         s.release("panic_office")
         n.say("The network comes back (the broker restarts); the outbox drains in order.")
@@ -241,12 +253,14 @@ class Scenario:
         n.row("buffered panic (from broker back)",
               f"{self.p.latency_ms(ev['id'], t_up):8.1f} ms", self.siren())
         gaps = self.p.gaps
-        n.say(f"Delivered with seq {ev['seq']}; sequence gaps seen by the platform: "
-              f"{len(gaps)}; duplicates ignored: {self.p.duplicates}.")
+        n.say("Delivered with seq {seq}; sequence gaps seen by the platform: {gaps}; "
+              "duplicates ignored: {dups}.", seq=ev['seq'], gaps=len(gaps),
+              dups=self.p.duplicates)
         self.p.wait_until(lambda: any(a.get("incident") == ev["incident"]
                                       for a in self.p.acks_sent), self.timeout)
         s.wait_output("siren", False, self.timeout)
-        n.say(f"The late acknowledgement silences the fallback siren: {self.siren()}.")
+        n.say("The late acknowledgement silences the fallback siren: {siren}.",
+              siren=self.siren())
         self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "panic_office"),
                   "the office button's restore")
         self.cmd("reset", "building")
@@ -268,7 +282,7 @@ class Scenario:
                                 and e["zone"] == "front_forced"), "door forced")
         on = s.wait_output("siren", True, self.timeout)
         n.row("door forced open", self.latency(ev, t0), "ON" if on else "off")
-        n.say(f"Door forced: alarm, siren {'ON' if on else 'off'}.")
+        n.say("Door forced: alarm, siren {on}.", on='ON' if on else 'off')
         s.readers["front"].door(False)
         self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "front_forced"),
                   "the door's restore")
@@ -376,26 +390,30 @@ def main(argv=None) -> int:
                     help="keep the site running and drive it from the keyboard")
     ap.add_argument("--site", help="site file (default: examples/school.toml)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, config)")
+    ap.add_argument("--lang", choices=["en", "zh"], default="en",
+                    help="zh: narration in Chinese and the site's language zh-CN (event texts)")
     ns = ap.parse_args(argv)
-    n = Narrator()
+    n = Narrator(lang=ns.lang)
     n.say("Starting the emulated site: Mosquitto, Modbus beams (RTU on a pty) and fence (TCP), "
           "OSDP door reader (pty), GPIO (mock pins), the daemon, the monitoring platform.")
     t0 = time.monotonic()
-    site = EmulatedSite(site_file=ns.site, patch=demo_patch, quiet_platform=False,
+    patch = demo_patch if ns.lang == "en" else _chinese(demo_patch)
+    site = EmulatedSite(site_file=ns.site, patch=patch, quiet_platform=False,
                         console=ns.interactive, arc=_arc_receivers(), arc_key=ARC_KEY)
     if ns.keep:
         site._own_dir = False
     try:
         site.start()
         site.platform.hmac_key = bytes.fromhex(HMAC_KEY)
-        n.say(f"Site up in {time.monotonic() - t0:.1f} s (work folder {site.workdir}, daemon "
-              f"log {site.log_path}). Lines from the platform look like this:")
+        n.say("Site up in {s} s (work folder {dir}, daemon log {log}). Lines from the "
+              "platform look like this:", s=f"{time.monotonic() - t0:.1f}", dir=site.workdir,
+              log=site.log_path)
         if ns.interactive:
             if site.console_path:
-                n.say(f"The commissioning console is on {site.console_path}: open it in "
-                      f"another terminal with `picocom -b 115200 {site.console_path}` (or "
-                      f"`screen {site.console_path} 115200`), press Enter, `login` (demo "
-                      "codes: installer 7777, guard 1234).")
+                n.say("The commissioning console is on {path}: open it in another terminal with "
+                      "`picocom -b 115200 {path}` (or `screen {path} 115200`), press Enter, "
+                      "`login` (demo codes: installer 7777, guard 1234).",
+                      path=site.console_path)
             else:
                 n.say("This site file has no [console] section: no commissioning console.")
             interactive(site)
@@ -404,8 +422,8 @@ def main(argv=None) -> int:
         site.platform.out = None  # the platform's lines would interleave with the table
         n.summary()
         gaps = site.platform.gaps
-        n.say(f"{len(site.platform.events)} events received, {len(gaps)} sequence gaps. "
-              "Done.")
+        n.say("{n} events received, {gaps} sequence gaps. Done.",
+              n=len(site.platform.events), gaps=len(gaps))
         return 0 if not gaps else 1
     except KeyboardInterrupt:
         n.say("Interrupted: stopping everything.")

@@ -60,6 +60,9 @@ GENERIC = N_("Event: {what}")
 PLACE_ZONE = N_("zone '{zone}'")
 PLACE_AREA = N_("area '{area}'")
 BY_USER = N_("by {user}")
+#: Events without a Contact ID code (start-up, commands, refusals) say what only in their
+#: English text: it follows, marked, so nothing is lost.
+DETAIL = N_("(in English: {en})")
 
 
 def _parse_cid(cid: str) -> tuple[int, int]:
@@ -83,7 +86,10 @@ def render(ev: dict, lang: str) -> str:
         parts.append(t(PLACE_AREA, area=ev["area"]))
     if ev.get("user") and ev.get("user") != "system":
         parts.append(t(BY_USER, user=ev["user"]))
-    return t(N_(", ")).join(parts)
+    text = t(N_(", ")).join(parts)
+    if not code and ev.get("text"):
+        text += t(DETAIL, en=ev["text"])
+    return text
 
 
 def localize(ev: dict, lang: str) -> dict:

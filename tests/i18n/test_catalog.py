@@ -18,7 +18,7 @@ from guardroom import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "firmware_py/locale/zh_CN/LC_MESSAGES/guardroom.po"
-KEYWORDS = {"_": None, "N_": None, "command": (4,)}
+KEYWORDS = {"_": None, "N_": None, "command": (4,), "say": None, "title": None}
 
 
 def _method_map():

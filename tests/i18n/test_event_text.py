@@ -43,6 +43,8 @@ def test_english_site_has_no_text_en():
      "防区已旁路，防区“pir1”，操作人：ian"),
     ({"kind": "walktest", "cid": "1607", "zone": "pir1"}, "步测，防区“pir1”"),
     ({"kind": "something_new", "cid": "1999"}, "事件：1999"),
+    ({"kind": "system", "cid": "0000", "text": "guardroom 0.1.0 started"},
+     "系统（英文原文：guardroom 0.1.0 started）"),
 ])
 def test_templates(ev, zh):
     assert render(ev, "zh-CN") == zh
