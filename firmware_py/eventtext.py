@@ -57,6 +57,7 @@ HEADS = {
     "zone": N_("Zone state changed"),
 }
 GENERIC = N_("Event: {what}")
+AREA_STATE = N_("Area: {what}")
 PLACE_ZONE = N_("zone '{zone}'")
 PLACE_AREA = N_("area '{area}'")
 BY_USER = N_("by {user}")
@@ -79,6 +80,9 @@ def render(ev: dict, lang: str) -> str:
     kind = str(ev.get("kind", ""))
     what = t(CODE_NAMES[code]) if code in CODE_NAMES else (f"{q}{code:03d}" if code else kind)
     head = HEADS.get((kind, q)) or HEADS.get(kind) or GENERIC
+    state = str(ev.get("state") or "")
+    if kind == "area" and not code and state:     # exit delay, entry delay, alarm
+        head, what = AREA_STATE, t(state.replace("_", " "))
     parts = [t(head, what=what)]
     if ev.get("zone"):
         parts.append(t(PLACE_ZONE, zone=ev["zone"]))
@@ -87,7 +91,7 @@ def render(ev: dict, lang: str) -> str:
     if ev.get("user") and ev.get("user") != "system":
         parts.append(t(BY_USER, user=ev["user"]))
     text = t(N_(", ")).join(parts)
-    if not code and ev.get("text"):
+    if not code and ev.get("text") and not (kind == "area" and state):
         text += t(DETAIL, en=ev["text"])
     return text
 

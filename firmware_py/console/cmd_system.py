@@ -77,20 +77,21 @@ goes to the platform. Type the code at the 'Code:' prompt, never on the command 
 """)
 async def login(ctx, args):
     if args:
-        raise UsageError("type 'login' alone and the code at the prompt (it is not shown)")
+        raise UsageError(ctx._("type 'login' alone and the code at the prompt (it is not "
+                               "shown)"))
     console, session = ctx.console, ctx.session
     # Ask even while locked: a code typed blind must land in a hidden prompt, not on the
     # command line where it would be echoed and kept in the history.
-    code = await ctx.ask("Code: ", secret=True)
+    code = await ctx.ask(ctx._("Code: "), secret=True)
     if code is None:
-        ctx.out("login cancelled")
+        ctx.out(ctx._("login cancelled"))
         return
     code = code.strip()
     left = session.locked(time.monotonic())
     if left > 0:
         del code
-        raise CommandError(f"console locked after wrong codes; no code is accepted for "
-                           f"{math.ceil(left)} s")
+        raise CommandError(ctx._("console locked after wrong codes; no code is accepted "
+                                 "for {s} s", s=math.ceil(left)))
     loop = asyncio.get_running_loop()
     # PBKDF2 takes tens of ms per user on a Pi: never on the loop that decides alarms.
     match = await loop.run_in_executor(None, ctx.host.codes.check, code) if code else None
@@ -108,10 +109,10 @@ async def login(ctx, args):
             n = session.lockout.attempts
             console.report("wrong_code", 461, 1, f"{n} wrong codes at the console; console "
                            f"locked for {int(res.locked_s)} s")
-            ctx.out(f"Wrong code. Too many wrong codes: console locked for "
-                    f"{int(res.locked_s)} s.")
+            ctx.out(ctx._("Wrong code. Too many wrong codes: console locked for {s} s.",
+                          s=int(res.locked_s)))
         else:
-            ctx.out("Wrong code.")
+            ctx.out(ctx._("Wrong code."))
         return
     m = res.match
     same_installer = (prev is not None and prev.level >= LEVEL_INSTALLER
@@ -126,18 +127,18 @@ async def login(ctx, args):
         # Logs in like the real code; the alarm is raised silently (nothing on the screen),
         # in the user's first area or the site's first (a user without areas too).
         ctx.host.duress(m.user, m.areas)
-    ctx.out(f"Logged in as {m.user} ({LEVEL_NAMES[m.level]}). "
-            f"Idle logout after {int(session.idle_logout_s)} s.")
+    ctx.out(ctx._("Logged in as {user} ({level}). Idle logout after {s} s.", user=m.user,
+                  level=ctx._(LEVEL_NAMES[m.level]), s=int(session.idle_logout_s)))
 
 
 @command("logout", LEVEL_ANYONE, "logout", "end the session (also Ctrl-D)")
 async def logout(ctx, args):
     if not ctx.session.logged_in:
-        ctx.out("Not logged in.")
+        ctx.out(ctx._("Not logged in."))
         return
     who = ctx.user
     ctx.console.logout("logout")
-    ctx.out(f"Logged out {who}.")
+    ctx.out(ctx._("Logged out {who}.", who=who))
 
 
 @command("status", LEVEL_ANYONE, "status", "areas, uplink, troubles (a summary before login)",

@@ -71,12 +71,20 @@ def my_areas(ctx, requested: Optional[str]) -> list[str]:
     return areas
 
 
-def decision_lines(decisions: Iterable[dict]) -> list[str]:
+def decision_lines(decisions: Iterable[dict], lang: str = "en") -> list[str]:
+    """The engine's answer to a command, one line per decision; in Chinese (``lang``) the
+    text is built from the decision's fields (a refusal's reason stays in English)."""
     out = []
     for d in decisions:
         kind = d.get("kind", "")
         text = d.get("text") or " ".join(str(d.get(k)) for k in ("area", "zone", "state")
                                          if d.get(k))
+        if lang != "en" and kind not in ("refused", "zone", "output") and text:
+            from ..eventtext import render
+            from ..events import cid_str
+
+            text = render({**d, "cid": cid_str(int(d.get("q") or 0), int(d.get("cid") or 0)),
+                           "text": text}, lang)
         zone = d.get("zone") or ""
         if zone and text and zone not in text:
             text += f" ({zone})"              # e.g. an auto-bypass names its zone
@@ -94,12 +102,13 @@ async def run_engine(ctx, name: str, areas: list[str] = ("",), **kw) -> bool:
     ok = True
     for area in areas:
         decisions = await ctx.host.command(name, area=area, user=ctx.user, **kw)
-        lines = decision_lines(decisions)
+        lines = decision_lines(decisions, ctx.console.lang)
         if any(d.get("kind") == "refused" for d in decisions):
             ok = False
         where = f" {area}" if area else ""
         if not lines:
-            ctx.out(f"{name.replace('_', ' ')}{where}: nothing to do")
+            ctx.out(ctx._("{what}{where}: nothing to do", what=name.replace('_', ' '),
+                          where=where))
         ctx.out(*lines)
     return ok
 

@@ -22,7 +22,7 @@ def test_lang_zh_session_tables_stay_within_80_columns(rig):
     t = rig.term
     out = t.cmd("lang zh", "anyone")
     assert "语言：zh-CN" in out
-    rig.login(USER_CODE, "user")
+    assert "已登录：alice" in rig.login(USER_CODE, "user")
     out = t.cmd("zones", "user")
     assert "防区" in out and "类型" in out and "正常" in out
     assert max(_widths(out)) <= 80, out
@@ -40,6 +40,9 @@ def test_lang_zh_session_tables_stay_within_80_columns(rig):
     for line in (head, row):
         cells = line.split()
         assert [wcswidth(line[:line.index(c)]) for c in cells[:3]] == starts[:3], (head, row)
+    out = t.cmd("arm", "user")
+    assert "分区：退出延时，分区“main”，操作人：alice" in out, out
+    t.cmd("disarm", "user")
     out = t.cmd("lang en", "user")
     assert "language: en" in out
     assert "ZONE" in t.cmd("zones", "user")
