@@ -12,7 +12,9 @@ import sys
 
 from . import __version__
 from .errors import ConfigError, GuardroomError
+from .checkmsg import reason
 from .i18n import env_gettext as _
+from .i18n import from_env
 
 EMULATORS = {
     "gpio": "guardroom.emulators.gpio",
@@ -213,10 +215,12 @@ def main(argv=None) -> int:
                 "hash-code": cmd_hash_code, "report": cmd_report}[ns.command](ns)
     except ConfigError as e:
         n = len(e.problems)
-        print("guardroom: " + _("{n} config problem(s):", n=n) + "\n"
-              + "\n".join(f"  {k or '<root>'}: {why}" for k, why in e.problems)
-              if n and str(e).startswith(f"{n} config problem") else f"guardroom: {e}",
-              file=sys.stderr)
+        if from_env() == "en" or not n or not str(e).startswith(f"{n} config problem"):
+            print(f"guardroom: {e}", file=sys.stderr)
+        else:   # the CLI's language (LANG): the header and the common reasons translated
+            print("guardroom: " + _("{n} config problem(s):", n=n) + "\n"
+                  + "\n".join(f"  {k or '<root>'}: {reason(why, from_env())}"
+                              for k, why in e.problems), file=sys.stderr)
         return 2
     except GuardroomError as e:
         print(f"guardroom: {e}", file=sys.stderr)
