@@ -22,6 +22,7 @@ SUPERVISION = 147         # a zone stayed offline past its grace time
 TECHNICAL = 300           # default trouble code of a technical zone ("system trouble")
 AC_LOSS = 301
 LOW_BATTERY = 302
+EXIT_ERROR = 374          # a zone still open when the exit delay ended (exit fault)
 COMM_TROUBLE = 350        # fallback because the uplink is down
 FAIL_TO_COMMUNICATE = 354 # fallback because the platform did not acknowledge in time
 LOOP_FAULT = 380          # supervised loop short
@@ -34,6 +35,7 @@ ARMED_STAY = 441
 BYPASS = 570
 MANUAL_TEST = 601
 WALK_TEST = 607
+TIME_INACCURATE = 626     # a sample stamped far from the engine's clock was refused
 
 DESCRIPTIONS = {
     PANIC: "Panic", DURESS: "Duress", SILENT_24H: "Silent 24 hour", AUDIBLE_24H: "Audible 24 hour",
@@ -46,7 +48,8 @@ DESCRIPTIONS = {
     LOOP_TAMPER: "Sensor tamper (loop open)", SENSOR_WATCH: "Sensor watch (inactive sensor)",
     OPEN_CLOSE: "Open/close by user", SILENCE_RESET: "Cancel / silence / reset",
     KEYSWITCH_OPEN_CLOSE: "Keyswitch open/close", ARMED_STAY: "Armed stay", BYPASS: "Zone bypass",
-    MANUAL_TEST: "Manual trigger test", WALK_TEST: "Walk test",
+    MANUAL_TEST: "Manual trigger test", WALK_TEST: "Walk test", EXIT_ERROR: "Exit error",
+    TIME_INACCURATE: "Time/date inaccurate",
 }
 
 # Alarm code of each zone type when it becomes active (technical: its trouble code).

@@ -77,8 +77,13 @@ FB_NONE = cython.declare(cython.int, 0)
 FB_PENDING = cython.declare(cython.int, 1)
 FB_FIRED = cython.declare(cython.int, 2)
 FB_CANCELLED = cython.declare(cython.int, 3)
+# why a zone counts as triggered
+WHY_ACTIVE = cython.declare(cython.int, 0)
+WHY_OFFLINE = cython.declare(cython.int, 1)
+WHY_SHORT = cython.declare(cython.int, 2)
 
 INF = cython.declare(cython.longlong, 4611686018427387904)  # 2**62: "no deadline"
+TMAX = cython.declare(cython.longlong, 2305843009213693952)  # 2**61: no time at or above
 
 STATE_NAMES = ("normal", "active", "tamper", "fault", "offline")
 AREA_STATE_NAMES = ("disarmed", "exit_delay", "armed_away", "armed_stay", "entry_delay", "alarm")
@@ -145,6 +150,11 @@ class Engine:
     _n_glitches: cython.longlong
     _n_alarms: cython.longlong
     _n_decisions: cython.longlong
+    _n_refused: cython.longlong    # samples stamped outside the plausible window
+    _n_late: cython.longlong       # samples older than the last one of their point
+    _ahead_ns: cython.longlong
+    _behind_ns: cython.longlong
+    _ref: cython.longlong          # the caller's clock for this call (-1: none)
     _next_inc: cython.longlong
     _ptz: cython.int[::1]
     _inv: cython.int[::1]
@@ -152,6 +162,8 @@ class Engine:
     _seen: cython.int[::1]   # per zone: 1 once it reported anything but OFFLINE since start
     _pend: cython.int[::1]
     _lst: cython.int[::1]
+    _zclk: cython.int[::1]   # per zone: a clock (time/date inaccurate) trouble is open
+    _tlast: cython.longlong[::1]  # per zone: time of the last sample taken
     _dact: cython.longlong[::1]
     _drest: cython.longlong[::1]
     _dl: cython.longlong[::1]
@@ -179,6 +191,8 @@ class Engine:
     _afb: object       # sirens on only because of a fallback (ack turns them off)
     _aentry: object    # zone that started the entry delay, or -1
     _ainc: object      # open Incident or None
+    _anoconf: object   # per area: confirmation disabled for this entry (BS 8243)
+    _aexiterr: object  # per area: the running entry delay is an exit error
     _outs: object      # output name -> on
     _ghist: object     # per group: {zone: time of its last alarm}
     _sab: object       # {zone: time it went offline} inside the sabotage window
@@ -197,6 +211,9 @@ class Engine:
             ptz[s.z_point[z]] = z
         self._ptz = ptz
         self._inv = array("i", [1 if x else 0 for x in s.z_invert] or [0])
+        self._ahead_ns = s.max_ahead_ns
+        self._behind_ns = s.max_behind_ns
+        self._ref = -1
         self._dact = array("q", s.z_act_ns or [0])
         self._drest = array("q", s.z_rest_ns or [0])
         self._init_state()
@@ -210,6 +227,8 @@ class Engine:
         self._seen = array("i", [0]) * n
         self._pend = array("i", [-1]) * n
         self._lst = array("i", [NORMAL]) * n
+        self._zclk = array("i", [0]) * n
+        self._tlast = array("q", [0]) * n
         self._dl = array("q", [INF]) * max(self._nt, 1)
         self._now = 0
         self._next = INF
@@ -219,6 +238,8 @@ class Engine:
         self._n_glitches = 0
         self._n_alarms = 0
         self._n_decisions = 0
+        self._n_refused = 0
+        self._n_late = 0
         self._next_inc = 1
         self._out = []
         self._user = ""
@@ -242,6 +263,8 @@ class Engine:
         self._afb = [False] * na
         self._aentry = [-1] * na
         self._ainc = [None] * na
+        self._anoconf = [False] * na
+        self._aexiterr = [False] * na
         self._outs = {name: False for name in s.output_names}
         self._ghist = [{} for _ in s.group_names]
         self._sab = {}
@@ -253,20 +276,37 @@ class Engine:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def _step(self, t: cython.longlong, p: cython.longlong, v: cython.longlong) -> cython.int:
-        """One sample: fire due timers, then debounce. Returns 0 (-1 on an exception)."""
-        z: cython.int
+        """One sample: check its time, fire due timers, then debounce. Returns 0 (-1 on an
+        exception)."""
+        z: cython.int = -1
         d: cython.longlong
+        base: cython.longlong = self._now
+        if self._ref > base:
+            base = self._ref
+        self._n_samples += 1
+        if 0 <= p < self._np and 0 <= v <= 4:
+            z = self._ptz[p]
+        # The time contract: a sample stamped far from the engine's clock (a wall-clock stamp,
+        # a corrupt value) is refused, counted and reported, never allowed to move time.
+        if t < 0 or t >= TMAX or t - base > self._ahead_ns or base - t > self._behind_ns:
+            self._n_refused += 1
+            if z >= 0 and not self._zclk[z]:
+                self._clock_trouble(z, t)
+            return 0
+        if z >= 0:
+            if t < self._tlast[z]:      # older than the last sample of its point: stale
+                self._n_late += 1
+                return 0
+            self._tlast[z] = t
         if t < self._now:
             t = self._now
         if t >= self._next:
             self._fire_until(t)
         self._now = t
-        self._n_samples += 1
-        if p < 0 or p >= self._np or v < 0 or v > 4:
-            return 0
-        z = self._ptz[p]
         if z < 0:
             return 0
+        if self._zclk[z]:
+            self._clock_restore(z)
         if v <= 1 and self._inv[z]:
             v = 1 - v
         if v != OFFLINE:
@@ -347,21 +387,35 @@ class Engine:
 
     # ------------------------------------------------------------------ public API
 
-    def feed(self, t_ns, point, value) -> list:
-        """One sample (t_ns, point, value); returns the decisions it caused."""
+    def feed(self, t_ns, point, value, now_ns=-1) -> list:
+        """One sample (t_ns, point, value); returns the decisions it caused. ``now_ns``: the
+        caller's clock (monotonic ns), the reference of the time window; -1 = none."""
         out = []
         self._out = out
         self._user = ""
-        if not self._started:
-            self._start(max(t_ns, self._now))
-        self._step(t_ns, point, value)
+        self._set_ref(now_ns, t_ns)
+        try:
+            self._step(t_ns, point, value)
+        finally:
+            self._ref = -1
         return out
+
+    def _set_ref(self, now_ns, first):
+        ref = int(now_ns)
+        if ref >= TMAX:
+            raise ValueError(f"now_ns {ref} is not a monotonic_ns() time")
+        if not self._started:
+            if ref < 0:
+                first = int(first)
+                ref = first if 0 <= first < TMAX else self._now
+            self._start(max(ref, self._now))
+        self._ref = ref
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def feed_many(self, buf) -> list:
+    def feed_many(self, buf, now_ns=-1) -> list:
         """A flat int64 buffer [t0, p0, v0, t1, p1, v1, ...]: the same decisions as feed()
-        called for each triple, in one call."""
+        called for each triple (with the same ``now_ns``), in one call."""
         view = _int64_view(buf)
         mv: cython.const[cython.longlong][::1] = view
         n: cython.Py_ssize_t = mv.shape[0]
@@ -371,10 +425,13 @@ class Engine:
         out = []
         self._out = out
         self._user = ""
-        if n and not self._started:
-            self._start(max(mv[0], self._now))
-        for i in range(0, n, 3):
-            self._step(mv[i], mv[i + 1], mv[i + 2])
+        if n:
+            self._set_ref(now_ns, mv[0])
+        try:
+            for i in range(0, n, 3):
+                self._step(mv[i], mv[i + 1], mv[i + 2])
+        finally:
+            self._ref = -1
         return out
 
     def advance(self, t_ns) -> list:
@@ -461,7 +518,9 @@ class Engine:
         out = []
         self._out = out
         self._user = ""
-        t = max(t_ns, self._now)
+        t = max(int(t_ns), self._now)
+        if t >= TMAX:
+            raise ValueError(f"t_ns {t_ns} is not a monotonic_ns() time (must be below 2**61)")
         if not self._started:
             self._start(t)
         if t >= self._next:
@@ -506,6 +565,19 @@ class Engine:
             else:
                 self._atest[a] = False
                 self._outputs(a)
+
+    def _clock_trouble(self, z, t):
+        s = self._site
+        self._zclk[z] = 1
+        self._emit("trouble", s.z_area[z], z, codes.TIME_INACCURATE, 1, True,
+                   f"Sample of '{s.zone_names[z]}' stamped {t} ns, far from the engine's clock "
+                   f"({self._now} ns): refused")
+
+    def _clock_restore(self, z):
+        s = self._site
+        self._zclk[z] = 0
+        self._emit("trouble_restore", s.z_area[z], z, codes.TIME_INACCURATE, 3, True,
+                   f"'{s.zone_names[z]}' samples on time again")
 
     def _emit(self, kind, a, z, cid=0, q=0, report=False, text="", inc=False, incident=0,
               state="", output="", on=False, silent=False, user=None):
@@ -596,8 +668,25 @@ class Engine:
             self._ztrouble[z] = codes.LOOP_FAULT
             self._emit("trouble", a, z, codes.LOOP_FAULT, 1, True,
                        f"Loop fault (short circuit) on '{name}'")
+            self._short(z)
         elif new == OFFLINE:
             self._went_offline(z)
+
+    def _short(self, z):
+        """GB 50394: a shorted loop alarms whether set or not. A 24 h zone (hold-up, tamper)
+        alarms as its type; an intruder zone alarms at once when its area's state makes it
+        count (an entry/exit zone without entry delay); disarmed, the 380 trouble is all."""
+        s = self._site
+        ty = s.z_type[z]
+        a = s.z_area[z]
+        if ty > T_INTERIOR:
+            return                      # technical, keyswitch: the trouble says it
+        if self._awalk[a] and ty > T_DURESS:
+            return
+        if ty <= T_TAMPER:
+            self._zone_alarm(z, WHY_SHORT)
+        elif not self._bypass[z]:
+            self._trigger(z, WHY_SHORT)
 
     def _activate(self, z):
         s = self._site
@@ -624,10 +713,11 @@ class Engine:
             elif self._astate[a] == DISARMED:
                 self._by_keyswitch(a, True)
             return
-        self._trigger(z, False)
+        self._trigger(z, WHY_ACTIVE)
 
     def _trigger(self, z, offline):
-        """Zone z counts as active (or offline past grace with offline_alarm)."""
+        """Zone z counts as active (``offline`` WHY_ACTIVE), or offline past grace with
+        offline_alarm (WHY_OFFLINE), or its loop is shorted (WHY_SHORT)."""
         s = self._site
         ty = s.z_type[z]
         a = s.z_area[z]
@@ -660,8 +750,10 @@ class Engine:
     def _zone_alarm(self, z, offline):
         s = self._site
         name = s.zone_names[z]
-        if offline:
+        if offline == WHY_OFFLINE:
             text = f"'{name}' offline for more than {s.z_grace_ns[z] // S} s"
+        elif offline == WHY_SHORT:
+            text = f"Loop short on {s.z_type_name[z]} zone '{name}'"
         else:
             text = ALARM_TEXT[s.z_type[z]].format(name)
         self._alarm(s.z_area[z], z, s.z_cid[z] or TYPE_CID[s.z_type[z]], self._zone_silent(z),
@@ -701,7 +793,7 @@ class Engine:
         if s.z_offline_alarm[z] and not self._bypass[z]:
             if not self._awalk[a] or s.z_type[z] <= T_DURESS:
                 if s.z_type[z] < T_TECHNICAL:
-                    self._trigger(z, True)
+                    self._trigger(z, WHY_OFFLINE)
 
     def _watch_expired(self, z):
         s = self._site
@@ -770,6 +862,8 @@ class Engine:
         group's window verifies the incident(s)."""
         s = self._site
         now = self._now
+        if self._anoconf[s.z_area[z]] and s.z_type[z] > T_DURESS:
+            return      # BS 8243: after the initial entry door opened, no confirmation
         for g in s.z_groups[z]:
             hist = self._ghist[g]
             win = s.g_window_ns[g]
@@ -808,9 +902,10 @@ class Engine:
         s = self._site
         a = s.z_area[z]
         if s.a_entry_ns[a] <= 0:
-            self._zone_alarm(z, False)
+            self._zone_alarm(z, WHY_ACTIVE)
             return
         self._astate[a] = ENTRY
+        self._anoconf[a] = True   # BS 8243: the entry route cannot confirm this entry
         self._aentry[a] = z
         self._set_timer(self._ti(a, K_DELAY), self._now + s.a_entry_ns[a])
         self._emit("area", a, z, state="entry_delay",
@@ -821,12 +916,17 @@ class Engine:
         s = self._site
         st = self._astate[a]
         if st == EXIT:
-            self._armed(a)
+            self._exit_ended(a)
         elif st == ENTRY:
             z = self._aentry[a]
             self._aentry[a] = -1
-            self._alarm(a, z, s.z_cid[z] or TYPE_CID[T_ENTRY], self._zone_silent(z),
-                        f"Entry delay expired: '{s.zone_names[z]}' not disarmed", False,
+            if self._aexiterr[a]:
+                cid = codes.EXIT_ERROR
+                text = f"Exit error: '{s.zone_names[z]}' open when the exit time ended, not unset"
+            else:
+                cid = s.z_cid[z] or TYPE_CID[T_ENTRY]
+                text = f"Entry delay expired: '{s.zone_names[z]}' not disarmed"
+            self._alarm(a, z, cid, self._zone_silent(z), text, False,
                         self._lst[z] == ACTIVE and not self._zalarm[z], True)
 
     def _fallback_expired(self, a):
@@ -961,19 +1061,24 @@ class Engine:
             self._refuse(a, -1, f"cannot arm '{an}': already {AREA_STATE_NAMES[self._astate[a]]}")
             return
         blocking = []
+        prevent = self._prevention(a)
         for z in s.a_zones[a]:
             ty = s.z_type[z]
             if (not self._bypass[z] and self._lst[z] != NORMAL
                     and (ty == T_PERIMETER or ty == T_ENTRY or (ty == T_INTERIOR and mode == M_AWAY))):
                 blocking.append(z)
-        if blocking and not force:
-            names = ", ".join(f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in blocking)
-            self._refuse(a, -1, f"cannot arm '{an}': zones not ready: {names}")
+        if (blocking or prevent) and not force:
+            why = []
+            if prevent:
+                why.append("prevention of setting: " + ", ".join(prevent))
+            if blocking:
+                why.append("zones not ready: " + ", ".join(
+                    f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in blocking))
+            self._refuse(a, -1, f"cannot arm '{an}': {'; '.join(why)}")
             return
         for z in blocking:
             self._set_bypass(z, "forced", "auto-bypass on forced arm")
-        for z in s.a_zones[a]:
-            self._zswing[z] = 0
+        self._new_period(a)
         self._amode[a] = mode
         self._aby[a] = self._user
         if s.a_exit_ns[a] > 0:
@@ -985,7 +1090,100 @@ class Engine:
         else:
             self._armed(a)
 
-    def _armed(self, a):
+    def _prevention(self, a):
+        """EN 50131-1 prevention of setting: what stops area a from setting unless forced
+        with authority (an un-reset hold-up incident, an active tamper, a fault)."""
+        s = self._site
+        found = []
+        inc = self._ainc[a]
+        if inc is not None and inc.holdup:
+            found.append(f"hold-up incident {inc.id} not reset")
+        for z in s.a_zones[a]:
+            if self._bypass[z]:
+                continue
+            st = self._lst[z]
+            ty = s.z_type[z]
+            if st == TAMPER or (ty == T_TAMPER and st == ACTIVE):
+                found.append(f"tamper on '{s.zone_names[z]}'")
+            elif T_PERIMETER <= ty <= T_INTERIOR:
+                continue                 # an intruder zone not at rest is "not ready"
+            elif st == FAULT:
+                found.append(f"fault (loop short) on '{s.zone_names[z]}'")
+            elif self._ztrouble[z] == codes.SUPERVISION:
+                found.append(f"'{s.zone_names[z]}' offline")
+        return found
+
+    def _new_period(self, a):
+        """Each armed period starts clean: the previous incident is closed (reported), its
+        alarms no longer confirm anything, swinger counts start again."""
+        s = self._site
+        inc = self._ainc[a]
+        if inc is not None:
+            self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
+                       f"Incident {inc.id} in '{s.area_names[a]}' closed: a new armed period "
+                       f"starts ({self._user})", inc=True)
+            self._close_incident(a, inc)
+        for z in s.a_zones[a]:
+            self._zswing[z] = 0
+            for g in s.z_groups[z]:
+                self._ghist[g].pop(z, None)
+        self._anoconf[a] = False
+        self._aexiterr[a] = False
+
+    def _close_incident(self, a, inc):
+        s = self._site
+        for name in inc.zones:
+            z = s.zone_index.get(name, -1)
+            if z < 0:
+                continue
+            self._latched[z] = False
+            for g in s.z_groups[z]:      # a closed incident's alarms no longer confirm
+                self._ghist[g].pop(z, None)
+        self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._siren_off(a)
+        self._astrobe[a] = False
+        self._outputs(a)
+        self._ainc[a] = None
+
+    def _exit_ended(self, a):
+        """The exit time is over: a zone still open is an exit fault (CID 374): an alarm
+        (default) or, with exit_fault "fail_to_set", the area does not set."""
+        s = self._site
+        mode = self._amode[a]
+        open_zones = []
+        for z in s.a_zones[a]:
+            ty = s.z_type[z]
+            st = self._lst[z]
+            if (not self._bypass[z] and st != NORMAL and st != TAMPER
+                    and (ty == T_PERIMETER or ty == T_ENTRY or (ty == T_INTERIOR and mode == M_AWAY))):
+                open_zones.append(z)
+        if open_zones and s.a_fail_to_set[a]:
+            names = ", ".join(f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in open_zones)
+            self._dl[self._ti(a, K_DELAY)] = INF
+            self._astate[a] = DISARMED
+            self._amode[a] = M_OFF
+            self._emit("area", a, open_zones[0], codes.EXIT_ERROR, 1, True,
+                       f"Failed to set '{s.area_names[a]}': open at the end of the exit "
+                       f"time: {names}", state="disarmed", user=self._aby[a])
+            self._clear_bypasses(a)
+            self._outputs(a)
+            return
+        self._armed(a, False)
+        entry = False
+        for z in open_zones:
+            if s.z_type[z] == T_ENTRY and self._lst[z] == ACTIVE:
+                if not entry and self._astate[a] != ALARM:
+                    entry = True          # exit error: the entry delay gives a chance to unset
+                    self._aexiterr[a] = True
+                    self._start_entry(z)
+                continue
+            self._alarm(a, z, codes.EXIT_ERROR, self._zone_silent(z),
+                        f"Exit error: '{s.zone_names[z]}' still open "
+                        f"({STATE_NAMES[self._lst[z]]}) when the exit time ended",
+                        False, True, True)
+        self._outputs(a)
+
+    def _armed(self, a, outputs=True):
         s = self._site
         mode = self._amode[a]
         user = self._aby[a]
@@ -999,11 +1197,8 @@ class Engine:
         self._emit("area", a, -1, cid, 3, True,
                    f"Area '{s.area_names[a]}' armed {MODE_NAMES[mode]} by {user}",
                    state=AREA_STATE_NAMES[self._astate[a]], user=user)
-        for z in s.a_zones[a]:  # exit error: an entry/exit zone still open starts the entry delay
-            if s.z_type[z] == T_ENTRY and self._lst[z] == ACTIVE and not self._bypass[z]:
-                self._start_entry(z)
-                break
-        self._outputs(a)
+        if outputs:
+            self._outputs(a)
 
     def _disarm(self, a):
         s = self._site
@@ -1019,15 +1214,21 @@ class Engine:
         self._emit("area", a, -1, cid, 1, True, f"Area '{an}' disarmed by {self._user}",
                    state="disarmed")
         self._outputs(a)
+        self._anoconf[a] = False
+        self._aexiterr[a] = False
+        self._clear_bypasses(a)
+        inc = self._ainc[a]
+        if self._asiren[a] and not (inc is not None and inc.holdup):
+            self._siren_off(a)
+            self._outputs(a)
+
+    def _clear_bypasses(self, a):
+        s = self._site
         for z in s.a_zones[a]:
             self._zswing[z] = 0
             if self._bypass[z]:
                 self._bypass[z] = ""
                 self._emit("bypass", a, z, codes.BYPASS, 3, True, "bypass cleared on disarm")
-        inc = self._ainc[a]
-        if self._asiren[a] and not (inc is not None and inc.holdup):
-            self._siren_off(a)
-            self._outputs(a)
 
     def _set_bypass(self, z, why, text):
         self._bypass[z] = why
@@ -1062,7 +1263,9 @@ class Engine:
             return
         active = []
         for name in inc.zones:
-            z = s.zone_index[name]
+            z = s.zone_index.get(name, -1)
+            if z < 0:
+                continue                # a zone no longer in the config cannot block a reset
             st = self._lst[z]
             if (st == ACTIVE or st == TAMPER) and not self._bypass[z]:
                 active.append(f"{name} ({STATE_NAMES[st]})")
@@ -1071,17 +1274,7 @@ class Engine:
             return
         self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
                    f"Incident {inc.id} in '{an}' reset by {self._user}", inc=True)
-        for name in inc.zones:
-            z = s.zone_index[name]
-            self._latched[z] = False
-            # a closed incident's alarms no longer confirm a new one
-            for g in s.z_groups[z]:
-                self._ghist[g].pop(z, None)
-        self._dl[self._ti(a, K_FALLBACK)] = INF
-        self._siren_off(a)
-        self._astrobe[a] = False
-        self._outputs(a)
-        self._ainc[a] = None
+        self._close_incident(a, inc)
         if self._astate[a] == ALARM:
             self._astate[a] = AWAY if self._amode[a] == M_AWAY else STAY
             self._emit("area", a, -1, state=AREA_STATE_NAMES[self._astate[a]],
@@ -1195,6 +1388,7 @@ class Engine:
                 "siren": self._asiren[a], "strobe": self._astrobe[a],
                 "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
                 "entry_zone": s.zone_names[z] if z >= 0 else "",
+                "confirmation_disabled": self._anoconf[a], "exit_error": self._aexiterr[a],
                 "incident": inc.id if inc is not None else 0,
                 "timers": {"delay": self._remaining(self._ti(a, K_DELAY)),
                            "bell": self._remaining(self._ti(a, K_BELL)),
@@ -1211,7 +1405,8 @@ class Engine:
                        for g, h in enumerate(self._ghist)},
             "outputs": dict(self._outs),
             "counters": {"samples": self._n_samples, "glitches": self._n_glitches,
-                         "alarms": self._n_alarms, "decisions": self._n_decisions},
+                         "alarms": self._n_alarms, "decisions": self._n_decisions,
+                         "refused": self._n_refused, "late": self._n_late},
         }
 
     def restore(self, snapshot, t_ns) -> list:
@@ -1273,6 +1468,8 @@ class Engine:
             self._astrobe[a] = bool(ad.get("strobe", False))
             self._afb[a] = bool(ad.get("siren_by_fallback", False))
             self._aentry[a] = s.zone_index.get(ad.get("entry_zone", ""), -1)
+            self._anoconf[a] = bool(ad.get("confirmation_disabled", False))
+            self._aexiterr[a] = bool(ad.get("exit_error", False))
             timers = ad.get("timers", {})
             st = self._astate[a]
             if st == EXIT or (st == ENTRY and self._aentry[a] >= 0):
@@ -1324,6 +1521,8 @@ class Engine:
         self._n_glitches = int(counters.get("glitches", 0))
         self._n_alarms = int(counters.get("alarms", 0))
         self._n_decisions = int(counters.get("decisions", 0))
+        self._n_refused = int(counters.get("refused", 0))
+        self._n_late = int(counters.get("late", 0))
         for a in range(self._na):
             self._outputs(a)
         i = self._earliest()

@@ -7,6 +7,7 @@ from guardroom.core.errors import SiteError
 ZONE_TYPES = ("panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
               "keyswitch")
 OUTPUT_KINDS = ("siren", "strobe", "buzzer", "relay")
+EXIT_FAULTS = ("alarm", "fail_to_set")   # a zone open when the exit time ends
 
 MAX_POINT = 65535
 MAX_SECONDS = 10 * 366 * 86400          # keeps every deadline far below 2**62 ns
@@ -14,6 +15,8 @@ MAX_DAYS = 3660
 S = 1_000_000_000
 MS = 1_000_000
 
+# The time window of a sample around the engine's clock (the caller's now_ns when given).
+SAMPLE_DEFAULTS = {"max_ahead_s": 86400, "max_behind_s": 600}
 AREA_DEFAULTS = {"entry_delay_s": 30, "exit_delay_s": 30, "bell_cutoff_s": 900,
                  "fallback_s": 60, "swinger_limit": 0}
 ZONE_DEFAULTS = {"invert": False, "silent": None, "groups": (), "offline_grace_s": 60,
@@ -62,6 +65,14 @@ class Site:
         sab = _mapping(site, "sabotage")
         self.sab_count = _int(sab.get("count", 0), "sabotage.count", 0, 10_000)
         self.sab_window_ns = _int(sab.get("window_s", 60), "sabotage.window_s") * S
+        clock = _mapping(site, "samples")
+        for k in clock:
+            if k not in SAMPLE_DEFAULTS:
+                raise SiteError(f"samples.{k}: unknown key")
+        self.max_ahead_ns = _int(clock.get("max_ahead_s", SAMPLE_DEFAULTS["max_ahead_s"]),
+                                 "samples.max_ahead_s", 1, 366 * 86400) * S
+        self.max_behind_ns = _int(clock.get("max_behind_s", SAMPLE_DEFAULTS["max_behind_s"]),
+                                  "samples.max_behind_s", 1, 366 * 86400) * S
 
     def _outputs(self, site):
         outputs = _mapping(site, "outputs")
@@ -96,6 +107,7 @@ class Site:
         self.a_entry_ns, self.a_exit_ns, self.a_bell_ns, self.a_fallback_ns = [], [], [], []
         self.a_swinger, self.a_sirens, self.a_strobes, self.a_zones = [], [], [], []
         self.a_buzzers = []
+        self.a_fail_to_set = []
         for name, spec in _mapping(site, "areas").items():
             key = f"areas.{name}"
             if not isinstance(spec, dict):
@@ -109,6 +121,11 @@ class Site:
             self.a_bell_ns.append(val["bell_cutoff_s"] * S)
             self.a_fallback_ns.append(val["fallback_s"] * S)
             self.a_swinger.append(val["swinger_limit"])
+            exit_fault = spec.get("exit_fault", "alarm")
+            if exit_fault not in EXIT_FAULTS:
+                raise SiteError(f"{key}.exit_fault: expected one of {', '.join(EXIT_FAULTS)}, "
+                                f"got {exit_fault!r}")
+            self.a_fail_to_set.append(exit_fault == "fail_to_set")
             for field, kinds in (("sirens", self.a_sirens), ("strobes", self.a_strobes),
                                  ("buzzers", self.a_buzzers)):
                 names = spec.get(field, [])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import threading
+import time
 from array import array
 from typing import Callable, Optional
 
@@ -34,35 +35,85 @@ class SampleBuffer:
     ...]`` that goes straight into ``Engine.feed_many``. ``wake`` must itself be thread-safe
     (the daemon passes ``lambda: loop.call_soon_threadsafe(event.set)``).
 
+    The time contract: a sample stamped more than ``window_ns`` away from ``clock()`` (the
+    daemon's ``time.monotonic_ns``) when it is put, a wall-clock stamp for instance, is refused:
+    counted in ``refused`` and reported once per point as a driver notice (the engine checks
+    again). The notice carries ``cid`` 626 (time/date inaccurate): the daemon reports it as a
+    trouble. On overflow (``limit`` int64 slots) the buffer is
+    compacted to the latest sample of each (point, value), in their order: every point keeps
+    its latest level and its last edge of each kind, so a panic press is never replaced by
+    another point's flood; ``dropped`` counts the samples compacted away.
+
     Credentials (card reads, keypad PINs) and driver notices travel on a separate, rarer path:
     ``put_event(dict)``; ``drain_events()`` returns them in order.
     """
 
-    __slots__ = ("_lock", "_buf", "_events", "_wake", "dropped", "limit")
+    __slots__ = ("_lock", "_buf", "_events", "_wake", "dropped", "limit", "refused",
+                 "window_ns", "_clock", "_late_points")
 
-    def __init__(self, wake: Optional[Callable[[], None]] = None, limit: int = 3_000_000):
+    def __init__(self, wake: Optional[Callable[[], None]] = None, limit: int = 3_000_000,
+                 window_ns: int = 600 * 1_000_000_000,
+                 clock: Callable[[], int] = time.monotonic_ns):
         self._lock = threading.Lock()
         self._buf = array("q")
         self._events: list[dict] = []
         self._wake = wake
-        self.limit = limit  # int64 slots (limit/3 samples) before the oldest floods are dropped
+        self.limit = max(int(limit), 3)  # int64 slots (limit/3 samples) before compaction
         self.dropped = 0
+        self.refused = 0
+        self.window_ns = window_ns
+        self._clock = clock
+        self._late_points: set[int] = set()
 
     def set_wake(self, wake: Callable[[], None]) -> None:
         self._wake = wake
 
     def put(self, t_ns: int, point: int, value: int) -> None:
+        now = self._clock()
+        if not -self.window_ns <= t_ns - now <= self.window_ns:
+            self._refuse(t_ns, point, now)
+            return
         with self._lock:
             was_empty = not self._buf and not self._events
-            if len(self._buf) >= self.limit:
-                # A runaway flood: never grow without bound. The newest edge always wins,
-                # so the level the engine ends with is the real one.
-                self.dropped += 1
-                self._buf[-3:] = array("q", (t_ns, point, value))
-                return
+            if len(self._buf) + 3 > self.limit:
+                self._compact()
             self._buf.extend((t_ns, point, value))
         if was_empty and self._wake is not None:
             self._wake()
+
+    def _refuse(self, t_ns: int, point: int, now: int) -> None:
+        with self._lock:
+            self.refused += 1
+            first = point not in self._late_points
+            self._late_points.add(point)
+        if first:
+            self.put_event({"type": "notice", "t_ns": now, "driver": "buffer", "cid": 626,
+                            "device": f"point {point}",
+                            "text": f"sample stamped {t_ns} ns refused: more than "
+                                    f"{self.window_ns // 1_000_000_000} s from the clock "
+                                    f"({now} ns); later ones are only counted"})
+
+    def _compact(self) -> None:
+        """A runaway flood (lock held): keep the latest sample of each (point, value) in
+        their order; if that is still too many, the latest sample of each point; then the
+        newest samples."""
+        buf = self._buf
+        n = len(buf) // 3
+        last: dict = {}
+        for i in range(n):
+            last[(buf[3 * i + 1], buf[3 * i + 2])] = i
+        keep = sorted(last.values())
+        if 3 * len(keep) + 3 > self.limit:
+            per_point = {}
+            for i in keep:
+                per_point[buf[3 * i + 1]] = i
+            keep = sorted(per_point.values())
+        keep = keep[max(0, len(keep) - (self.limit // 3 - 1)):]
+        out = array("q")
+        for i in keep:
+            out.extend(buf[3 * i:3 * i + 3])
+        self.dropped += n - len(keep)
+        self._buf = out
 
     def put_event(self, event: dict) -> None:
         with self._lock:

@@ -91,6 +91,9 @@ AREA_SCHEMA = Section({
     "strobes": ListOf(Name(), default=list, unique=True,
                       doc="names of outputs of kind strobe this area lights (a strobe "
                           "listed in sirens is refused)"),
+    "exit_fault": Choice(["alarm", "fail_to_set"], default="alarm",
+                         doc="a zone still open when the exit time ends: exit fault (CID 374) "
+                             "and alarm, or the area does not set"),
 })
 
 GROUP_SCHEMA = Section({

@@ -268,7 +268,7 @@ class Daemon(Dc09Host):
         if buf:
             if len(buf) > 3 * FEED_SLICE:      # a burst: a slice per loop turn, in order
                 self._feed_rest, buf = buf[3 * FEED_SLICE:], buf[:3 * FEED_SLICE]
-            self._apply(self.engine.feed_many(buf))
+            self._apply(self.engine.feed_many(buf, time.monotonic_ns()))
         for ev in self.sink.drain_events():
             self._on_driver_event(ev)
         if self._feed_rest is None:            # no older sample still waiting: time moves
@@ -540,6 +540,9 @@ class Daemon(Dc09Host):
             self.loop.create_task(self._credential(ev))
         elif ev.get("type") == "notice":
             log.info("%s %s: %s", ev.get("driver", "?"), ev.get("device", ""), ev.get("text"))
+            if ev.get("cid"):  # e.g. 626: the sample buffer refused a badly stamped sample
+                self.report("trouble", int(ev["cid"]), 1,
+                            f"{ev.get('device', '')}: {ev.get('text', '')}", user="system")
             text = str(ev.get("text", ""))
             if "online" in text and "offline" not in text and ev.get("driver") in self.drivers:
                 # a module or reader is back: its coils/LEDs/strikes get what they should show

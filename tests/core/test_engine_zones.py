@@ -29,8 +29,8 @@ def test_panic_cannot_be_bypassed_or_disarmed(mk):
     r = mk(ALL)
     ds = r.cmd(1, "bypass", zone="Reception", user="console:u")
     assert r.kinds(ds) == ["refused"] and "cannot be bypassed" in ds[0].text
-    r.feed(2, 1, 1)
     r.arm(3)
+    r.feed(1100, 1, 1)
     r.cmd(2000, "disarm", area="Main", user="u")
     snap = r.e.snapshot()
     assert snap["incidents"][0]["zones"] == ["Reception"]
