@@ -68,6 +68,8 @@ K_DELAY = cython.declare(cython.int, 0)
 K_BELL = cython.declare(cython.int, 1)
 K_FALLBACK = cython.declare(cython.int, 2)
 K_TEST = cython.declare(cython.int, 3)
+K_WALK = cython.declare(cython.int, 4)
+NK = cython.declare(cython.int, 5)      # timers per area
 # output roles in an area (site.out_members)
 ROLE_SIREN = cython.declare(cython.int, 0)
 ROLE_STROBE = cython.declare(cython.int, 1)
@@ -185,6 +187,7 @@ class Engine:
     _adrill: object
     _awalk: object
     _awalked: object   # zone names tripped since walk test start
+    _awscope: object   # zone numbers the running walk test covers
     _asiren: object    # sirens wanted by an alarm / fallback
     _astrobe: object   # strobes wanted (until reset)
     _atest: object     # siren test running
@@ -193,6 +196,9 @@ class Engine:
     _ainc: object      # open Incident or None
     _anoconf: object   # per area: confirmation disabled for this entry (BS 8243)
     _aexiterr: object  # per area: the running entry delay is an exit error
+    _abells: object    # per area: siren soundings in this armed period
+    _abell_used: object  # per area: ns of siren sounding in this armed period
+    _abell_t0: object  # per area: when the current sounding started
     _outs: object      # output name -> on
     _ghist: object     # per group: {zone: time of its last alarm}
     _sab: object       # {zone: time it went offline} inside the sabotage window
@@ -205,7 +211,7 @@ class Engine:
         self._nz = nz
         self._na = na
         self._np = s.n_points
-        self._nt = 3 * nz + 4 * na
+        self._nt = 4 * nz + NK * na
         ptz = array("i", [-1]) * max(s.n_points, 1)
         for z in range(nz):
             ptz[s.z_point[z]] = z
@@ -257,6 +263,7 @@ class Engine:
         self._adrill = [False] * na
         self._awalk = [False] * na
         self._awalked = [[] for _ in range(na)]
+        self._awscope = [[] for _ in range(na)]
         self._asiren = [False] * na
         self._astrobe = [False] * na
         self._atest = [False] * na
@@ -265,6 +272,9 @@ class Engine:
         self._ainc = [None] * na
         self._anoconf = [False] * na
         self._aexiterr = [False] * na
+        self._abells = [0] * na
+        self._abell_used = [0] * na
+        self._abell_t0 = [0] * na
         self._outs = {name: False for name in s.output_names}
         self._ghist = [{} for _ in s.group_names]
         self._sab = {}
@@ -538,7 +548,7 @@ class Engine:
                 self._set_timer(2 * self._nz + z, t + s.z_watch_ns[z])
 
     def _ti(self, a, k):
-        return 3 * self._nz + 4 * a + k
+        return 4 * self._nz + NK * a + k
 
     def _fire(self, i):
         nz = self._nz
@@ -551,10 +561,12 @@ class Engine:
             self._grace_expired(i - nz)
         elif i < 3 * nz:
             self._watch_expired(i - 2 * nz)
+        elif i < 4 * nz:
+            self._sabotage_count(i - 3 * nz)
         else:
-            j = i - 3 * nz
-            a = j // 4
-            k = j % 4
+            j = i - 4 * nz
+            a = j // NK
+            k = j % NK
             if k == K_DELAY:
                 self._delay_expired(a)
             elif k == K_BELL:
@@ -562,6 +574,8 @@ class Engine:
                 self._outputs(a)
             elif k == K_FALLBACK:
                 self._fallback_expired(a)
+            elif k == K_WALK:
+                self._walktest_timeout(a)
             else:
                 self._atest[a] = False
                 self._outputs(a)
@@ -643,6 +657,7 @@ class Engine:
                    text=f"'{name}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}")
         if old == OFFLINE:
             self._dl[self._nz + z] = INF
+            self._dl[3 * self._nz + z] = INF
         cid = self._zalarm[z]
         if cid:
             self._zalarm[z] = 0
@@ -654,12 +669,20 @@ class Engine:
             self._ztrouble[z] = 0
             text = f"'{name}' back online" if cid == codes.SUPERVISION else f"'{name}' trouble cleared"
             self._emit("trouble_restore", a, z, cid, 3, True, text)
+        if new == NORMAL and self._bypass[z] == "forced":
+            # a forced set inhibits an open zone only until it closes (EN 50131-1)
+            self._bypass[z] = ""
+            self._emit("bypass", a, z, codes.BYPASS, 3, True,
+                       f"'{name}' closed: forced bypass ended, the zone is armed")
         if (s.z_type[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
                 and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
                 and self._astate[a] != DISARMED):
             self._by_keyswitch(a, False)
         if new == ACTIVE:
             self._activate(z)
+        elif (new == TAMPER or new == FAULT) and self._walking(z) and s.z_type[z] > T_DURESS:
+            # a walk test trips tamper switches and loops on purpose: 607, no incident
+            self._walk_trip(a, z, f"loop {STATE_NAMES[new]}")
         elif new == TAMPER:
             hold = s.z_type[z] <= T_DURESS or s.z_silent[z] == 1
             self._alarm(a, z, codes.LOOP_TAMPER, hold or self._astate[a] == DISARMED,
@@ -672,6 +695,29 @@ class Engine:
         elif new == OFFLINE:
             self._went_offline(z)
 
+    def _walking(self, z):
+        """Zone z is in the scope of its area's running walk test."""
+        a = self._site.z_area[z]
+        return self._awalk[a] and z in self._awscope[a]
+
+    def _walk_trip(self, a, z, what):
+        name = self._site.zone_names[z]
+        if name not in self._awalked[a]:
+            self._awalked[a].append(name)
+        self._emit("walktest", a, z, codes.WALK_TEST, 1, True, f"Walk test: '{name}' {what}")
+
+    def walktest_scope(self, area) -> list:
+        """The zones a walk test of this area covers (the one definition the console and
+        the report use): every zone of the area not bypassed when it starts (while one runs:
+        the zones it started with)."""
+        a = self._site.area_index[area]
+        return [self._site.zone_names[z] for z in self._scope_of(a)]
+
+    def _scope_of(self, a):
+        if self._awalk[a]:
+            return list(self._awscope[a])
+        return [z for z in self._site.a_zones[a] if not self._bypass[z]]
+
     def _short(self, z):
         """GB 50394: a shorted loop alarms whether set or not. A 24 h zone (hold-up, tamper)
         alarms as its type; an intruder zone alarms at once when its area's state makes it
@@ -681,7 +727,7 @@ class Engine:
         a = s.z_area[z]
         if ty > T_INTERIOR:
             return                      # technical, keyswitch: the trouble says it
-        if self._awalk[a] and ty > T_DURESS:
+        if self._walking(z) and ty > T_DURESS:
             return
         if ty <= T_TAMPER:
             self._zone_alarm(z, WHY_SHORT)
@@ -693,18 +739,16 @@ class Engine:
         ty = s.z_type[z]
         a = s.z_area[z]
         name = s.zone_names[z]
+        if self._walking(z):
+            self._walk_trip(a, z, "tripped")
+            if ty != T_PANIC and ty != T_DURESS:
+                return      # a real hold-up is never suppressed by a walk test
         if ty == T_TECHNICAL:
             if not self._bypass[z]:
                 cid = s.z_cid[z] or codes.TECHNICAL
                 self._ztrouble[z] = cid
                 self._emit("trouble", a, z, cid, 1, True, ALARM_TEXT[ty].format(name))
             return
-        if self._awalk[a]:
-            if name not in self._awalked[a]:
-                self._awalked[a].append(name)
-            self._emit("walktest", a, z, codes.WALK_TEST, 1, True, f"Walk test: '{name}' tripped")
-            if ty != T_PANIC and ty != T_DURESS:
-                return      # a real hold-up is never suppressed by a walk test
         if self._bypass[z]:
             return
         if ty == T_KEYSWITCH:
@@ -767,7 +811,16 @@ class Engine:
             self._set_timer(self._nz + z, self._now + s.z_grace_ns[z])
         if s.sab_count > 0 and self._seen[z]:
             # Only a zone that was online since start can *go* offline: a device still
-            # silent at boot is a supervision trouble after its grace, not sabotage.
+            # silent at boot is a supervision trouble after its grace, not sabotage. A
+            # dropout shorter than sabotage.grace_s does not count either.
+            if s.sab_grace_ns > 0:
+                self._set_timer(3 * self._nz + z, self._now + s.sab_grace_ns)
+            else:
+                self._sabotage_count(z)
+
+    def _sabotage_count(self, z):
+        s = self._site
+        if self._lst[z] == OFFLINE:
             now = self._now
             sab = self._sab
             for k in [k for k, t in sab.items() if now - t > s.sab_window_ns]:
@@ -822,16 +875,17 @@ class Engine:
             if condition:
                 self._zalarm[z] = cid
                 self._zinc[z] = inc.id
-        if holdup:
-            inc.holdup = True
-        # A duress alarm never sounds on site, not even as a fallback: the person who used the
-        # duress code may be under threat. Only the platform hears of it.
+        # A duress alarm changes nothing the site sees (EN 50131-3): no siren, not even as a
+        # fallback, no area state, no prevention of setting, a disarm like any other. The
+        # person who used the duress code may be under threat. Only the platform hears of it.
         covert = cid == codes.DURESS
+        if holdup and not covert:
+            inc.holdup = True
         if silent and not covert:
             inc.has_silent = True
         self._n_alarms += 1
         self._emit("alarm", a, z, cid, 1, True, text, inc=True, silent=silent)
-        if self._amode[a] != M_OFF and self._astate[a] != ALARM:
+        if self._amode[a] != M_OFF and self._astate[a] != ALARM and not covert:
             self._dl[self._ti(a, K_DELAY)] = INF
             self._aentry[a] = -1
             self._astate[a] = ALARM
@@ -842,7 +896,7 @@ class Engine:
             self._verify(z)
             ty = s.z_type[z]
             limit = s.a_swinger[a]
-            if T_PERIMETER <= ty <= T_INTERIOR and limit > 0 and self._amode[a] != M_OFF:
+            if T_TAMPER <= ty <= T_INTERIOR and limit > 0 and self._amode[a] != M_OFF:
                 self._zswing[z] += 1
                 if self._zswing[z] >= limit and not self._bypass[z]:
                     self._set_bypass(z, "swinger", f"swinger shutdown after {self._zswing[z]} trips")
@@ -950,10 +1004,21 @@ class Engine:
     # ------------------------------------------------------------------ outputs
 
     def _sound(self, a, by_fallback):
+        s = self._site
         if not self._asiren[a]:
+            bell = s.a_bell_ns[a]
+            cap = s.a_bell_max_ns[a]
+            if self._abells[a] > s.a_bell_rearms[a] or (cap > 0 and self._abell_used[a] >= cap):
+                # re-sounds are capped per armed period: the strobe says it, the siren is done
+                self._astrobe[a] = True
+                self._outputs(a)
+                return
+            if cap > 0 and (bell <= 0 or cap - self._abell_used[a] < bell):
+                bell = cap - self._abell_used[a]
             self._asiren[a] = True
             self._afb[a] = by_fallback
-            bell = self._site.a_bell_ns[a]
+            self._abells[a] += 1
+            self._abell_t0[a] = self._now
             if bell > 0:
                 self._set_timer(self._ti(a, K_BELL), self._now + bell)
         elif not by_fallback:
@@ -962,6 +1027,8 @@ class Engine:
         self._outputs(a)
 
     def _siren_off(self, a):
+        if self._asiren[a]:
+            self._abell_used[a] += self._now - self._abell_t0[a]
         self._asiren[a] = False
         self._afb[a] = False
         self._dl[self._ti(a, K_BELL)] = INF
@@ -1129,6 +1196,13 @@ class Engine:
                 self._ghist[g].pop(z, None)
         self._anoconf[a] = False
         self._aexiterr[a] = False
+        self._bell_period(a)
+
+    def _bell_period(self, a):
+        """The bell re-arm count and the sounding budget start again (arm, disarm)."""
+        self._abells[a] = 1 if self._asiren[a] else 0
+        self._abell_used[a] = 0
+        self._abell_t0[a] = self._now
 
     def _close_incident(self, a, inc):
         s = self._site
@@ -1221,6 +1295,7 @@ class Engine:
         if self._asiren[a] and not (inc is not None and inc.holdup):
             self._siren_off(a)
             self._outputs(a)
+        self._bell_period(a)
 
     def _clear_bypasses(self, a):
         s = self._site
@@ -1317,23 +1392,36 @@ class Engine:
             elif self._astate[a] != DISARMED:
                 self._refuse(a, -1, f"walk test needs '{an}' disarmed")
             else:
+                self._awscope[a] = self._scope_of(a)
                 self._awalk[a] = True
                 self._awalked[a] = []
+                if s.walktest_timeout_ns > 0:
+                    self._set_timer(self._ti(a, K_WALK), self._now + s.walktest_timeout_ns)
                 self._emit("walktest", a, -1, codes.WALK_TEST, 1, True,
                            f"Walk test started in '{an}' by {self._user}")
             return
         if not self._awalk[a]:
             self._refuse(a, -1, f"no walk test running in '{an}'")
             return
-        self._awalk[a] = False
+        self._walktest_end(a, "")
+
+    def _walktest_timeout(self, a):
+        if self._awalk[a]:
+            self._walktest_end(a, f" after {self._site.walktest_timeout_ns // S} s (timeout)")
+
+    def _walktest_end(self, a, why):
+        an = self._site.area_names[a]
         missing = self._untripped(a)
+        self._awalk[a] = False
+        self._awscope[a] = []
+        self._dl[self._ti(a, K_WALK)] = INF
         self._emit("walktest", a, -1, codes.WALK_TEST, 3, True,
-                   f"Walk test ended in '{an}'; not tripped: {', '.join(missing) or 'none'}")
+                   f"Walk test ended in '{an}'{why}; not tripped: {', '.join(missing) or 'none'}")
 
     def _untripped(self, a):
         s = self._site
-        return [s.zone_names[z] for z in s.a_zones[a]
-                if s.z_type[z] != T_TECHNICAL and s.zone_names[z] not in self._awalked[a]]
+        return [s.zone_names[z] for z in self._scope_of(a)
+                if s.zone_names[z] not in self._awalked[a]]
 
     def _siren_test(self, areas, arg):
         if not isinstance(arg, int) or isinstance(arg, bool) or not 0 < arg <= MAX_TEST_S:
@@ -1385,15 +1473,20 @@ class Engine:
                 "armed_by": self._aby[a], "drill": self._adrill[a], "walktest": self._awalk[a],
                 "walktest_tripped": list(self._awalked[a]),
                 "walktest_untripped": self._untripped(a) if self._awalk[a] else [],
+                "walktest_scope": [s.zone_names[k] for k in self._scope_of(a)],
                 "siren": self._asiren[a], "strobe": self._astrobe[a],
                 "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
                 "entry_zone": s.zone_names[z] if z >= 0 else "",
                 "confirmation_disabled": self._anoconf[a], "exit_error": self._aexiterr[a],
+                "bell_soundings": self._abells[a],
+                "bell_sounded_ns": self._abell_used[a] + (
+                    self._now - self._abell_t0[a] if self._asiren[a] else 0),
                 "incident": inc.id if inc is not None else 0,
                 "timers": {"delay": self._remaining(self._ti(a, K_DELAY)),
                            "bell": self._remaining(self._ti(a, K_BELL)),
                            "fallback": self._remaining(self._ti(a, K_FALLBACK)),
-                           "siren_test": self._remaining(self._ti(a, K_TEST))},
+                           "siren_test": self._remaining(self._ti(a, K_TEST)),
+                           "walktest": self._remaining(self._ti(a, K_WALK))},
             }
         return {
             "version": SNAPSHOT_VERSION, "build": BUILD, "controller": s.controller,
@@ -1464,12 +1557,24 @@ class Engine:
             self._adrill[a] = bool(ad.get("drill", False))
             self._awalk[a] = bool(ad.get("walktest", False))
             self._awalked[a] = [n for n in ad.get("walktest_tripped", []) if n in s.zone_index]
+            if self._awalk[a]:
+                scope = ad.get("walktest_scope")
+                self._awscope[a] = ([s.zone_index[n] for n in scope if n in s.zone_index]
+                                    if scope is not None else list(s.a_zones[a]))
+                rem = timers.get("walktest") if isinstance(timers := ad.get("timers", {}), dict) else None
+                if rem is not None:
+                    self._set_timer(self._ti(a, K_WALK), t + int(rem))
+                elif s.walktest_timeout_ns > 0:
+                    self._set_timer(self._ti(a, K_WALK), t + s.walktest_timeout_ns)
             self._asiren[a] = bool(ad.get("siren", False))
             self._astrobe[a] = bool(ad.get("strobe", False))
             self._afb[a] = bool(ad.get("siren_by_fallback", False))
             self._aentry[a] = s.zone_index.get(ad.get("entry_zone", ""), -1)
             self._anoconf[a] = bool(ad.get("confirmation_disabled", False))
             self._aexiterr[a] = bool(ad.get("exit_error", False))
+            self._abells[a] = int(ad.get("bell_soundings", 0))
+            self._abell_used[a] = int(ad.get("bell_sounded_ns", 0))
+            self._abell_t0[a] = t
             timers = ad.get("timers", {})
             st = self._astate[a]
             if st == EXIT or (st == ENTRY and self._aentry[a] >= 0):

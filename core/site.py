@@ -18,9 +18,14 @@ MS = 1_000_000
 # The time window of a sample around the engine's clock (the caller's now_ns when given).
 SAMPLE_DEFAULTS = {"max_ahead_s": 86400, "max_behind_s": 600}
 AREA_DEFAULTS = {"entry_delay_s": 30, "exit_delay_s": 30, "bell_cutoff_s": 900,
-                 "fallback_s": 60, "swinger_limit": 0}
+                 "fallback_s": 60, "swinger_limit": 0, "bell_rearms": 3, "bell_max_s": 1200,
+                 "abort_window_s": 30, "recent_closing_s": 120}
+SMALL_AREA_KEYS = ("swinger_limit", "bell_rearms")
+EXIT_MODES = ("timed", "final_door")       # BS 8243: exit ended by closing the final door
+HOLDUP_FALLBACKS = ("siren", "strobe", "buzzer", "none")
+WALKTEST_TIMEOUT_S = 1800
 ZONE_DEFAULTS = {"invert": False, "silent": None, "groups": (), "offline_grace_s": 60,
-                 "offline_alarm": False, "watch_days": 0, "cid": None, "momentary": False}
+                 "offline_alarm": None, "watch_days": 0, "cid": None, "momentary": False}
 
 
 def _int(value, key, lo=0, hi=MAX_SECONDS):
@@ -28,6 +33,12 @@ def _int(value, key, lo=0, hi=MAX_SECONDS):
         raise SiteError(f"{key}: expected an integer, got {value!r}")
     if not lo <= value <= hi:
         raise SiteError(f"{key}: {value} is outside {lo}..{hi}")
+    return value
+
+
+def _choice(value, choices, key):
+    if value not in choices:
+        raise SiteError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -65,6 +76,9 @@ class Site:
         sab = _mapping(site, "sabotage")
         self.sab_count = _int(sab.get("count", 0), "sabotage.count", 0, 10_000)
         self.sab_window_ns = _int(sab.get("window_s", 60), "sabotage.window_s") * S
+        self.sab_grace_ns = _int(sab.get("grace_s", 5), "sabotage.grace_s", 0, 3600) * S
+        self.walktest_timeout_ns = _int(site.get("walktest_timeout_s", WALKTEST_TIMEOUT_S),
+                                        "walktest_timeout_s", 0) * S
         clock = _mapping(site, "samples")
         for k in clock:
             if k not in SAMPLE_DEFAULTS:
@@ -108,11 +122,14 @@ class Site:
         self.a_swinger, self.a_sirens, self.a_strobes, self.a_zones = [], [], [], []
         self.a_buzzers = []
         self.a_fail_to_set = []
+        self.a_bell_rearms, self.a_bell_max_ns, self.a_abort_ns, self.a_recent_ns = [], [], [], []
+        self.a_final_door, self.a_holdup_fb = [], []
         for name, spec in _mapping(site, "areas").items():
             key = f"areas.{name}"
             if not isinstance(spec, dict):
                 raise SiteError(f"{key}: expected a table")
-            val = {k: _int(spec.get(k, d), f"{key}.{k}", 0, 10_000 if k == "swinger_limit" else MAX_SECONDS)
+            val = {k: _int(spec.get(k, d), f"{key}.{k}", 0,
+                           10_000 if k in SMALL_AREA_KEYS else MAX_SECONDS)
                    for k, d in AREA_DEFAULTS.items()}
             self.area_index[name] = len(self.area_names)
             self.area_names.append(name)
@@ -126,6 +143,14 @@ class Site:
                 raise SiteError(f"{key}.exit_fault: expected one of {', '.join(EXIT_FAULTS)}, "
                                 f"got {exit_fault!r}")
             self.a_fail_to_set.append(exit_fault == "fail_to_set")
+            self.a_bell_rearms.append(val["bell_rearms"])
+            self.a_bell_max_ns.append(val["bell_max_s"] * S)
+            self.a_abort_ns.append(val["abort_window_s"] * S)
+            self.a_recent_ns.append(val["recent_closing_s"] * S)
+            self.a_final_door.append(_choice(spec.get("exit_mode", "timed"), EXIT_MODES,
+                                             key + ".exit_mode") == "final_door")
+            self.a_holdup_fb.append(HOLDUP_FALLBACKS.index(_choice(
+                spec.get("holdup_fallback", "siren"), HOLDUP_FALLBACKS, key + ".holdup_fallback")))
             for field, kinds in (("sirens", self.a_sirens), ("strobes", self.a_strobes),
                                  ("buzzers", self.a_buzzers)):
                 names = spec.get(field, [])
@@ -222,7 +247,10 @@ class Site:
             self.z_silent.append(-1 if silent is None else int(silent))
             self.z_groups.append(list(dict.fromkeys(self.group_index[g] for g in groups)))
             self.z_grace_ns.append(_int(opt["offline_grace_s"], key + ".offline_grace_s") * S)
-            self.z_offline_alarm.append(_bool(opt["offline_alarm"], key + ".offline_alarm"))
+            off = opt["offline_alarm"]
+            if off is None:   # default: an armed intruder zone that goes offline is an alarm
+                off = ztype in ("perimeter", "entry_exit", "interior")
+            self.z_offline_alarm.append(_bool(off, key + ".offline_alarm"))
             self.z_watch_ns.append(_int(opt["watch_days"], key + ".watch_days", 0, MAX_DAYS) * 86400 * S)
             self.z_cid.append(0 if cid is None else cid)
             self.z_momentary.append(_bool(opt["momentary"], key + ".momentary"))

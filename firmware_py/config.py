@@ -120,7 +120,10 @@ ZONE_SCHEMA = Section({
                            doc="seconds a zone may stay offline (device not answering) before "
                                "it counts as unavailable (trouble, or alarm with "
                                "offline_alarm); at most 300 for panic/duress"),
-    "offline_alarm": Bool(default=False, doc="an offline zone past its grace is an alarm"),
+    "offline_alarm": Bool(default=None, doc="an offline zone past its grace is an alarm when "
+                                            "its type counts in the area's state; omit for the "
+                                            "type's default (true for perimeter, entry_exit, "
+                                            "interior: an armed zone that goes offline alarms)"),
     "watch_days": Int(default=0, min=0, max=365,
                       doc="days; an 'inactive sensor' trouble if the zone never trips for this "
                           "long (0 = off)"),
@@ -135,6 +138,9 @@ SABOTAGE_SCHEMA = Section({
     "window_s": Int(default=60, min=1, max=3600,
                     doc="seconds; the time within which `count` zones going offline count "
                         "as one sabotage"),
+    "grace_s": Int(default=5, min=0, max=3600,
+                   doc="seconds; a zone counts towards sabotage once it has been offline this "
+                       "long (a short dropout is not sabotage; 0 = at once)"),
 }, default=dict)
 
 READER_SCHEMA = Section({

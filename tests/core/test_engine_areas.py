@@ -68,8 +68,10 @@ def test_forced_arm_bypasses_each_active_zone_and_reports_it(mk):
         ("Hall PIR", 570, 1, "auto-bypass on forced arm")]
     assert r.one(ds, "area").state == "exit_delay"
     r.adv(100)
-    r.feed(200, 4, 0)
-    assert r.of(r.feed(201, 4, 1), "alarm") == []   # bypassed
+    assert r.of(r.feed(201, 4, 1), "alarm") == []   # still open: bypassed
+    ds = r.feed(202, 4, 0)                            # closed: armed again (forced set)
+    assert r.one(ds, "bypass").q == 3
+    assert r.one(r.feed(203, 4, 1), "alarm").zone == "North A"
 
 
 def test_bypass_and_unbypass(mk):

@@ -103,7 +103,7 @@ def test_offline_alarm_counts_as_a_trigger_after_grace(mk):
 
 
 def test_sabotage_when_enough_zones_go_offline_within_the_window(mk):
-    r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    r = rig(mk, sabotage={"count": 3, "window_s": 10, "grace_s": 0})
     for p in (1, 2, 3):
         r.feed(0.5, p, 0)                        # online at start
     assert r.of(r.feed(1, 1, 4) + r.feed(2, 2, 4), "alarm") == []
@@ -115,7 +115,7 @@ def test_sabotage_when_enough_zones_go_offline_within_the_window(mk):
 def test_zones_offline_since_start_are_not_sabotage(mk):
     # a reader still silent when the controller boots reports its points OFFLINE: that is
     # supervision (147 after the grace), not K zones *going* offline
-    r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    r = rig(mk, sabotage={"count": 3, "window_s": 10, "grace_s": 0})
     ds = r.feed(0.1, 1, 4) + r.feed(0.1, 2, 4) + r.feed(0.1, 3, 4)
     assert r.of(ds, "alarm") == []
     troubles = r.of(r.adv(40), "trouble")
@@ -123,7 +123,7 @@ def test_zones_offline_since_start_are_not_sabotage(mk):
 
 
 def test_no_sabotage_when_zones_go_offline_further_apart(mk):
-    r = rig(mk, sabotage={"count": 3, "window_s": 10})
+    r = rig(mk, sabotage={"count": 3, "window_s": 10, "grace_s": 0})
     for p in (1, 2, 3):
         r.feed(0.5, p, 0)
     ds = r.feed(1, 1, 4) + r.feed(8, 2, 4) + r.feed(15, 3, 4)
@@ -190,3 +190,18 @@ def test_a_reset_incident_no_longer_confirms_a_new_one(mk):
     alarm = r.one(ds, "alarm")
     assert alarm.verified is False and r.of(ds, "verified") == []
     assert r.one(r.feed(30, 4, 1), "verified").cid == 129   # the two in this incident do
+
+
+def test_a_short_dropout_is_not_sabotage(mk):
+    r = rig(mk, sabotage={"count": 3, "window_s": 60, "grace_s": 5})
+    for p in (1, 2, 3):
+        r.feed(0.5, p, 0)
+    ds = []
+    for p in (1, 2, 3):                              # three 1 s dropouts
+        ds += r.feed(p, p, 4) + r.feed(p + 1, p, 0)
+    ds += r.adv(30)
+    assert r.of(ds, "alarm") == []
+    for p in (1, 2, 3):                              # three real losses
+        r.feed(40 + p, p, 4)
+    alarm = r.one(r.adv(49), "alarm")
+    assert alarm.cid == 137 and alarm.t_ns == 48 * 10**9
