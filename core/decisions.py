@@ -12,6 +12,7 @@ FIELDS = (
 KINDS = (
     "zone", "alarm", "restore", "verified", "trouble", "trouble_restore", "area", "bypass",
     "output", "fallback", "silence", "reset", "ack", "walktest", "drill", "refused", "test",
+    "cancel", "recent_closing",
 )
 
 

@@ -53,6 +53,10 @@ T_ENTRY = cython.declare(cython.int, 4)
 T_INTERIOR = cython.declare(cython.int, 5)
 T_TECHNICAL = cython.declare(cython.int, 6)
 T_KEYSWITCH = cython.declare(cython.int, 7)
+T_FIRE = cython.declare(cython.int, 8)        # 24 h, audible, own cadence (output state "fire")
+T_MEDICAL = cython.declare(cython.int, 9)     # 24 h, silent
+T_AUDIBLE24 = cython.declare(cython.int, 10)  # 24 h, audible
+T_TECH24 = cython.declare(cython.int, 11)     # 24 h technical alarm, its own code
 # area states and arming modes
 DISARMED = cython.declare(cython.int, 0)
 EXIT = cython.declare(cython.int, 1)
@@ -79,6 +83,13 @@ FB_NONE = cython.declare(cython.int, 0)
 FB_PENDING = cython.declare(cython.int, 1)
 FB_FIRED = cython.declare(cython.int, 2)
 FB_CANCELLED = cython.declare(cython.int, 3)
+# the local signal of a silent hold-up's fallback (site.HOLDUP_FALLBACKS order)
+FBP_SIREN = cython.declare(cython.int, 0)
+FBP_STROBE = cython.declare(cython.int, 1)
+FBP_BUZZER = cython.declare(cython.int, 2)
+FBP_NONE = cython.declare(cython.int, 3)
+FALLBACK_POLICY_TEXT = ("sounded locally", "shown on the strobes only",
+                        "sounded on the guard-room buzzers only", "not signalled locally (policy)")
 # why a zone counts as triggered
 WHY_ACTIVE = cython.declare(cython.int, 0)
 WHY_OFFLINE = cython.declare(cython.int, 1)
@@ -92,7 +103,8 @@ AREA_STATE_NAMES = ("disarmed", "exit_delay", "armed_away", "armed_stay", "entry
 MODE_NAMES = ("", "away", "stay")
 FALLBACK_NAMES = ("none", "pending", "fired", "cancelled")
 TYPE_CID = (codes.PANIC, codes.DURESS, codes.SENSOR_TAMPER, codes.PERIMETER, codes.ENTRY_EXIT,
-            codes.INTERIOR, codes.TECHNICAL, 0)
+            codes.INTERIOR, codes.TECHNICAL, 0, codes.FIRE, codes.MEDICAL, codes.AUDIBLE_24H,
+            codes.NON_BURGLARY_24H)
 ALARM_TEXT = (
     "Panic button '{}' pressed",
     "Duress alarm from '{}'",
@@ -102,6 +114,10 @@ ALARM_TEXT = (
     "Interior detector '{}' triggered",
     "Technical zone '{}' in trouble",
     "Keyswitch '{}' turned",
+    "Fire alarm from '{}'",
+    "Medical alarm from '{}'",
+    "24 h zone '{}' triggered",
+    "24 h technical alarm from '{}'",
 )
 COMMANDS = ("arm_away", "arm_stay", "disarm", "bypass", "unbypass", "reset", "silence",
             "drill_start", "drill_stop", "walktest_start", "walktest_stop", "siren_test",
@@ -113,7 +129,7 @@ class Incident:
     """One open incident of an area: every zone that alarms until reset."""
 
     __slots__ = ("id", "area", "zones", "silent", "has_silent", "verified", "acked", "holdup",
-                 "fallback", "drill")
+                 "fallback", "drill", "fire")
 
     def __init__(self, ident, area, drill):
         self.id = ident
@@ -126,12 +142,14 @@ class Incident:
         self.holdup = False      # a panic or duress alarm is part of it
         self.fallback = 0        # FB_* state
         self.drill = drill
+        self.fire = False        # a fire alarm is part of it: sirens use the fire cadence
 
     def as_dict(self, area_name):
         return {"id": self.id, "area": area_name, "zones": list(self.zones),
                 "silent": self.silent, "has_silent": self.has_silent,
                 "verified": self.verified, "acked": self.acked, "holdup": self.holdup,
-                "fallback": FALLBACK_NAMES[self.fallback], "drill": self.drill}
+                "fallback": FALLBACK_NAMES[self.fallback], "drill": self.drill,
+                "fire": self.fire}
 
 
 @cython.final
@@ -177,6 +195,7 @@ class Engine:
     _latched: object   # per zone: hold-up latched until reset
     _zalarm: object    # per zone: cid of the alarm its current condition raised (0 none)
     _zinc: object      # per zone: incident id of that alarm
+    _zdefer: object    # per zone: hold-up alarm code whose restore waits for the reset
     _ztrouble: object  # per zone: cid of the trouble its current condition raised (0 none)
     _zwatch: object    # per zone: sensor-watch trouble raised
     _zswing: object    # per zone: alarms in this armed period (swinger shutdown)
@@ -199,6 +218,10 @@ class Engine:
     _abells: object    # per area: siren soundings in this armed period
     _abell_used: object  # per area: ns of siren sounding in this armed period
     _abell_t0: object  # per area: when the current sounding started
+    _aarmed_t: object  # per area: when the exit time ended (-1: not armed)
+    _aintr_t: object   # per area: first intruder alarm of this armed period (-1: none)
+    _arecent: object   # per area: recent closing (459) reported in this armed period
+    _abuzz: object     # per area: buzzers on by a hold-up fallback (policy "buzzer")
     _outs: object      # output name -> on
     _ghist: object     # per group: {zone: time of its last alarm}
     _sab: object       # {zone: time it went offline} inside the sabotage window
@@ -253,6 +276,7 @@ class Engine:
         self._latched = [False] * nz
         self._zalarm = [0] * nz
         self._zinc = [0] * nz
+        self._zdefer = [0] * nz
         self._ztrouble = [0] * nz
         self._zwatch = [False] * nz
         self._zswing = [0] * nz
@@ -275,6 +299,10 @@ class Engine:
         self._abells = [0] * na
         self._abell_used = [0] * na
         self._abell_t0 = [0] * na
+        self._aarmed_t = [-1] * na
+        self._aintr_t = [-1] * na
+        self._arecent = [False] * na
+        self._abuzz = [False] * na
         self._outs = {name: False for name in s.output_names}
         self._ghist = [{} for _ in s.group_names]
         self._sab = {}
@@ -491,6 +519,9 @@ class Engine:
             if self._asiren[a] and self._afb[a]:
                 self._siren_off(a)
                 self._outputs(a)
+            if self._abuzz[a]:
+                self._abuzz[a] = False
+                self._outputs(a)
         self._user = ""
         return out
 
@@ -661,9 +692,14 @@ class Engine:
         cid = self._zalarm[z]
         if cid:
             self._zalarm[z] = 0
-            self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal",
-                       incident=self._zinc[z])
-            self._zinc[z] = 0
+            if (s.z_type[z] <= T_DURESS and self._latched[z] and cid != codes.LOOP_TAMPER
+                    and self._ainc[a] is not None and self._ainc[a].id == self._zinc[z]):
+                # a hold-up's restore (3120) is reported at reset, not at button release
+                self._zdefer[z] = cid
+            else:
+                self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal",
+                           incident=self._zinc[z])
+                self._zinc[z] = 0
         cid = self._ztrouble[z]
         if cid:
             self._ztrouble[z] = 0
@@ -674,6 +710,10 @@ class Engine:
             self._bypass[z] = ""
             self._emit("bypass", a, z, codes.BYPASS, 3, True,
                        f"'{name}' closed: forced bypass ended, the zone is armed")
+        if (s.z_type[z] == T_ENTRY and old == ACTIVE and new == NORMAL
+                and self._astate[a] == EXIT and s.a_final_door[a] and not self._awalk[a]):
+            self._dl[self._ti(a, K_DELAY)] = INF   # BS 8243: closing the final door sets
+            self._exit_ended(a)
         if (s.z_type[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
                 and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
                 and self._astate[a] != DISARMED):
@@ -725,11 +765,11 @@ class Engine:
         s = self._site
         ty = s.z_type[z]
         a = s.z_area[z]
-        if ty > T_INTERIOR:
+        if ty == T_TECHNICAL or ty == T_KEYSWITCH:
             return                      # technical, keyswitch: the trouble says it
         if self._walking(z) and ty > T_DURESS:
             return
-        if ty <= T_TAMPER:
+        if ty <= T_TAMPER or ty >= T_FIRE:
             self._zone_alarm(z, WHY_SHORT)
         elif not self._bypass[z]:
             self._trigger(z, WHY_SHORT)
@@ -766,7 +806,7 @@ class Engine:
         ty = s.z_type[z]
         a = s.z_area[z]
         st = self._astate[a]
-        if ty <= T_TAMPER:
+        if ty <= T_TAMPER or ty >= T_FIRE:      # 24 h zones
             self._zone_alarm(z, offline)
         elif ty == T_PERIMETER:
             if st == AWAY or st == STAY or st == ENTRY or st == ALARM:
@@ -785,7 +825,7 @@ class Engine:
         if s.z_silent[z] >= 0:
             return s.z_silent[z] == 1
         ty = s.z_type[z]
-        if ty == T_PANIC or ty == T_DURESS:
+        if ty == T_PANIC or ty == T_DURESS or ty == T_MEDICAL or ty == T_TECH24:
             return True
         if ty == T_TAMPER:
             return self._astate[s.z_area[z]] == DISARMED
@@ -845,7 +885,7 @@ class Engine:
                    f"'{name}' offline for more than {s.z_grace_ns[z] // S} s")
         if s.z_offline_alarm[z] and not self._bypass[z]:
             if not self._awalk[a] or s.z_type[z] <= T_DURESS:
-                if s.z_type[z] < T_TECHNICAL:
+                if s.z_type[z] != T_TECHNICAL and s.z_type[z] != T_KEYSWITCH:
                     self._trigger(z, WHY_OFFLINE)
 
     def _watch_expired(self, z):
@@ -881,10 +921,23 @@ class Engine:
         covert = cid == codes.DURESS
         if holdup and not covert:
             inc.holdup = True
+        if z >= 0 and s.z_type[z] == T_FIRE:
+            inc.fire = True
         if silent and not covert:
             inc.has_silent = True
         self._n_alarms += 1
         self._emit("alarm", a, z, cid, 1, True, text, inc=True, silent=silent)
+        if (z >= 0 and self._amode[a] != M_OFF and T_PERIMETER <= s.z_type[z] <= T_INTERIOR
+                and cid != codes.LOOP_TAMPER):
+            if self._aintr_t[a] < 0:
+                self._aintr_t[a] = self._now          # starts the abort window
+            t0 = self._aarmed_t[a]
+            if (t0 >= 0 and not self._arecent[a] and s.a_recent_ns[a] > 0
+                    and self._now - t0 <= s.a_recent_ns[a]):
+                self._arecent[a] = True
+                self._emit("recent_closing", a, z, codes.RECENT_CLOSING, 1, True,
+                           f"Alarm {(self._now - t0) // S} s after '{s.area_names[a]}' was set "
+                           f"by {self._aby[a]}", inc=True, user=self._aby[a])
         if self._amode[a] != M_OFF and self._astate[a] != ALARM and not covert:
             self._dl[self._ti(a, K_DELAY)] = INF
             self._aentry[a] = -1
@@ -915,37 +968,63 @@ class Engine:
         """Sequential confirmation: a second distinct zone of a shared group within the
         group's window verifies the incident(s)."""
         s = self._site
+        self._confirm(z, s.z_groups[z], s.z_area[z], s.z_type[z] <= T_DURESS, False)
+
+    def _keypad_confirm(self, a, covert):
+        """A keypad panic/duress counts for hold-up confirmation in every group that holds a
+        hold-up zone of its area (its key in the group history: -1 - area)."""
+        s = self._site
+        groups = []
+        for z in s.a_zones[a]:
+            if s.z_type[z] <= T_DURESS:
+                for g in s.z_groups[z]:
+                    if g not in groups:
+                        groups.append(g)
+        self._confirm(-1 - a, groups, a, True, covert)
+
+    def _key_name(self, k):
+        if k >= 0:
+            return self._site.zone_names[k]
+        return "keypad:" + self._site.area_names[-1 - k]
+
+    def _key_area(self, k):
+        return self._site.z_area[k] if k >= 0 else -1 - k
+
+    def _confirm(self, key, groups, area, hold, covert):
+        s = self._site
         now = self._now
-        if self._anoconf[s.z_area[z]] and s.z_type[z] > T_DURESS:
+        if self._anoconf[area] and not hold:
             return      # BS 8243: after the initial entry door opened, no confirmation
-        for g in s.z_groups[z]:
+        for g in groups:
             hist = self._ghist[g]
             win = s.g_window_ns[g]
             for k in [k for k, t in hist.items() if now - t > win]:
                 del hist[k]
-            partner = -1
+            partner = key
             for k in hist:
-                if k != z:
+                if k != key:
                     partner = k
                     break
-            hist.pop(z, None)
-            hist[z] = now
-            if partner < 0:
+            hist.pop(key, None)
+            hist[key] = now
+            if partner == key:
                 continue
-            hold = s.z_type[z] <= T_DURESS or s.z_type[partner] <= T_DURESS
-            cid = codes.PANIC_VERIFIED if hold else codes.BURGLARY_VERIFIED
-            areas = [s.z_area[z]]
-            if s.z_area[partner] != areas[0]:
-                areas.append(s.z_area[partner])
-            for a in areas:
+            phold = partner < 0 or s.z_type[partner] <= T_DURESS
+            cid = codes.PANIC_VERIFIED if hold or phold else codes.BURGLARY_VERIFIED
+            parea = self._key_area(partner)
+            # each verified decision names a zone of its own area ("" for a keypad)
+            pairs = [(area, key)]
+            if parea != area:
+                pairs.append((parea, partner))
+            for a, k in pairs:
                 inc = self._ainc[a]
                 if inc is None or inc.verified:
                     continue
                 inc.verified = True
-                self._emit("verified", a, z, cid, 1, True,
-                           f"Incident {inc.id} verified: '{s.zone_names[partner]}' then "
-                           f"'{s.zone_names[z]}' ({s.group_names[g]})", inc=True)
-                if s.g_siren[g]:
+                self._emit("verified", a, k if k >= 0 else -1, cid, 1, True,
+                           f"Incident {inc.id} verified: '{self._key_name(partner)}' then "
+                           f"'{self._key_name(key)}' ({s.group_names[g]})", inc=True)
+                if s.g_siren[g] and not covert:
                     inc.silent = False
                     if inc.fallback == FB_PENDING:
                         inc.fallback = FB_CANCELLED
@@ -962,7 +1041,9 @@ class Engine:
         self._anoconf[a] = True   # BS 8243: the entry route cannot confirm this entry
         self._aentry[a] = z
         self._set_timer(self._ti(a, K_DELAY), self._now + s.a_entry_ns[a])
-        self._emit("area", a, z, state="entry_delay",
+        # reported: a platform that hears of an entry and then nothing (neither unset nor
+        # alarm) knows the panel was smashed during the entry delay (crash and smash)
+        self._emit("area", a, z, report=True, state="entry_delay",
                    text=f"Entry delay started by '{s.zone_names[z]}'")
         self._outputs(a)
 
@@ -997,9 +1078,18 @@ class Engine:
         inc = self._ainc[a]
         inc.fallback = FB_FIRED
         self._dl[self._ti(a, K_FALLBACK)] = INF
+        policy = self._site.a_holdup_fb[a] if inc.holdup else FBP_SIREN
+        an = self._site.area_names[a]
         self._emit("fallback", a, -1, cid, 1, True,
-                   f"Silent alarm in '{self._site.area_names[a]}' sounded locally: {why}", inc=True)
-        self._sound(a, True)
+                   f"Silent alarm in '{an}' {FALLBACK_POLICY_TEXT[policy]}: {why}", inc=True)
+        if policy == FBP_SIREN:
+            self._sound(a, True)
+        elif policy == FBP_STROBE:
+            self._astrobe[a] = True
+            self._outputs(a)
+        elif policy == FBP_BUZZER:
+            self._abuzz[a] = True
+            self._outputs(a)
 
     # ------------------------------------------------------------------ outputs
 
@@ -1043,13 +1133,20 @@ class Engine:
                     want = self._asiren[b] or self._atest[b]
                 elif role == ROLE_STROBE:
                     want = self._astrobe[b] or self._atest[b]
-                else:  # buzzer: sounds while the exit or entry delay runs
-                    want = self._astate[b] == EXIT or self._astate[b] == ENTRY
+                else:  # buzzer: sounds while the exit or entry delay runs, or by fallback
+                    want = (self._astate[b] == EXIT or self._astate[b] == ENTRY
+                            or self._abuzz[b])
                 if want:
                     break
             if want != self._outs[name]:
                 self._outs[name] = want
-                self._emit("output", a, -1, output=name, on=want, inc=True,
+                cadence = ""
+                if want and s.output_kinds[name] == "siren":
+                    for b, role in s.out_members[name]:
+                        inc = self._ainc[b]
+                        if role == ROLE_SIREN and self._asiren[b] and inc is not None and inc.fire:
+                            cadence = "fire"      # temporal-3 for drivers that can pulse
+                self._emit("output", a, -1, output=name, on=want, inc=True, state=cadence,
                            text=f"{s.output_kinds[name]} '{name}' {'on' if want else 'off'}")
 
     # ------------------------------------------------------------------ commands
@@ -1108,6 +1205,7 @@ class Engine:
             else:
                 self._alarm(a, -1, codes.PANIC, True,
                             f"Panic key pressed in '{s.area_names[a]}'{who}", True, False, False)
+            self._keypad_confirm(a, name == "duress")
 
     def _by_keyswitch(self, a, arm):
         saved = self._user
@@ -1186,6 +1284,7 @@ class Engine:
         s = self._site
         inc = self._ainc[a]
         if inc is not None:
+            self._deferred_restores(a, inc)
             self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
                        f"Incident {inc.id} in '{s.area_names[a]}' closed: a new armed period "
                        f"starts ({self._user})", inc=True)
@@ -1194,8 +1293,13 @@ class Engine:
             self._zswing[z] = 0
             for g in s.z_groups[z]:
                 self._ghist[g].pop(z, None)
+        for hist in self._ghist:
+            hist.pop(-1 - a, None)
         self._anoconf[a] = False
         self._aexiterr[a] = False
+        self._aarmed_t[a] = -1
+        self._aintr_t[a] = -1
+        self._arecent[a] = False
         self._bell_period(a)
 
     def _bell_period(self, a):
@@ -1203,6 +1307,16 @@ class Engine:
         self._abells[a] = 1 if self._asiren[a] else 0
         self._abell_used[a] = 0
         self._abell_t0[a] = self._now
+
+    def _deferred_restores(self, a, inc):
+        s = self._site
+        for name in inc.zones:
+            z = s.zone_index.get(name, -1)
+            if z >= 0 and self._zdefer[z]:
+                self._emit("restore", a, z, self._zdefer[z], 3, True,
+                           f"'{name}' restored at reset", incident=inc.id)
+                self._zdefer[z] = 0
+                self._zinc[z] = 0
 
     def _close_incident(self, a, inc):
         s = self._site
@@ -1213,9 +1327,13 @@ class Engine:
             self._latched[z] = False
             for g in s.z_groups[z]:      # a closed incident's alarms no longer confirm
                 self._ghist[g].pop(z, None)
+        if inc.holdup:
+            for hist in self._ghist:
+                hist.pop(-1 - a, None)
         self._dl[self._ti(a, K_FALLBACK)] = INF
         self._siren_off(a)
         self._astrobe[a] = False
+        self._abuzz[a] = False
         self._outputs(a)
         self._ainc[a] = None
 
@@ -1262,6 +1380,7 @@ class Engine:
         mode = self._amode[a]
         user = self._aby[a]
         self._astate[a] = AWAY if mode == M_AWAY else STAY
+        self._aarmed_t[a] = self._now
         if user == "keyswitch":
             cid = codes.KEYSWITCH_OPEN_CLOSE
         elif mode == M_STAY:
@@ -1280,6 +1399,20 @@ class Engine:
         if self._astate[a] == DISARMED:
             self._refuse(a, -1, f"'{an}' is already disarmed")
             return
+        inc = self._ainc[a]
+        t0 = self._aintr_t[a]
+        if (inc is not None and t0 >= 0 and s.a_abort_ns[a] > 0
+                and self._now - t0 <= s.a_abort_ns[a]):
+            # SIA CP-01 abort window: an intruder alarm disarmed soon enough is cancelled
+            if inc.fallback == FB_PENDING:
+                inc.fallback = FB_CANCELLED
+                self._dl[self._ti(a, K_FALLBACK)] = INF
+            self._emit("cancel", a, -1, codes.SILENCE_RESET, 1, True,
+                       f"Alarm in '{an}' cancelled: disarmed by {self._user} "
+                       f"{(self._now - t0) // S} s after it (abort window "
+                       f"{s.a_abort_ns[a] // S} s)", inc=True)
+        self._aintr_t[a] = -1
+        self._aarmed_t[a] = -1
         self._dl[self._ti(a, K_DELAY)] = INF
         self._aentry[a] = -1
         self._astate[a] = DISARMED
@@ -1292,7 +1425,7 @@ class Engine:
         self._aexiterr[a] = False
         self._clear_bypasses(a)
         inc = self._ainc[a]
-        if self._asiren[a] and not (inc is not None and inc.holdup):
+        if self._asiren[a] and not (inc is not None and (inc.holdup or inc.fire)):
             self._siren_off(a)
             self._outputs(a)
         self._bell_period(a)
@@ -1347,6 +1480,7 @@ class Engine:
         if active:
             self._refuse(a, -1, f"cannot reset '{an}': still active: {', '.join(active)}")
             return
+        self._deferred_restores(a, inc)
         self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
                    f"Incident {inc.id} in '{an}' reset by {self._user}", inc=True)
         self._close_incident(a, inc)
@@ -1448,6 +1582,8 @@ class Engine:
             "type": s.z_type_name[z], "area": s.area_names[s.z_area[z]],
             "bypassed": self._bypass[z], "latched": self._latched[z],
             "alarm_cid": self._zalarm[z], "alarm_incident": self._zinc[z],
+            "restore_at_reset": self._zdefer[z],
+            "pulses": [self._now - p for p in self._zpulses[z]],
             "trouble_cid": self._ztrouble[z], "watch_trouble": self._zwatch[z],
             "swinger_count": self._zswing[z],
             "timers": {"offline_grace": self._remaining(nz + z),
@@ -1476,9 +1612,13 @@ class Engine:
                 "walktest_scope": [s.zone_names[k] for k in self._scope_of(a)],
                 "siren": self._asiren[a], "strobe": self._astrobe[a],
                 "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
+                "buzzer_by_fallback": self._abuzz[a],
                 "entry_zone": s.zone_names[z] if z >= 0 else "",
                 "confirmation_disabled": self._anoconf[a], "exit_error": self._aexiterr[a],
                 "bell_soundings": self._abells[a],
+                "armed_age": self._now - self._aarmed_t[a] if self._aarmed_t[a] >= 0 else None,
+                "intruder_age": self._now - self._aintr_t[a] if self._aintr_t[a] >= 0 else None,
+                "recent_closing_sent": self._arecent[a],
                 "bell_sounded_ns": self._abell_used[a] + (
                     self._now - self._abell_t0[a] if self._asiren[a] else 0),
                 "incident": inc.id if inc is not None else 0,
@@ -1494,7 +1634,7 @@ class Engine:
             "areas": areas,
             "zones": {s.zone_names[z]: self._zone_dict(z) for z in range(self._nz)},
             "incidents": incidents,
-            "groups": {s.group_names[g]: {s.zone_names[z]: self._now - t for z, t in h.items()}
+            "groups": {s.group_names[g]: {self._key_name(k): self._now - t for k, t in h.items()}
                        for g, h in enumerate(self._ghist)},
             "outputs": dict(self._outs),
             "counters": {"samples": self._n_samples, "glitches": self._n_glitches,
@@ -1528,7 +1668,10 @@ class Engine:
                 continue
             self._lst[z] = STATE_NAMES.index(zd["state"])
             self._acc[z] = STATE_NAMES.index(zd.get("raw", zd["state"]))
-            self._bypass[z] = str(zd.get("bypassed", ""))
+            # a snapshot cannot bypass a hold-up zone
+            self._bypass[z] = "" if s.z_type[z] <= T_DURESS else str(zd.get("bypassed", ""))
+            self._zdefer[z] = int(zd.get("restore_at_reset", 0))
+            self._zpulses[z] = [t - int(age) for age in zd.get("pulses", [])]
             self._latched[z] = bool(zd.get("latched", False))
             self._zalarm[z] = int(zd.get("alarm_cid", 0))
             self._zinc[z] = int(zd.get("alarm_incident", 0))
@@ -1569,12 +1712,18 @@ class Engine:
             self._asiren[a] = bool(ad.get("siren", False))
             self._astrobe[a] = bool(ad.get("strobe", False))
             self._afb[a] = bool(ad.get("siren_by_fallback", False))
+            self._abuzz[a] = bool(ad.get("buzzer_by_fallback", False))
             self._aentry[a] = s.zone_index.get(ad.get("entry_zone", ""), -1)
             self._anoconf[a] = bool(ad.get("confirmation_disabled", False))
             self._aexiterr[a] = bool(ad.get("exit_error", False))
             self._abells[a] = int(ad.get("bell_soundings", 0))
             self._abell_used[a] = int(ad.get("bell_sounded_ns", 0))
             self._abell_t0[a] = t
+            if ad.get("armed_age") is not None:
+                self._aarmed_t[a] = max(t - int(ad["armed_age"]), 0)
+            if ad.get("intruder_age") is not None:
+                self._aintr_t[a] = max(t - int(ad["intruder_age"]), 0)
+            self._arecent[a] = bool(ad.get("recent_closing_sent", False))
             timers = ad.get("timers", {})
             st = self._astate[a]
             if st == EXIT or (st == ENTRY and self._aentry[a] >= 0):
@@ -1599,6 +1748,7 @@ class Engine:
             inc.acked = bool(d.get("acked", False))
             inc.holdup = bool(d.get("holdup", False))
             inc.fallback = FALLBACK_NAMES.index(d.get("fallback", "none"))
+            inc.fire = bool(d.get("fire", False))
             self._ainc[a] = inc
             max_id = max(max_id, inc.id)
         for a in range(self._na):
@@ -1618,9 +1768,10 @@ class Engine:
             if g < 0:
                 continue
             for zname, age in ages.items():
-                z = s.zone_index.get(zname, -1)
-                if z >= 0:
-                    self._ghist[g][z] = t - int(age)
+                if zname in s.zone_index:
+                    self._ghist[g][s.zone_index[zname]] = t - int(age)
+                elif zname.startswith("keypad:") and zname[7:] in s.area_index:
+                    self._ghist[g][-1 - s.area_index[zname[7:]]] = t - int(age)
         counters = snap.get("counters", {})
         self._n_samples = int(counters.get("samples", 0))
         self._n_glitches = int(counters.get("glitches", 0))

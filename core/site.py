@@ -5,7 +5,7 @@ the key. Shared by both engine builds; runs once per Engine.
 from guardroom.core.errors import SiteError
 
 ZONE_TYPES = ("panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
-              "keyswitch")
+              "keyswitch", "fire", "medical", "audible_24h", "technical_24h")
 OUTPUT_KINDS = ("siren", "strobe", "buzzer", "relay")
 EXIT_FAULTS = ("alarm", "fail_to_set")   # a zone open when the exit time ends
 

@@ -17,7 +17,7 @@ from .schema import (Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str
                      Problems)
 
 ZONE_TYPES = ["panic", "duress", "tamper", "perimeter", "entry_exit", "interior", "technical",
-              "keyswitch"]
+              "keyswitch", "fire", "medical", "audible_24h", "technical_24h"]
 
 ENGINE_OUTPUT_KINDS = ("siren", "strobe", "buzzer", "relay")
 
@@ -32,7 +32,8 @@ BUILTIN_PROFILES = {
 }
 DEFAULT_PROFILE = {"panic": "panic", "duress": "panic", "tamper": "contact", "perimeter": "beam",
                    "entry_exit": "contact", "interior": "pir", "technical": "technical",
-                   "keyswitch": "contact"}
+                   "keyswitch": "contact", "fire": "contact", "medical": "panic",
+                   "audible_24h": "contact", "technical_24h": "technical"}
 
 SITE_SCHEMA = Section({
     "name": Name(doc="site name, part of every MQTT topic"),
@@ -41,6 +42,9 @@ SITE_SCHEMA = Section({
     "language": Choice(["en", "zh-CN"], default="en",
                        doc="language of event texts (`text`; the English is kept in "
                            "`text_en`) and the console's start language"),
+    "walktest_timeout_s": Int(default=1800, min=0, max=86400,
+                              doc="seconds; a walk test ends by itself this long after it "
+                                  "started (reported; 0 = never)"),
 })
 
 STORAGE_SCHEMA = Section({
@@ -91,6 +95,30 @@ AREA_SCHEMA = Section({
     "strobes": ListOf(Name(), default=list, unique=True,
                       doc="names of outputs of kind strobe this area lights (a strobe "
                           "listed in sirens is refused)"),
+    "bell_rearms": Int(default=3, min=0, max=14,
+                       doc="times the siren may sound again after its first sounding in one "
+                           "armed period (later audible alarms light the strobes only)"),
+    "bell_max_s": Int(default=1200, min=0, max=15300,
+                      doc="seconds; total siren sounding per armed period (about 20 minutes "
+                          "by local rules; 0 = no total cap)"),
+    "abort_window_s": Int(default=30, min=0, max=255,
+                          doc="seconds; an intruder alarm disarmed within this time after it "
+                              "is followed by a cancel report (CID 406, SIA CP-01; 0 = off)"),
+    "recent_closing_s": Int(default=120, min=0, max=3600,
+                            doc="seconds; an intruder alarm this soon after the area set also "
+                                "sends recent closing (CID 459, once per armed period; 0 = off)"),
+    "exit_mode": Choice(["timed", "final_door"], default="timed",
+                        doc="timed: the exit time sets the area; final_door (BS 8243): closing "
+                            "an entry/exit door during the exit time sets it at once (the exit "
+                            "time still caps it)"),
+    "holdup_fallback": Choice(["siren", "strobe", "buzzer", "none"], default="siren",
+                              doc="local signal when a silent hold-up is not acknowledged by the "
+                                  "platform in fallback_s (or the uplink is down): outdoor "
+                                  "siren + strobe, strobe only, the area's buzzers only, or "
+                                  "none (still reported)"),
+    "buzzers": ListOf(Name(), default=list, unique=True,
+                      doc="names of outputs of kind buzzer: on during the exit and entry delay "
+                          "(and for holdup_fallback = buzzer)"),
     "exit_fault": Choice(["alarm", "fail_to_set"], default="alarm",
                          doc="a zone still open when the exit time ends: exit fault (CID 374) "
                              "and alarm, or the area does not set"),
@@ -349,7 +377,7 @@ def site_problems(cfg: dict, points, outputs: dict[str, str],
     for name, a in areas.items():
         if not isinstance(a, dict):
             continue
-        for key, kind in (("sirens", "siren"), ("strobes", "strobe")):
+        for key, kind in (("sirens", "siren"), ("strobes", "strobe"), ("buzzers", "buzzer")):
             for o in a.get(key) if isinstance(a.get(key), list) else []:
                 if not _s(o):
                     continue
@@ -379,6 +407,7 @@ def site_for_engine(cfg: dict, points, outputs: dict[str, str]) -> dict:
     """The engine's site description: names resolved to point ids, profiles merged."""
     return {
         "controller": cfg["site"]["controller"],
+        "walktest_timeout_s": cfg["site"].get("walktest_timeout_s", 1800),
         "profiles": profiles_of(cfg),
         "areas": {n: dict(a) for n, a in cfg["areas"].items()},
         "groups": {n: dict(g) for n, g in cfg["groups"].items()},

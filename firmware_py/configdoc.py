@@ -26,6 +26,12 @@ ZONE_TYPE_DOC = {
     "technical": "a trouble, never an alarm (mains lost, battery low, a pump); with `cid` its "
                  "own Contact ID code",
     "keyswitch": "arms and disarms its area (held = armed, or momentary: each press toggles)",
+    "fire": "24 h, audible in every state (disarm does not stop it; use silence/reset), "
+            "CID 110; the siren orders carry the fire cadence",
+    "medical": "24 h, silent (the platform calls help), CID 100",
+    "audible_24h": "24 h, audible in every state, CID 123",
+    "technical_24h": "24 h technical *alarm* (flood, gas, freezer), silent unless "
+                     "`silent = false`, CID 150 or the zone's `cid`",
 }
 
 #: when to pick each built-in debounce profile

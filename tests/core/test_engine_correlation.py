@@ -150,7 +150,7 @@ def test_reset_refused_while_a_latched_zone_is_still_active(mk):
     refused = r.one(r.cmd(2, "reset", area="Main"), "refused")
     assert "Counter 1 (active)" in refused.text
     r.feed(3, 4, 0)
-    assert r.kinds(r.cmd(4, "reset", area="Main")) == ["reset"]
+    assert r.kinds(r.cmd(4, "reset", area="Main")) == ["restore", "reset"]  # 3120 at reset
     assert r.e.snapshot()["zones"]["Counter 1"]["latched"] is False
 
 
@@ -176,7 +176,12 @@ def test_zone_snapshot_shows_the_incident_of_its_current_alarm_only(mk):
     assert r.e.state_of_zone("Counter 1")["alarm_cid"] == 120
     r.feed(2, 4, 0)
     zone = r.e.state_of_zone("Counter 1")
-    assert (zone["alarm_incident"], zone["alarm_cid"], zone["latched"]) == (0, 0, True)
+    # released: the hold-up's restore waits for the reset
+    assert (zone["alarm_incident"], zone["alarm_cid"], zone["restore_at_reset"],
+            zone["latched"]) == (1, 0, 120, True)
+    r.cmd(3, "reset", area="Main")
+    zone = r.e.state_of_zone("Counter 1")
+    assert (zone["alarm_incident"], zone["restore_at_reset"], zone["latched"]) == (0, 0, False)
 
 
 def test_a_reset_incident_no_longer_confirms_a_new_one(mk):

@@ -18,11 +18,14 @@ def test_panic_alarms_silently_when_disarmed_and_latches(mk):
     assert alarm.text == "Panic button 'Reception' pressed"
     assert r.outputs(ds) == []
     ds = r.feed(2, 1, 0)
-    restore = r.one(ds, "restore")
-    assert (restore.cid, restore.q, restore.incident) == (120, 3, 1)
+    assert r.of(ds, "restore") == []           # the hold-up's restore (3120) waits for reset
     snap = r.e.snapshot()
     assert snap["zones"]["Reception"]["latched"] is True
     assert snap["incidents"][0]["zones"] == ["Reception"]
+    ds = r.cmd(3, "reset", area="Main", user="guard")
+    restore = r.one(ds, "restore")
+    assert (restore.cid, restore.q, restore.incident, restore.zone) == (120, 3, 1, "Reception")
+    assert r.kinds(ds)[:2] == ["restore", "reset"]
 
 
 def test_panic_cannot_be_bypassed_or_disarmed(mk):
@@ -78,7 +81,7 @@ def test_entry_exit_starts_entry_delay_then_alarms(mk):
     r.arm(1)
     ds = r.feed(2000, 5, 1)
     area = r.one(ds, "area")
-    assert (area.state, area.report, area.zone) == ("entry_delay", False, "Front door")
+    assert (area.state, area.report, area.zone) == ("entry_delay", True, "Front door")  # crash-and-smash
     assert r.of(ds, "alarm") == []
     assert r.e.next_deadline() == 2030 * 10**9
     ds = r.adv(2030)
