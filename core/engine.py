@@ -10,16 +10,19 @@ docs/developer/engine.md.
 
 Layout of the hot state (per zone number ``z``, C arrays in the compiled build):
 ``_acc`` accepted (debounced) value, ``_pend`` pending value or -1, ``_lst`` logical state
-(after pulse counting), and one flat deadline table ``_dl``:
+(after pulse counting), and one flat deadline table ``_dl`` indexed by timer number:
 
     [0, nz)           debounce acceptance of zone z
     [nz, 2nz)         offline grace of zone z
     [2nz, 3nz)        sensor watch of zone z
-    3nz + 4a + k      area a: k=0 entry/exit delay, 1 bell cut-off, 2 fallback, 3 siren test
+    [3nz, 4nz)        sabotage grace of zone z
+    4nz + 5a + k      area a: k=0 entry/exit delay, 1 bell cut-off, 2 fallback, 3 siren test,
+                      4 walk test timeout
 
-``_next`` caches the earliest deadline; it may be stale-early (a cancelled timer), which costs
-one rescan, never a missed timer. A sample costs a few comparisons unless a timer is due or
-the accepted state changes.
+Running timers are also kept in an indexed binary min-heap (``_hk``/``_hi``/``_hpos``):
+starting, moving or stopping a timer is O(log n), the earliest is at the top, and ``_next``
+is always its deadline. A sample costs a few comparisons unless a timer is due or the
+accepted state changes.
 """
 from __future__ import annotations
 
@@ -187,6 +190,10 @@ class Engine:
     _dact: cython.longlong[::1]
     _drest: cython.longlong[::1]
     _dl: cython.longlong[::1]
+    _hk: cython.longlong[::1]
+    _hi: cython.int[::1]
+    _hpos: cython.int[::1]
+    _hn: cython.Py_ssize_t
     # ---- the rest (Python objects) ----
     _site: object
     _out: object
@@ -259,6 +266,10 @@ class Engine:
         self._zclk = array("i", [0]) * n
         self._tlast = array("q", [0]) * n
         self._dl = array("q", [INF]) * max(self._nt, 1)
+        self._hk = array("q", [INF]) * max(self._nt, 1)
+        self._hi = array("i", [0]) * max(self._nt, 1)
+        self._hpos = array("i", [-1]) * max(self._nt, 1)
+        self._hn = 0
         self._now = 0
         self._next = INF
         self._started = False
@@ -352,14 +363,14 @@ class Engine:
         if v == self._acc[z]:
             if self._pend[z] >= 0:      # a glitch ended before its debounce: forget it
                 self._pend[z] = -1
-                self._dl[z] = INF
+                self._set_timer(z, INF)
                 self._n_glitches += 1
             return 0
         if v == self._pend[z]:
             return 0
         if v == OFFLINE:                # the driver already waited: accept at once
             self._pend[z] = -1
-            self._dl[z] = INF
+            self._set_timer(z, INF)
             self._accept(z, v)
             return 0
         if v == NORMAL:
@@ -368,12 +379,116 @@ class Engine:
             d = self._dact[z]
         if d <= 0:
             self._pend[z] = -1
-            self._dl[z] = INF
+            self._set_timer(z, INF)
             self._accept(z, v)
             return 0
         self._pend[z] = v
-        d += t
-        self._dl[z] = d
+        self._set_timer(z, t + d)
+        return 0
+
+    # ---- the timer heap: an indexed binary min-heap of (deadline, timer index) ----
+    # _hk[k] deadline and _hi[k] timer index at heap position k; _hpos[i] the heap position
+    # of timer i (-1: not running). Ties go to the lower timer index, as the order of a scan
+    # of the table would. _dl[i] mirrors each timer's deadline (INF: not running).
+
+    @cython.cfunc
+    @cython.inline
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _hless(self, j: cython.Py_ssize_t, k: cython.Py_ssize_t) -> cython.bint:
+        return self._hk[j] < self._hk[k] or (self._hk[j] == self._hk[k] and self._hi[j] < self._hi[k])
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _hswap(self, j: cython.Py_ssize_t, k: cython.Py_ssize_t) -> cython.int:
+        dk: cython.longlong = self._hk[j]
+        ik: cython.int = self._hi[j]
+        self._hk[j] = self._hk[k]
+        self._hi[j] = self._hi[k]
+        self._hk[k] = dk
+        self._hi[k] = ik
+        self._hpos[self._hi[j]] = j
+        self._hpos[self._hi[k]] = k
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _hup(self, k: cython.Py_ssize_t) -> cython.int:
+        parent: cython.Py_ssize_t
+        while k > 0:
+            parent = (k - 1) >> 1
+            if not self._hless(k, parent):
+                break
+            self._hswap(k, parent)
+            k = parent
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _hdown(self, k: cython.Py_ssize_t) -> cython.int:
+        c: cython.Py_ssize_t
+        n: cython.Py_ssize_t = self._hn
+        while True:
+            c = 2 * k + 1
+            if c >= n:
+                break
+            if c + 1 < n and self._hless(c + 1, c):
+                c += 1
+            if not self._hless(c, k):
+                break
+            self._hswap(k, c)
+            k = c
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _hpop(self) -> cython.int:
+        """Remove the top of the heap."""
+        last: cython.Py_ssize_t = self._hn - 1
+        moved: cython.int
+        self._hpos[self._hi[0]] = -1
+        self._hn = last
+        if last > 0:
+            moved = self._hi[last]
+            self._hk[0] = self._hk[last]
+            self._hi[0] = moved
+            self._hpos[moved] = 0
+            self._hdown(0)
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(check=False)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _set_timer(self, i: cython.Py_ssize_t, d: cython.longlong) -> cython.int:
+        """Start, move or (d = INF) stop timer i. Stopping is lazy (O(1)): the heap entry
+        stays until it reaches the top, where a deadline that no longer matches _dl is
+        dropped; _next may therefore be early, never late."""
+        k: cython.Py_ssize_t
+        self._dl[i] = d
+        if d >= INF:
+            return 0
+        k = self._hpos[i]
+        if k < 0:
+            k = self._hn
+            self._hn = k + 1
+            self._hk[k] = d
+            self._hi[k] = i
+            self._hpos[i] = k
+            self._hup(k)
+        else:
+            self._hk[k] = d
+            self._hup(k)
+            self._hdown(self._hpos[i])
         if d < self._next:
             self._next = d
         return 0
@@ -382,16 +497,11 @@ class Engine:
     @cython.exceptval(check=False)
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def _earliest(self) -> cython.Py_ssize_t:
-        """Index of the earliest deadline, or -1 when no timer runs."""
-        i: cython.Py_ssize_t
-        best: cython.Py_ssize_t = -1
-        m: cython.longlong = INF
-        for i in range(self._nt):
-            if self._dl[i] < m:
-                m = self._dl[i]
-                best = i
-        return best
+    def _top(self) -> cython.longlong:
+        """The earliest running deadline (INF: none), dropping stopped timers on the way."""
+        while self._hn > 0 and self._dl[self._hi[0]] != self._hk[0]:
+            self._hpop()
+        return self._hk[0] if self._hn > 0 else INF
 
     @cython.cfunc
     @cython.exceptval(-1)
@@ -400,27 +510,16 @@ class Engine:
     def _fire_until(self, t: cython.longlong) -> cython.int:
         """Fire, in time order, every timer due at or before t (ties: lower index first)."""
         i: cython.Py_ssize_t
-        d: cython.longlong
-        while True:
-            i = self._earliest()
-            if i < 0:
-                self._next = INF
-                return 0
-            d = self._dl[i]
-            if d > t:
-                self._next = d
-                return 0
+        d: cython.longlong = self._top()
+        while d <= t:
+            i = self._hi[0]
+            self._hpop()
             self._dl[i] = INF
             if d > self._now:
                 self._now = d
             self._fire(i)
-
-    @cython.cfunc
-    @cython.exceptval(check=False)
-    def _set_timer(self, i: cython.Py_ssize_t, d: cython.longlong) -> cython.int:
-        self._dl[i] = d
-        if d < self._next:
-            self._next = d
+            d = self._top()
+        self._next = d
         return 0
 
     # ------------------------------------------------------------------ public API
@@ -478,9 +577,9 @@ class Engine:
 
     def next_deadline(self) -> int:
         """ns time of the next due timer, or -1 when none runs."""
-        i = self._earliest()
-        self._next = INF if i < 0 else self._dl[i]
-        return -1 if i < 0 else self._dl[i]
+        d = self._top()
+        self._next = d
+        return -1 if d >= INF else d
 
     def uplink(self, t_ns, up) -> list:
         """The relay's view of the platform link; going down falls back un-acked silent
@@ -514,7 +613,7 @@ class Engine:
             inc.acked = True
             if inc.fallback == FB_PENDING:
                 inc.fallback = FB_CANCELLED
-                self._dl[self._ti(a, K_FALLBACK)] = INF
+                self._set_timer(self._ti(a, K_FALLBACK), INF)
             self._emit("ack", a, -1, text=f"Incident {inc.id} acknowledged by {user}", inc=True)
             if self._asiren[a] and self._afb[a]:
                 self._siren_off(a)
@@ -687,8 +786,8 @@ class Engine:
         self._emit("zone", a, z, state=STATE_NAMES[new],
                    text=f"'{name}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}")
         if old == OFFLINE:
-            self._dl[self._nz + z] = INF
-            self._dl[3 * self._nz + z] = INF
+            self._set_timer(self._nz + z, INF)
+            self._set_timer(3 * self._nz + z, INF)
         cid = self._zalarm[z]
         if cid:
             self._zalarm[z] = 0
@@ -712,7 +811,7 @@ class Engine:
                        f"'{name}' closed: forced bypass ended, the zone is armed")
         if (s.z_type[z] == T_ENTRY and old == ACTIVE and new == NORMAL
                 and self._astate[a] == EXIT and s.a_final_door[a] and not self._awalk[a]):
-            self._dl[self._ti(a, K_DELAY)] = INF   # BS 8243: closing the final door sets
+            self._set_timer(self._ti(a, K_DELAY), INF)   # BS 8243: closing the final door sets
             self._exit_ended(a)
         if (s.z_type[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
                 and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
@@ -939,7 +1038,7 @@ class Engine:
                            f"Alarm {(self._now - t0) // S} s after '{s.area_names[a]}' was set "
                            f"by {self._aby[a]}", inc=True, user=self._aby[a])
         if self._amode[a] != M_OFF and self._astate[a] != ALARM and not covert:
-            self._dl[self._ti(a, K_DELAY)] = INF
+            self._set_timer(self._ti(a, K_DELAY), INF)
             self._aentry[a] = -1
             self._astate[a] = ALARM
             self._emit("area", a, z, state="alarm", inc=True,
@@ -1028,7 +1127,7 @@ class Engine:
                     inc.silent = False
                     if inc.fallback == FB_PENDING:
                         inc.fallback = FB_CANCELLED
-                        self._dl[self._ti(a, K_FALLBACK)] = INF
+                        self._set_timer(self._ti(a, K_FALLBACK), INF)
                     self._sound(a, False)
 
     def _start_entry(self, z):
@@ -1077,7 +1176,7 @@ class Engine:
     def _fallback(self, a, cid, why):
         inc = self._ainc[a]
         inc.fallback = FB_FIRED
-        self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._set_timer(self._ti(a, K_FALLBACK), INF)
         policy = self._site.a_holdup_fb[a] if inc.holdup else FBP_SIREN
         an = self._site.area_names[a]
         self._emit("fallback", a, -1, cid, 1, True,
@@ -1121,7 +1220,7 @@ class Engine:
             self._abell_used[a] += self._now - self._abell_t0[a]
         self._asiren[a] = False
         self._afb[a] = False
-        self._dl[self._ti(a, K_BELL)] = INF
+        self._set_timer(self._ti(a, K_BELL), INF)
 
     def _outputs(self, a):
         """Order every output of area a whose wanted state changed (edge-only)."""
@@ -1330,7 +1429,7 @@ class Engine:
         if inc.holdup:
             for hist in self._ghist:
                 hist.pop(-1 - a, None)
-        self._dl[self._ti(a, K_FALLBACK)] = INF
+        self._set_timer(self._ti(a, K_FALLBACK), INF)
         self._siren_off(a)
         self._astrobe[a] = False
         self._abuzz[a] = False
@@ -1351,7 +1450,7 @@ class Engine:
                 open_zones.append(z)
         if open_zones and s.a_fail_to_set[a]:
             names = ", ".join(f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in open_zones)
-            self._dl[self._ti(a, K_DELAY)] = INF
+            self._set_timer(self._ti(a, K_DELAY), INF)
             self._astate[a] = DISARMED
             self._amode[a] = M_OFF
             self._emit("area", a, open_zones[0], codes.EXIT_ERROR, 1, True,
@@ -1406,14 +1505,14 @@ class Engine:
             # SIA CP-01 abort window: an intruder alarm disarmed soon enough is cancelled
             if inc.fallback == FB_PENDING:
                 inc.fallback = FB_CANCELLED
-                self._dl[self._ti(a, K_FALLBACK)] = INF
+                self._set_timer(self._ti(a, K_FALLBACK), INF)
             self._emit("cancel", a, -1, codes.SILENCE_RESET, 1, True,
                        f"Alarm in '{an}' cancelled: disarmed by {self._user} "
                        f"{(self._now - t0) // S} s after it (abort window "
                        f"{s.a_abort_ns[a] // S} s)", inc=True)
         self._aintr_t[a] = -1
         self._aarmed_t[a] = -1
-        self._dl[self._ti(a, K_DELAY)] = INF
+        self._set_timer(self._ti(a, K_DELAY), INF)
         self._aentry[a] = -1
         self._astate[a] = DISARMED
         self._amode[a] = M_OFF
@@ -1497,10 +1596,10 @@ class Engine:
             return
         self._siren_off(a)
         self._atest[a] = False
-        self._dl[self._ti(a, K_TEST)] = INF
+        self._set_timer(self._ti(a, K_TEST), INF)
         if inc is not None and inc.fallback == FB_PENDING:
             inc.fallback = FB_CANCELLED
-            self._dl[self._ti(a, K_FALLBACK)] = INF
+            self._set_timer(self._ti(a, K_FALLBACK), INF)
         self._emit("silence", a, -1, codes.SILENCE_RESET, 1, True,
                    f"Sirens silenced in '{an}' by {self._user}", inc=True)
         self._outputs(a)
@@ -1548,7 +1647,7 @@ class Engine:
         missing = self._untripped(a)
         self._awalk[a] = False
         self._awscope[a] = []
-        self._dl[self._ti(a, K_WALK)] = INF
+        self._set_timer(self._ti(a, K_WALK), INF)
         self._emit("walktest", a, -1, codes.WALK_TEST, 3, True,
                    f"Walk test ended in '{an}'{why}; not tripped: {', '.join(missing) or 'none'}")
 
@@ -1754,7 +1853,7 @@ class Engine:
         for a in range(self._na):
             inc = self._ainc[a]
             if inc is None or inc.fallback != FB_PENDING:
-                self._dl[self._ti(a, K_FALLBACK)] = INF
+                self._set_timer(self._ti(a, K_FALLBACK), INF)
             elif self._dl[self._ti(a, K_FALLBACK)] >= INF:
                 inc.fallback = FB_NONE
             if self._astate[a] == ALARM and self._amode[a] == M_OFF:
@@ -1781,8 +1880,6 @@ class Engine:
         self._n_late = int(counters.get("late", 0))
         for a in range(self._na):
             self._outputs(a)
-        i = self._earliest()
-        self._next = INF if i < 0 else self._dl[i]
         return out
 
 

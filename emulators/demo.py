@@ -124,6 +124,12 @@ class Scenario:
             raise RuntimeError(f"platform command {name} {area} refused: {res.get('reason')}")
         return res
 
+    def released(self, zone: str) -> None:
+        """Wait until the retained state shows the zone back to normal (a hold-up's restore
+        is reported at reset, not at release)."""
+        self.p.wait_until(lambda: self.p.states.get(SITE_KEY, {}).get("zones", {})
+                          .get(zone, {}).get("state") == "normal", self.timeout)
+
     def after(self) -> int:
         """Index of the next event to arrive (to wait only for new ones)."""
         return len(self.p.events)
@@ -146,13 +152,14 @@ class Scenario:
         n.row("silent panic -> platform", self.latency(ev, t0, 50), self.siren())
         time.sleep(1.0)  # the button is held for a second: a real press, not a glitch
         s.release("panic_reception")
-        self.wait(self.new(k, lambda e: e["kind"] == "restore"
-                           and e["zone"] == "panic_reception"), "the button's restore")
         self.p.wait_until(lambda: any(a.get("incident") == ev["incident"]
                                       for a in self.p.acks_sent), self.timeout)
         n.say("The operator acknowledged incident {n}: no local siren (silent hold-up, police "
               "are on their way). Siren: {siren}.", n=ev['incident'], siren=self.siren())
+        self.released("panic_reception")
         self.cmd("reset", "building")
+        self.wait(self.new(k, lambda e: e["kind"] == "restore"
+                           and e["zone"] == "panic_reception"), "the button's restore")
         n.say("The guard resets the building after the police left.")
 
     def beam_pair(self) -> None:
@@ -261,9 +268,10 @@ class Scenario:
         s.wait_output("siren", False, self.timeout)
         n.say("The late acknowledgement silences the fallback siren: {siren}.",
               siren=self.siren())
+        self.released("panic_office")
+        self.cmd("reset", "building")
         self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "panic_office"),
                   "the office button's restore")
-        self.cmd("reset", "building")
 
     def door_forced(self) -> None:
         n, s = self.n, self.site
