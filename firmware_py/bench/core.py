@@ -10,10 +10,19 @@ areas armed, fed two streams:
 * ``flood``: a glitch flood on four beams, an edge every 20 us (50 k edges/s), every edge
   shorter than the 50 ms debounce, so nothing is ever accepted.
 
+and two streams where every sample changes a zone (each edge holds past its debounce, so
+each is accepted and decided: the cost of real work, timers included):
+
+* ``changes``: the 40 intruder zones (perimeter, entry/exit, interior) of a *disarmed* site
+  toggle in turn, one edge every 40 ms of sample time: every sample ends in a ``zone``
+  decision (pulse-counted PIRs: every second activation);
+* ``changes_armed``: the same edges with every area armed: alarms, restores, verification,
+  swinger shutdown, sirens; the heaviest decision load per sample.
+
 Each is timed through ``feed_many`` (batch) and a Python loop of ``feed`` calls (per-sample),
 for the compiled and the interpreted build; figures are medians over the repeats (the
-interpreted build gets a tenth of the samples and at most 3 repeats). Exit status 1 when the
-compiled engine is not built.
+interpreted build gets a tenth of the samples and at most 3 repeats; the changes streams a
+fifth of each). Exit status 1 when the compiled engine is not built.
 """
 import argparse
 import json
@@ -116,23 +125,48 @@ def flood_stream(n: int) -> array:
     return buf
 
 
-def armed_engine(mod, site):
+CHANGE_TYPES = ("perimeter", "entry_exit", "interior")
+
+
+def changes_stream(n: int, site: dict = None) -> array:
+    """Intruder zones toggle in turn, 40 ms apart (longer than every debounce of their
+    profiles): every sample is accepted after its debounce."""
+    site = site or bench_site()
+    points = [z["point"] for z in site["zones"] if z["type"] in CHANGE_TYPES]
+    level = {p: _normal_level(p) for p in points}
+    buf = array("q", bytes(24 * n))
+    t = T0
+    for i in range(n):
+        t += 40 * MS
+        p = points[i % len(points)]
+        level[p] ^= 1
+        buf[3 * i] = t
+        buf[3 * i + 1] = p
+        buf[3 * i + 2] = level[p]
+    return buf
+
+
+ARMED_STREAMS = ("normal", "flood", "changes_armed")
+
+
+def armed_engine(mod, site, armed=True):
     e = mod.Engine(site)
-    for a in site["areas"]:
-        e.command(T0 - S, "arm_away", area=a, user="bench", force=True)
+    if armed:
+        for a in site["areas"]:
+            e.command(T0 - S, "arm_away", area=a, user="bench", force=True)
     return e
 
 
-def time_batch(mod, site, buf):
-    e = armed_engine(mod, site)
+def time_batch(mod, site, buf, armed=True):
+    e = armed_engine(mod, site, armed)
     start = time.perf_counter()
     decisions = e.feed_many(buf)
     elapsed = time.perf_counter() - start
     return len(buf) // 3 / elapsed, len(decisions)
 
 
-def time_single(mod, site, buf):
-    e = armed_engine(mod, site)
+def time_single(mod, site, buf, armed=True):
+    e = armed_engine(mod, site, armed)
     samples = [(buf[i], buf[i + 1], buf[i + 2]) for i in range(0, len(buf), 3)]
     feed = e.feed
     start = time.perf_counter()
@@ -145,10 +179,12 @@ def measure(build, site, streams, repeats):
     mod = load_engine(build)
     result = {}
     for name, buf in streams.items():
-        runs = [time_batch(mod, site, buf) for _ in range(repeats)]
+        armed = name in ARMED_STREAMS
+        runs = [time_batch(mod, site, buf, armed) for _ in range(repeats)]
         result[name] = {
             "batch": statistics.median(r[0] for r in runs),
-            "per_sample": statistics.median(time_single(mod, site, buf) for _ in range(repeats)),
+            "per_sample": statistics.median(time_single(mod, site, buf, armed)
+                                            for _ in range(repeats)),
             "samples": len(buf) // 3,
             "decisions": runs[0][1],
         }
@@ -177,10 +213,14 @@ def main(argv=None) -> int:
         compiled = False
         report["error"] = str(exc)
     if compiled:
-        streams = {"normal": normal_stream(n), "flood": flood_stream(n)}
+        streams = {"normal": normal_stream(n), "flood": flood_stream(n),
+                   "changes": changes_stream(n // 5, site),
+                   "changes_armed": changes_stream(n // 5, site)}
         report["builds"]["compiled"] = measure("compiled", site, streams, args.repeats)
     small = max(n // 10, 1000)
-    streams = {"normal": normal_stream(small), "flood": flood_stream(small)}
+    streams = {"normal": normal_stream(small), "flood": flood_stream(small),
+               "changes": changes_stream(small // 5, site),
+               "changes_armed": changes_stream(small // 5, site)}
     report["builds"]["interpreted"] = measure("interpreted", site, streams,
                                               max(1, min(args.repeats, 3)))
     if compiled:

@@ -10,10 +10,10 @@ def test_bench_reports_every_build_and_stream(capsys):
     builds = report["builds"]
     assert "interpreted" in builds
     if rc == 0:
-        assert set(builds["compiled"]) == {"normal", "flood"}
+        assert set(builds["compiled"]) == {"normal", "flood", "changes", "changes_armed"}
         assert report["ratio_batch"]["flood"] > 1
     for figures in builds.values():
-        for stream in ("normal", "flood"):
+        for stream in ("normal", "flood", "changes", "changes_armed"):
             assert figures[stream]["batch"] > 0 and figures[stream]["per_sample"] > 0
     assert report["site"] == {"zones": 64, "areas": 4}
 
@@ -25,3 +25,15 @@ def test_flood_stream_is_all_glitches():
     e = bench.armed_engine(load_engine("interpreted"), bench.bench_site())
     assert e.feed_many(buf) == []
     assert e.snapshot()["counters"]["glitches"] > 1900
+
+
+def test_changes_stream_changes_a_zone_with_every_sample():
+    """Every sample of the changes stream is accepted after its debounce: on a disarmed site
+    each ends in a zone decision (pulse-counted PIRs: every second activation)."""
+    from guardroom.core import load_engine
+    site = bench.bench_site()
+    buf = bench.changes_stream(4000, site)
+    e = bench.armed_engine(load_engine("interpreted"), site, armed=False)
+    ds = e.feed_many(buf)
+    zones = [d for d in ds if d.kind == "zone"]
+    assert len(zones) >= 0.8 * 4000 and e.snapshot()["counters"]["glitches"] == 0
