@@ -36,9 +36,9 @@ def test_scope_agrees_between_count_report_and_platform(rig_factory):
     t.send(b"\x03")
     t.prompt("installer")
     out = t.cmd("walktest report")
-    listed = re.search(r"Not yet tripped \((\d+)\): (.*)", out)
+    listed = re.search(r"Not yet tripped \((\d+)\): ((?:.|\n)*?)(?=\n\S|\Z)", out)
     assert int(listed[1]) == total - 1
-    console_left = listed[2].strip().split(", ")
+    console_left = [n for n in re.split(r",\s*", listed[2].strip()) if n]   # may wrap
     end, found = rig.watch_log(lambda r: r["cid"] == "3607")
     out = t.cmd("walktest stop")
     assert end.wait(BOUND)
