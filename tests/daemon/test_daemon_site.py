@@ -193,6 +193,7 @@ def test_arming_survives_sigkill_and_nothing_is_lost(site):
     site.press("panic_office")
     p.wait_for(is_alarm("panic_office"), 10)
     site.kill_daemon()
+    p.states.pop("north-school/ctl-1", None)   # wait for the restarted daemon's own state
     site.start_daemon()
     st = p.wait_until(lambda: p.states.get("north-school/ctl-1", {}).get("areas", {})
                       .get("perimeter", {}).get("state") == "armed_away"
