@@ -2,33 +2,17 @@
 with its own outbox in a temporary folder, and a bounded runner for the async tests."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from guardroom.dc09 import DC09_SCHEMA, Dc09Path
 from guardroom.outbox import Outbox
+from asyncwait import run, until  # noqa: F401  (re-exported to the tests)
 
 KEY128 = "00112233445566778899AABBCCDDEEFF"
 KEY192 = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
 KEY256 = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"
 ACCOUNT = "1234"
-
-
-def run(coro, timeout: float = 60.0):
-    """Run a coroutine to completion; ``timeout`` is only a failure bound."""
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
-async def until(cond, timeout: float = 10.0, what: str = "condition"):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def cfg(ports, key: str = "", protocol: str = "tcp", **kw) -> dict:

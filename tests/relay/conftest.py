@@ -2,7 +2,6 @@
 pid), a platform emulator per test, and a helper that runs a coroutine with a failure bound."""
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 
 from guardroom.emulators.broker import MosquittoBroker
 from guardroom.emulators.platform import Platform
+from asyncwait import run, until  # noqa: F401  (re-exported to the tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -27,23 +27,6 @@ def platform(broker):
     p = Platform("127.0.0.1", broker.port, out=None, hmac_key=bytes.fromhex("5a" * 32))
     yield p
     p.close()
-
-
-def run(coro, timeout: float = 60.0):
-    """Run a coroutine to completion; ``timeout`` is only a failure bound."""
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
-async def until(cond, timeout: float = 10.0, what: str = "condition"):
-    """Await a condition polled on the loop (for relay-side state); raises on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def mqtt_cfg(port: int, **kw) -> dict:
