@@ -136,6 +136,13 @@ class SampleBuffer:
         with self._lock:
             return len(self._buf) // 3
 
+    def waiting(self) -> bool:
+        """Anything (sample or event) put and not drained yet. ``put`` wakes the loop only
+        when the buffer was empty, so a loop that took a wake-up without draining (while it
+        works through an older burst) must look here before it sleeps."""
+        with self._lock:
+            return bool(self._buf) or bool(self._events)
+
 
 class PointTable:
     """Point names to small integer ids, shared by every driver of one daemon.

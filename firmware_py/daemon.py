@@ -231,7 +231,9 @@ class Daemon(Dc09Host):
         engine = self.engine
         while not self._stopping:
             deadline = engine.next_deadline()
-            if not self._wake.is_set():
+            if not self._wake.is_set() and not self.sink.waiting():
+                # (put() wakes only an empty buffer: samples that came while a burst was fed
+                # slice by slice were put after that wake-up was used; never sleep on them)
                 timeout = None
                 if deadline >= 0:
                     timeout = max(0.0, (deadline - time.monotonic_ns()) / 1e9)
