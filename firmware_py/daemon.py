@@ -24,6 +24,7 @@ from .codes import CodeBook, Lockout
 from .config import check_site, site_for_engine
 from .dc09.hookup import Dc09Host
 from .errors import GuardroomError, StorageError
+from .lagprobe import LagProbe
 from .outputs import OutputOwner
 from .outbox import essential as outbox_essential
 from .statefile import StateFile
@@ -31,7 +32,9 @@ from .statefile import StateFile
 log = logging.getLogger("guardroom.daemon")
 
 DURESS_CID = 121
-FEED_SLICE = 2000       # samples fed per loop turn during a burst (bounds the loop's stalls)
+FEED_SLICE = 64         # samples fed to the engine at a time (their decisions stored at once)
+TURN_BUDGET_S = 0.02    # a burst is fed slice after slice for this long, then the loop yields
+PROBE_FROM = 64         # a drain of this many samples or more starts the loop-lag probe
 APPLY_SLICE = 1000      # decisions stored and logged per transaction
 STATE_REFRESH_S = 60.0
 ACK_REFUSAL_REPORT_S = 60.0
@@ -78,7 +81,8 @@ class Daemon(Dc09Host):
         self._stopped: Optional[asyncio.Event] = None
         self._stopping = False
         self._in_pump = False
-        self._feed_rest = None       # samples of a burst not fed yet (fed slice by slice)
+        self._feed_rest = None       # (buffer, offset): a burst not all fed yet (fed in turns)
+        self._lag: Optional[LagProbe] = None   # how late timers run while a burst is worked
         self._state_handle = None
         self._state_dirty = False
         self._publish_handle = None
@@ -101,6 +105,7 @@ class Daemon(Dc09Host):
         self.loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._lag = LagProbe(self.loop, self._busy, self._burst_done)
         self.engine_build = BUILD
         storage = self.config["storage"]
         try:
@@ -194,6 +199,8 @@ class Daemon(Dc09Host):
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._lag is not None:
+            self._lag.cancel()
         if self.engine is not None:
             self._save_state_now()
         if self.relay:
@@ -243,10 +250,13 @@ class Daemon(Dc09Host):
                     pass
             self._wake.clear()
             self.counters["wakeups"] += 1
+            cpu = time.thread_time()
             try:
                 self._pump()
             except Exception:  # never let one bad batch kill the alarm loop
                 log.exception("engine loop error")
+            if self._lag.running:
+                self._lag.turn(time.thread_time() - cpu)
             if self._feed_rest:
                 # A burst is being worked through in slices: let PUBACKs, commands and
                 # output writes run between two slices, then carry on.
@@ -261,20 +271,44 @@ class Daemon(Dc09Host):
             self._in_pump = False
 
     def _pump_once(self) -> None:
-        buf = self._feed_rest
-        if buf is None:
-            buf = self.sink.drain()
+        """Feed what the drivers put, in order. A burst is fed FEED_SLICE samples at a time
+        (each slice's decisions stored, logged and sent) for at most TURN_BUDGET_S per loop
+        turn; the rest waits for the next turn so PUBACKs, commands and timers run between
+        (the loop never stalls for long, whatever the burst's size)."""
+        rest = self._feed_rest
+        if rest is None:
+            buf, i = self.sink.drain(), 0
             if buf:
                 self.counters["samples"] += len(buf) // 3
+                if len(buf) >= 3 * PROBE_FROM:
+                    self._lag.kick()       # a burst: watch the loop's lag until it is done
+        else:
+            buf, i = rest
         self._feed_rest = None
-        if buf:
-            if len(buf) > 3 * FEED_SLICE:      # a burst: a slice per loop turn, in order
-                self._feed_rest, buf = buf[3 * FEED_SLICE:], buf[:3 * FEED_SLICE]
-            self._apply(self.engine.feed_many(buf, time.monotonic_ns()))
+        n = len(buf)
+        if n:
+            until = time.monotonic() + TURN_BUDGET_S
+            while i < n:
+                j = min(n, i + 3 * FEED_SLICE)
+                self._apply(self.engine.feed_many(buf if (i, j) == (0, n) else buf[i:j],
+                                                  time.monotonic_ns()))
+                i = j
+                if i < n and time.monotonic() >= until:
+                    self._feed_rest = (buf, i)     # in order: older samples first
+                    break
         for ev in self.sink.drain_events():
             self._on_driver_event(ev)
         if self._feed_rest is None:            # no older sample still waiting: time moves
             self._apply(self.engine.advance(time.monotonic_ns()))
+
+    def _busy(self) -> bool:
+        return self._feed_rest is not None or self.sink.waiting()
+
+    def _burst_done(self, lag_ms: float, turn_ms: float, busy_s: float) -> None:
+        self.counters["loop_lag_max_ms"] = round(self._lag.max_ms, 1)
+        self.counters["loop_turn_max_ms"] = round(self._lag.turn_max_ms, 1)
+        log.info("burst worked through in %.2f s; timers ran at most %.1f ms late; longest "
+                 "engine turn %.1f ms of CPU", busy_s, lag_ms, turn_ms)
 
     async def _refresh_state(self, period: float) -> None:
         """Re-publish the retained state now and then: device counters change without any

@@ -4,7 +4,11 @@ repeated crashes cost, measured on the daemon process of the emulated site.
 * ``panic_in_storm``: a burst of ``storm`` trouble/restore events (a zero-debounce technical
   zone toggled by one GPIO burst) is decided and stored, and at that moment (most of the storm
   still waiting for the broker) a panic is pressed: press until the platform has the alarm,
-  minus the 50 ms debounce. The backlog still waiting at the press is reported with it;
+  minus the 50 ms debounce. The backlog still waiting at the press is reported with it, and
+  press until the broker's PUBACK (``deliveries.sqlite``: the broker holds it; what comes
+  after is the broker's queue to a subscriber slower than the drain). ``loop_lag``: the
+  worst lateness of the daemon's loop-lag probe (``firmware_py/lagprobe.py``, running
+  while a burst is worked through, read from the daemon's log) during each storm;
 * ``backlog``: the broker is stopped and bursts are decided until the outbox holds 10k / 50k /
   200k events: VmRSS of the daemon and the outbox's disk use (database + WAL) at each step;
   then the broker returns: drain time and rate until the platform has every event, and VmRSS
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -68,6 +73,34 @@ def _issued(var: str) -> int:
         return 0
 
 
+_LAG = re.compile(r"timers ran at most ([0-9.]+) ms late; longest engine turn ([0-9.]+) ms")
+
+
+def _log_lags(path: str, offset: int) -> tuple[list[tuple[float, float]], int]:
+    """The loop-lag probe's figures logged by the daemon since ``offset``: (lag ms, longest
+    turn's CPU ms) per burst episode."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    text = data.decode("utf-8", "replace")
+    return ([(float(m.group(1)), float(m.group(2))) for m in _LAG.finditer(text)],
+            offset + len(data))
+
+
+def _puback_wall(var: str, seq: int) -> float:
+    """The wall time of the broker's PUBACK for ``seq`` (0 if not recorded yet)."""
+    try:
+        db = sqlite3.connect(f"file:{os.path.join(var, 'deliveries.sqlite')}?mode=ro",
+                             uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT puback FROM sent WHERE seq = ?", (seq,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0.0
+    return float(row[0]) if row and row[0] else 0.0
+
+
 def _burst(site, edges: int) -> None:
     left = edges
     while left > 0:                    # even chunks: each ends at rest
@@ -77,11 +110,12 @@ def _burst(site, edges: int) -> None:
 
 
 def bench_storm(storm: int, presses: int, log) -> dict:
-    out, backlog = [], []
+    out, backlog, puback, lags, turns = [], [], [], [], []
     with _site(_patch) as site:
         p = site.platform
         p.wait_until(lambda: p.states, 10)
         var = os.path.join(site.workdir, "var")
+        at = os.path.getsize(site.log_path)
         for i in range(presses):
             before = len(p.events)
             first = _issued(var)
@@ -98,16 +132,25 @@ def bench_storm(storm: int, presses: int, log) -> dict:
             last = max((e["seq"] for e in p.events), default=0)
             backlog.append(_count(os.path.join(var, "outbox.sqlite"),
                                   "SELECT COUNT(*) FROM outbox"))
-            t0 = time.monotonic_ns()
+            t0, w0 = time.monotonic_ns(), time.time()
             site.press("panic_reception")
             ev = _wait_seq_after(site, last, lambda e: e["kind"] == "alarm"
                                  and e["zone"] == "panic_reception", 120)
             out.append((p.rx[ev["id"]][0] - t0) / 1e6 - PANIC_DEBOUNCE_MS)
-            log(f"  panic after a {storm} storm {i + 1}/{presses}: {out[-1]:.1f} ms "
-                f"(backlog {backlog[-1]})")
             p.wait_until(lambda: len(p.events) - before >= made + 1, 300)
+            pb = _puback_wall(var, ev["seq"])
+            if pb:
+                puback.append((pb - w0) * 1000 - PANIC_DEBOUNCE_MS)
+            seen_lags, at = _log_lags(site.log_path, at)
+            lags.append(max((a for a, _ in seen_lags), default=0.0))
+            turns.append(max((b for _, b in seen_lags), default=0.0))
+            log(f"  panic after a {storm} storm {i + 1}/{presses}: {out[-1]:.1f} ms "
+                f"(PUBACK {puback[-1] if pb else float('nan'):.1f} ms, backlog {backlog[-1]}); "
+                f"loop lag max {lags[-1]:.1f} ms, longest turn {turns[-1]:.1f} ms CPU")
             _reset_building(site, "panic_reception")
     return {"panic_in_storm": _stats(out), "storm": storm,
+            "panic_in_storm_puback": _stats(puback), "storm_loop_lag_ms": _stats(lags),
+            "storm_turn_cpu_ms": _stats(turns),
             "storm_backlog_at_press": _stats([float(b) for b in backlog])}
 
 
@@ -216,6 +259,18 @@ def report_lines(res: dict) -> list[str]:
                    f"{st['median']:>10.1f} {st['p99']:>10.1f} {st['n']:>4}")
         out.append(f"  backlog at the press: median {res['storm_backlog_at_press']['median']:.0f}"
                    " events")
+        pb = res.get("panic_in_storm_puback") or {}
+        if pb.get("n"):
+            out.append(f"{'  of which press -> broker PUBACK (ms)':52} "
+                       f"{pb['median']:>10.1f} {pb['p99']:>10.1f} {pb['n']:>4}")
+        lag = res.get("storm_loop_lag_ms") or {}
+        if lag.get("n"):
+            out.append(f"{'daemon loop lag during a storm, worst per storm (ms)':52} "
+                       f"{lag['median']:>10.1f} {lag['max']:>10.1f} {lag['n']:>4}")
+        tc = res.get("storm_turn_cpu_ms") or {}
+        if tc.get("n"):
+            out.append(f"{'  longest engine turn, CPU time (ms)':52} "
+                       f"{tc['median']:>10.1f} {tc['max']:>10.1f} {tc['n']:>4}")
     if "backlog_rss_kib" in res:
         out.append(f"outbox backlog RSS (MiB) at start {res['backlog_rss_start_kib'] / 1024:.1f}: "
                    + ", ".join(f"{k}: {v / 1024:.1f}" for k, v in res["backlog_rss_kib"].items())
