@@ -52,7 +52,7 @@ bench-e2e: setup
 # translate what is new in firmware_py/locale/zh_CN/LC_MESSAGES/guardroom.po) and compile .mo.
 LOCALE := firmware_py/locale
 i18n: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k command:4 -k say -k title --sort-output --no-location \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k command:4 -k say -k title -k t -k Msg -k CommandError -k UsageError -k ConfigEditError --sort-output --no-location \
 		--project=guardroom -o $(LOCALE)/guardroom.pot .
 	$(VENV)/bin/pybabel update -i $(LOCALE)/guardroom.pot -d $(LOCALE) -D guardroom -l zh_CN \
 		--no-fuzzy-matching --ignore-obsolete

@@ -23,7 +23,8 @@ import sys
 import time
 from typing import Callable, Optional
 
-from guardroom.i18n import translator
+from guardroom.console import cols
+from guardroom.i18n import N_, Msg, env_gettext, msg_of, tr, translator
 
 from .site import EmulatedSite
 
@@ -63,6 +64,14 @@ def _chinese(patch):
     return chinese
 
 
+DESCRIPTION = N_("The emulated school, start to finish, narrated: Mosquitto, Modbus beams and "
+                 "fence, the OSDP door reader, GPIO pins, the daemon, a monitoring platform and "
+                 "(with pysiaalarm) an alarm receiving centre, then a scenario of panics, a "
+                 "verified intrusion, a broker outage, a forced door and a Modbus device "
+                 "unplugged, and a summary table. --interactive keeps the site running with a "
+                 "prompt and the commissioning console on a pseudo-terminal.")
+
+
 class Narrator:
     def __init__(self, out=sys.stdout, lang: str = "en"):
         self.out = out
@@ -71,6 +80,7 @@ class Narrator:
         self.step = 0
 
     def say(self, text: str, **fields) -> None:
+        fields = {k: self.t(v) if v in ("ON", "off") else v for k, v in fields.items()}
         self.out.write(f"\n==> {self.t(text, **fields)}\n")
         self.out.flush()
 
@@ -85,11 +95,20 @@ class Narrator:
         self.rows.append((event, latency, siren))
 
     def summary(self) -> None:
-        w = max([len(r[0]) for r in self.rows] + [5])
-        self.out.write("\n" + "=" * 78 + "\n Summary\n" + "=" * 78 + "\n")
-        self.out.write(f" {'event':<{w}}  {'stimulus -> platform':>20}  siren\n")
-        for ev, lat, siren in self.rows:
-            self.out.write(f" {ev:<{w}}  {lat:>20}  {siren}\n")
+        """The table of every step: event, latency, siren (columns by display width)."""
+        t = self.t
+        rows = [(t(ev), lat, t(siren)) for ev, lat, siren in self.rows]
+        head = (t("event"), t("stimulus -> platform"), t("siren"))
+        w = max([cols.width(r[0]) for r in rows] + [cols.width(head[0]), 5])
+        lw = max([cols.width(r[1]) for r in rows] + [cols.width(head[1]), 20])
+
+        def line(a: str, b: str, c: str) -> str:
+            return f" {cols.ljust(a, w)}  {' ' * (lw - cols.width(b))}{b}  {c}\n"
+
+        self.out.write("\n" + "=" * 78 + "\n " + t("Summary") + "\n" + "=" * 78 + "\n")
+        self.out.write(line(*head))
+        for ev, lat, siren in rows:
+            self.out.write(line(ev, lat, siren))
         self.out.flush()
 
 
@@ -103,19 +122,20 @@ class Scenario:
             return self.site.arc_wait(lambda r: r["cid"] == cid and r["zone"] == zone_no
                                       and r["t_ns"] >= since, self.timeout, i=i)
         except TimeoutError:
-            raise RuntimeError(f"the ARC never received: {what}") from None
+            raise RuntimeError(Msg("the ARC never received: {what}", what=Msg(what))) from None
 
     def wait(self, pred: Callable[[dict], bool], what: str, timeout: Optional[float] = None):
         try:
             return self.p.wait_for(pred, timeout or self.timeout)
         except TimeoutError:
-            raise RuntimeError(f"the platform never received: {what}") from None
+            raise RuntimeError(Msg("the platform never received: {what}",
+                                   what=Msg(what))) from None
 
     def latency(self, ev: dict, t0: int, minus_ms: float = 0.0) -> str:
         return f"{self.p.latency_ms(ev['id'], t0) - minus_ms:8.1f} ms"
 
     def siren(self) -> str:
-        return "ON" if self.site.output_on("siren") else "off"
+        return N_("ON") if self.site.output_on("siren") else N_("off")
 
     def cmd(self, name: str, area: str) -> dict:
         for _ in range(100):  # a reset right after a release waits for the button's debounce
@@ -125,7 +145,8 @@ class Scenario:
                 break
             time.sleep(0.05)
         if not res.get("ok"):
-            raise RuntimeError(f"platform command {name} {area} refused: {res.get('reason')}")
+            raise RuntimeError(Msg("platform command {name} {area} refused: {why}", name=name,
+                                   area=area, why=res.get("reason")))
         return res
 
     def released(self, zone: str) -> None:
@@ -152,8 +173,8 @@ class Scenario:
         t0 = time.monotonic_ns()
         s.press("panic_reception")
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
-                                and e["zone"] == "panic_reception"), "the panic alarm")
-        n.row("silent panic -> platform", self.latency(ev, t0, 50), self.siren())
+                                and e["zone"] == "panic_reception"), N_("the panic alarm"))
+        n.row(N_("silent panic -> platform"), self.latency(ev, t0, 50), self.siren())
         time.sleep(1.0)  # the button is held for a second: a real press, not a glitch
         s.release("panic_reception")
         self.p.wait_until(lambda: any(a.get("incident") == ev["incident"]
@@ -163,7 +184,7 @@ class Scenario:
         self.released("panic_reception")
         self.cmd("reset", "building")
         self.wait(self.new(k, lambda e: e["kind"] == "restore"
-                           and e["zone"] == "panic_reception"), "the button's restore")
+                           and e["zone"] == "panic_reception"), N_("the button's restore"))
         n.say("The guard resets the building after the police left.")
 
     def beam_pair(self) -> None:
@@ -176,18 +197,18 @@ class Scenario:
         t0 = time.monotonic_ns()
         s.press("beam_north_a")
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
-                                and e["zone"] == "beam_north_a"), "the first beam")
-        n.row("beam north A (unverified)", self.latency(ev, t0, 300), self.siren())
+                                and e["zone"] == "beam_north_a"), N_("the first beam"))
+        n.row(N_("beam north A (unverified)"), self.latency(ev, t0, 300), self.siren())
         n.say("Unverified and silent (a fox could do that). Siren: {siren}. Two seconds later "
               "the inner beam breaks too...", siren=self.siren())
         time.sleep(2.0)  # the intruder walks from the outer to the inner beam
         t1 = time.monotonic_ns()
         s.press("beam_north_b")
-        v = self.wait(self.new(k, lambda e: e["kind"] == "verified"), "verification")
+        v = self.wait(self.new(k, lambda e: e["kind"] == "verified"), N_("verification"))
         on = s.wait_output("siren", True, self.timeout)
-        n.row("beam pair -> verified", self.latency(v, t1, 300), "ON" if on else "off")
+        n.row(N_("beam pair -> verified"), self.latency(v, t1, 300), N_("ON") if on else N_("off"))
         n.say("Two distinct beams of the pair within 30 s: VERIFIED, the siren sounds ({on}) "
-              "and the strobe flashes.", on='ON' if on else 'off')
+              "and the strobe flashes.", on=n.t('ON') if on else n.t('off'))
         s.release("beam_north_a")
         s.release("beam_north_b")
         for z in ("beam_north_a", "beam_north_b"):
@@ -208,21 +229,21 @@ class Scenario:
         t0 = time.monotonic_ns()
         s.press("panic_reception")
         self.wait(self.new(k, lambda e: e["kind"] == "alarm"
-                           and e["zone"] == "panic_reception"), "the panic alarm")
-        got = self.arc_wait(0, "1120", "001", "the panic on the primary receiver", t0)
-        n.row("silent panic -> ARC primary", f"{(got['t_ns'] - t0) / 1e6 - 50:8.1f} ms",
+                           and e["zone"] == "panic_reception"), N_("the panic alarm"))
+        got = self.arc_wait(0, "1120", "001", N_("the panic on the primary receiver"), t0)
+        n.row(N_("silent panic -> ARC primary"), f"{(got['t_ns'] - t0) / 1e6 - 50:8.1f} ms",
               self.siren())
         time.sleep(1.0)
         s.release("panic_reception")
         self.released("panic_reception")
         self.cmd("reset", "building")      # a hold-up's restore (3120) is sent at reset
-        self.arc_wait(0, "3120", "001", "the button's restore", t0)
+        self.arc_wait(0, "3120", "001", N_("the button's restore"), t0)
         n.say("The ARC's primary receiver fails (its port closes)...")
         s.arc_down(0)
         t1 = time.monotonic_ns()
         s.press("panic_office")
-        got = self.arc_wait(1, "1120", "002", "the panic on the backup receiver", t1)
-        n.row("panic -> ARC backup (primary down)", f"{(got['t_ns'] - t1) / 1e6 - 50:8.1f} ms",
+        got = self.arc_wait(1, "1120", "002", N_("the panic on the backup receiver"), t1)
+        n.row(N_("panic -> ARC backup (primary down)"), f"{(got['t_ns'] - t1) / 1e6 - 50:8.1f} ms",
               self.siren())
         n.say("...after 2 failed attempts on the primary the backup receiver took the office "
               "panic. Nothing was lost, nothing reordered.")
@@ -230,7 +251,7 @@ class Scenario:
         s.release("panic_office")
         self.released("panic_office")
         self.cmd("reset", "building")
-        self.arc_wait(1, "3120", "002", "the office button's restore", t1)
+        self.arc_wait(1, "3120", "002", N_("the office button's restore"), t1)
         s.arc_up(0)
         n.say("The primary receiver is back; the next supervision poll returns to it.")
 
@@ -253,7 +274,7 @@ class Scenario:
         on = s.wait_output("siren", True, self.timeout)
         t_siren = (time.monotonic_ns() - t0) / 1e6
         n.say("The silent alarm cannot reach the platform, so the local siren sounds: {on} "
-              "after {ms} ms.", on='ON' if on else 'off', ms=f"{t_siren:.0f}")
+              "after {ms} ms.", on=n.t('ON') if on else n.t('off'), ms=f"{t_siren:.0f}")
         time.sleep(1.0)  # held for a second
         s.release("panic_office")
         n.say("The network comes back (the broker restarts); the outbox drains in order.")
@@ -262,9 +283,9 @@ class Scenario:
         for i in range(len(s.arcs)):
             s.arc_up(i)
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
-                                and e["zone"] == "panic_office"), "the buffered panic")
-        n.row("panic during outage -> siren", f"{t_siren:8.1f} ms", "ON" if on else "off")
-        n.row("buffered panic (from broker back)",
+                                and e["zone"] == "panic_office"), N_("the buffered panic"))
+        n.row(N_("panic during outage -> siren"), f"{t_siren:8.1f} ms", N_("ON") if on else N_("off"))
+        n.row(N_("buffered panic (from broker back)"),
               f"{self.p.latency_ms(ev['id'], t_up):8.1f} ms", self.siren())
         gaps = self.p.gaps
         n.say("Delivered with seq {seq}; sequence gaps seen by the platform: {gaps}; "
@@ -277,8 +298,7 @@ class Scenario:
               siren=self.siren())
         self.released("panic_office")
         self.cmd("reset", "building")
-        self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "panic_office"),
-                  "the office button's restore")
+        self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "panic_office"), N_("the office button's restore"))
 
     def door_forced(self) -> None:
         n, s = self.n, self.site
@@ -288,26 +308,25 @@ class Scenario:
         k = self.after()
         s.readers["front"].keys("1234#")
         self.wait(self.new(k, lambda e: e["kind"] == "area" and e["area"] == "building"
-                           and e["cid"].endswith("401")), "the building armed", 30)
+                           and e["cid"].endswith("401")), N_("the building armed"), 30)
         n.say("Armed. At 2 a.m. the front door is pried open without a card...")
         k = self.after()
         t0 = time.monotonic_ns()
         s.readers["front"].door(True)
         ev = self.wait(self.new(k, lambda e: e["kind"] == "alarm"
-                                and e["zone"] == "front_forced"), "door forced")
+                                and e["zone"] == "front_forced"), N_("door forced"))
         on = s.wait_output("siren", True, self.timeout)
-        n.row("door forced open", self.latency(ev, t0), "ON" if on else "off")
-        n.say("Door forced: alarm, siren {on}.", on='ON' if on else 'off')
+        n.row(N_("door forced open"), self.latency(ev, t0), N_("ON") if on else N_("off"))
+        n.say("Door forced: alarm, siren {on}.", on=n.t('ON') if on else n.t('off'))
         s.readers["front"].door(False)
-        self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "front_forced"),
-                  "the door's restore")
+        self.wait(self.new(k, lambda e: e["kind"] == "restore" and e["zone"] == "front_forced"), N_("the door's restore"))
         # the door contact itself restores on its own debounce: a reset before that is refused
         key = f"{s.config['site']['name']}/{s.config['site']['controller']}"
         try:
             self.p.wait_until(lambda: self.p.states.get(key, {}).get("zones", {})
                               .get("front_door", {}).get("state") == "normal", self.timeout)
         except TimeoutError:
-            raise RuntimeError("the front door contact never went back to normal") from None
+            raise RuntimeError(Msg("the front door contact never went back to normal")) from None
         self.cmd("disarm", "building")
         self.cmd("reset", "building")
 
@@ -318,17 +337,16 @@ class Scenario:
         k = self.after()
         t0 = time.monotonic_ns()
         s.modbus_power("rs485-beams", 1, False)
-        sab = self.wait(self.new(k, lambda e: e["cid"] == "1137"), "sabotage", 30)
-        n.row("4 beams offline -> sabotage", self.latency(sab, t0), self.siren())
-        tr = self.wait(self.new(k, lambda e: e["kind"] == "trouble" and e["cid"] == "1147"),
-                       "supervision trouble", 30)
-        n.row("beam offline -> trouble 147", self.latency(tr, t0), self.siren())
+        sab = self.wait(self.new(k, lambda e: e["cid"] == "1137"), N_("sabotage"), 30)
+        n.row(N_("4 beams offline -> sabotage"), self.latency(sab, t0), self.siren())
+        tr = self.wait(self.new(k, lambda e: e["kind"] == "trouble" and e["cid"] == "1147"), N_("supervision trouble"), 30)
+        n.row(N_("beam offline -> trouble 147"), self.latency(tr, t0), self.siren())
         n.say("Four beams went offline together: a sabotage alarm at once, and a supervision "
               "trouble (147) per beam after the offline grace.")
         s.modbus_power("rs485-beams", 1, True)
         for z in ("beam_north_a", "beam_north_b", "beam_south_a", "beam_south_b"):
             self.wait(self.new(k, lambda e, z=z: e["kind"] == "trouble_restore"
-                               and e["zone"] == z), f"{z} back online", 30)
+                               and e["zone"] == z), Msg("{zone} back online", zone=z), 30)
         n.say("The cable is repaired: the device answers again and the troubles restore.")
 
     def run(self) -> None:
@@ -340,16 +358,20 @@ class Scenario:
             step()
 
 
-def interactive(site: EmulatedSite) -> None:
-    help_text = """commands:
-  press POINT | release POINT | pulse POINT MS     drive an input point
-  door open|close | rex | card NUMBER | keys 1234#    the front door reader
-  broker stop|start                                  the network to the platform
-  power BUS ADDR on|off                              a Modbus device
-  cmd NAME AREA                                      a signed platform command
-  points | outputs | status | help | quit"""
+def interactive(site: EmulatedSite, t=translator("en")) -> None:
+    """Drive the running site from the keyboard (words through translator ``t``)."""
+    help_text = "\n".join([
+        t("commands:"),
+        "  press POINT | release POINT | pulse POINT MS     " + t("drive an input point"),
+        "  door open|close | rex | card NUMBER | keys 1234#    " + t("the front door reader"),
+        "  broker stop|start                                  "
+        + t("the network to the platform"),
+        "  power BUS ADDR on|off                              " + t("a Modbus device"),
+        "  cmd NAME AREA                                      "
+        + t("a signed platform command"),
+        "  points | outputs | status | help | quit"])
     print(help_text)
-    print("points:", ", ".join(sorted(site.points)))
+    print(t("points:"), ", ".join(sorted(site.points)))
     reader = site.readers.get("front")
     while True:
         try:
@@ -387,26 +409,31 @@ def interactive(site: EmulatedSite) -> None:
                 print(", ".join(sorted(site.points)))
             elif w[0] == "outputs":
                 for o in sorted(site.outputs):
-                    print(f"  {o}: {'ON' if site.output_on(o) else 'off'}")
+                    state = t("ON") if site.output_on(o) else t("off")
+                    print(f"  {o}: {state}")
             elif w[0] == "status":
                 st = site.platform.states.get(SITE_KEY, {})
                 for a, v in st.get("areas", {}).items():
-                    print(f"  area {a}: {v.get('state')} incident={v.get('incident')}")
+                    print(t("  area {area}: {state} incident={incident}", area=a,
+                            state=v.get("state"), incident=v.get("incident")))
             else:
-                print("unknown command; help lists them")
+                print(t("unknown command; help lists them"))
         except (IndexError, ValueError, KeyError) as e:
-            print(f"error: {e!r}; help lists the commands")
+            print(t("error: {e}; help lists the commands", e=repr(e)))
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="guardroom demo", description=__doc__,
+    _ = env_gettext                           # --help follows LANG, like the other commands
+    ap = argparse.ArgumentParser(prog="guardroom demo", description=_(DESCRIPTION),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--interactive", action="store_true",
-                    help="keep the site running and drive it from the keyboard")
-    ap.add_argument("--site", help="site file (default: examples/school.toml)")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, config)")
+                    help=_("keep the site running and drive it from the keyboard"))
+    ap.add_argument("--site", help=_("site file (default: examples/school.toml)"))
+    ap.add_argument("--keep", action="store_true",
+                    help=_("keep the work folder (logs, config)"))
     ap.add_argument("--lang", choices=["en", "zh"], default="en",
-                    help="zh: narration in Chinese and the site's language zh-CN (event texts)")
+                    help=_("zh: narration in Chinese and the site's language zh-CN (event "
+                           "texts)"))
     ns = ap.parse_args(argv)
     n = Narrator(lang=ns.lang)
     n.say("Starting the emulated site: Mosquitto, Modbus beams (RTU on a pty) and fence (TCP), "
@@ -431,7 +458,7 @@ def main(argv=None) -> int:
                       path=site.console_path)
             else:
                 n.say("This site file has no [console] section: no commissioning console.")
-            interactive(site)
+            interactive(site, n.t)
             return 0
         Scenario(site, n).run()
         site.platform.out = None  # the platform's lines would interleave with the table
@@ -444,8 +471,8 @@ def main(argv=None) -> int:
         n.say("Interrupted: stopping everything.")
         return 130
     except RuntimeError as e:
-        print(f"\ndemo failed: {e}\n--- daemon log ---\n{site.daemon_log_tail()}",
-              file=sys.stderr)
+        print("\n" + n.t("demo failed: {e}", e=tr(msg_of(e), n.t)) + "\n" + n.t("--- daemon log ---") + "\n"
+              + site.daemon_log_tail(), file=sys.stderr)
         return 1
     finally:
         site.stop()

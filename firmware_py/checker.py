@@ -9,7 +9,9 @@ import tomllib
 
 from . import config as config_mod
 from .errors import ConfigError
+from .i18n import Msg, from_env, tr, translator
 from .i18n import env_gettext as _
+from .vocab import word
 from .schema import Problems
 
 _BAD_TYPES = (dict, list, str, int, float, bool, type(None))
@@ -35,7 +37,7 @@ def check_text(text: str, source: str = "<config>") -> dict:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError((source, f"not valid TOML: {e}")) from None
+        raise ConfigError((source, Msg("not valid TOML: {e}", e=e))) from None
     problems = Problems()
     cfg = _scrub(config_mod._top_schema()._validate(raw, "", problems))
     schema_ok = not problems
@@ -49,7 +51,7 @@ def check_text(text: str, source: str = "<config>") -> dict:
         problems += list(e.problems)
     except Exception as e:  # noqa: BLE001 - a section the schema refused may upset a driver
         if schema_ok:
-            problems.add("drivers", f"cannot be built: {e}")
+            problems.add("drivers", Msg("cannot be built: {e}", e=e))
     if asm is not None:
         problems += config_mod.site_problems(cfg, asm.points, asm.output_kinds(), asm.readers)
     if not problems:
@@ -73,7 +75,8 @@ def check_config(path: str) -> str:
     kinds = {}
     for z in cfg["zones"]:
         kinds[z["type"]] = kinds.get(z["type"], 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    t = translator(from_env())
+    summary = t(", ").join(f"{n} {word(k, t)}" for k, n in sorted(kinds.items()))
     from guardroom.drivers.base import SampleBuffer
 
     from .assembly import build_drivers
@@ -86,8 +89,8 @@ def check_config(path: str) -> str:
              path=path, site=cfg['site']['name'], controller=cfg['site']['controller'],
              areas=len(cfg['areas']), zones=len(cfg['zones']), summary=summary,
              points=len(asm.points.names()), used=len(points), outputs=len(asm.outputs),
-             drivers=', '.join(cfg['drivers']) or 'none', users=len(cfg['users'])) + "".join(
-        "\n  " + _("warning: {w}", w=w) for w in security_warnings(cfg))
+             drivers=', '.join(cfg['drivers']) or t('none'), users=len(cfg['users'])) + "".join(
+        "\n  " + _("warning: {w}", w=tr(w, t)) for w in security_warnings(cfg))
 
 
 def security_warnings(cfg: dict) -> list[str]:
@@ -96,15 +99,17 @@ def security_warnings(cfg: dict) -> list[str]:
     out = []
     if not mq.get("tls"):
         if mq.get("password") or mq.get("password_file"):
-            out.append("mqtt: the broker password is sent in clear (tls = false): anyone on "
-                       "the network path can read it; enable tls")
+            out.append(Msg("mqtt: the broker password is sent in clear (tls = false): anyone "
+                           "on the network path can read it; enable tls"))
         if any(u.get("code_hash") or u.get("duress_hash") for u in cfg.get("users", [])):
-            out.append("mqtt: code commands (Home Assistant, platform) carry user codes in "
-                       "clear over plain TCP (tls = false); enable tls or use signed commands")
+            out.append(Msg("mqtt: code commands (Home Assistant, platform) carry user codes in "
+                           "clear over plain TCP (tls = false); enable tls or use signed "
+                           "commands"))
         if mq.get("cmd_hmac_key"):
-            out.append("mqtt: signed commands and acks travel over plain TCP (tls = false): "
-                       "the key stays secret but anyone on the path can read them; enable tls")
+            out.append(Msg("mqtt: signed commands and acks travel over plain TCP (tls = false): "
+                           "the key stays secret but anyone on the path can read them; enable "
+                           "tls"))
     if not mq.get("cmd_hmac_key"):
-        out.append("mqtt: no cmd_hmac_key: every platform ack is refused, so every silent "
-                   "alarm ends in its fallback siren; signed commands are refused")
+        out.append(Msg("mqtt: no cmd_hmac_key: every platform ack is refused, so every silent "
+                       "alarm ends in its fallback siren; signed commands are refused"))
     return out

@@ -1,11 +1,13 @@
-"""`guardroom check` problems in the CLI's language: the schema's most common reasons (fixed
-wording from schema.py) matched and re-worded from the catalog; anything else stays English.
-The key path is never translated (it is what the installer types in the file)."""
+"""Config problems in the reader's language (`guardroom check`, the console's config edits).
+A reason made as an ``i18n.Msg`` (schema.py, config.py, the checker) is translated from its
+msgid; a plain English reason (a driver's own wording) is matched against the schema's fixed
+wordings below, and otherwise shown as it is. The key path is never translated (it is what
+the installer types in the file)."""
 from __future__ import annotations
 
 import re
 
-from .i18n import N_, translator
+from .i18n import N_, Msg, tr, translator
 
 #: (pattern of the English reason, template msgid with the pattern's named groups)
 REASONS = [
@@ -27,9 +29,15 @@ REASONS = [
 
 def reason(why: str, lang: str) -> str:
     """``why`` in ``lang`` when it is one of the common schema reasons, else as it is."""
-    t = translator(lang)
+    return localize(why, translator(lang))
+
+
+def localize(why, t) -> str:
+    """The reason ``why`` through the translator ``t``."""
+    if isinstance(why, Msg):
+        return tr(why, t)
     for rx, msgid in REASONS:
-        m = rx.fullmatch(why)
+        m = rx.fullmatch(str(why))
         if m:
             return t(msgid, **m.groupdict())
-    return why
+    return str(why)

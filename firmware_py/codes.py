@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .authstore import boot_id
+from .i18n import Msg
 from .schema import Bool, Choice, Int, ListOf, Name, Section, Str
 
 ITERATIONS = 60_000
@@ -49,7 +50,7 @@ LOCKOUT_SCHEMA = Section({
 def hash_code(code: str, iterations: int = ITERATIONS, salt: Optional[bytes] = None) -> str:
     """The storable hash line of ``code``."""
     if not code or not code.isdigit() or not 4 <= len(code) <= 12:
-        raise ValueError("a code is 4 to 12 digits")
+        raise ValueError(Msg("a code is 4 to 12 digits"))
     salt = salt or os.urandom(12)
     dk = hashlib.pbkdf2_hmac("sha256", code.encode(), salt, iterations)
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731

@@ -13,6 +13,7 @@ from typing import Optional
 
 from .codes import LOCKOUT_SCHEMA, USER_SCHEMA
 from .errors import ConfigError
+from .i18n import Msg
 from .schema import (Bool, Choice, Field, Int, ListOf, MapOf, Name, Section, Str,
                      Problems)
 
@@ -197,19 +198,20 @@ class _DriversSection(Section):
 
     def _convert(self, value, path, problems):
         if not isinstance(value, dict):
-            problems.add(path, "must be a table")
+            problems.add(path, Msg("must be a table"))
             return None
         reg = _registry()
         out = {}
         for kind, section in value.items():
             sub = f"{path}.{kind}"
             if kind not in reg.DRIVERS:
-                problems.add(sub, f"unknown driver (known: {', '.join(reg.DRIVERS)})")
+                problems.add(sub, Msg("unknown driver (known: {names})",
+                                      names=", ".join(reg.DRIVERS)))
                 continue
             try:
                 schema = reg.schema_for(kind)
             except ImportError as e:
-                problems.add(sub, f"driver cannot be loaded on this machine: {e}")
+                problems.add(sub, Msg("driver cannot be loaded on this machine: {e}", e=e))
                 continue
             out[kind] = schema._validate(section, sub, problems)
         return out
@@ -260,7 +262,7 @@ def parse_text(text: str, source: str = "<config>") -> dict:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError((source, f"not valid TOML: {e}")) from None
+        raise ConfigError((source, Msg("not valid TOML: {e}", e=e))) from None
     cfg = _top_schema().validate(raw)
     _check_references(cfg)
     return cfg
@@ -272,13 +274,14 @@ def read_text(path: str) -> str:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as e:
-        raise ConfigError((path, f"cannot be read: {e.strerror}")) from None
+        raise ConfigError((path, Msg("cannot be read: {why}", why=e.strerror))) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        raise ConfigError((path, f"is not UTF-8 text: byte 0x{data[e.start]:02x} on line "
-                                 f"{line} (save the file as UTF-8)")) from None
+        raise ConfigError((path, Msg("is not UTF-8 text: byte {byte} on line {line} (save the "
+                                     "file as UTF-8)", byte=f"0x{data[e.start]:02x}",
+                                     line=line))) from None
 
 
 def load(path: str) -> dict:
@@ -309,11 +312,12 @@ def reference_problems(cfg: dict) -> Problems:
             continue
         if _s(u.get("name")):
             if u["name"] in users:
-                p.add(f"users[{i}].name", f"duplicate user {u['name']!r}")
+                p.add(f"users[{i}].name", Msg("duplicate user {name!r}", name=u["name"]))
             users.add(u["name"])
         for a in u.get("areas") if isinstance(u.get("areas"), list) else []:
             if _s(a) and a not in areas:
-                p.add(f"users[{i}].areas", f"no area named {a!r}{_near_hint(a, areas)}")
+                p.add(f"users[{i}].areas", Msg("no area named {name!r}{hint}", name=a,
+                                               hint=_near_hint(a, areas)))
     points = {}
     for i, z in enumerate(cfg.get("zones") if isinstance(cfg.get("zones"), list) else []):
         if not isinstance(z, dict):
@@ -321,32 +325,36 @@ def reference_problems(cfg: dict) -> Problems:
         at = f"zones[{i}]"
         if _s(z.get("name")):
             if z["name"] in names:
-                p.add(f"{at}.name", f"duplicate zone {z['name']!r}")
+                p.add(f"{at}.name", Msg("duplicate zone {name!r}", name=z["name"]))
             names.add(z["name"])
         if _s(z.get("point")):
             if z["point"] in points:
-                p.add(f"{at}.point", f"point {z['point']!r} is already used by zone "
-                                     f"{points[z['point']]!r}")
+                p.add(f"{at}.point", Msg("point {point!r} is already used by zone {zone!r}",
+                                         point=z["point"], zone=points[z["point"]]))
             points[z["point"]] = z.get("name")
         if _s(z.get("area")) and z["area"] not in areas:
-            p.add(f"{at}.area", f"no area named {z['area']!r}{_near_hint(z['area'], areas)} "
-                                f"(areas: {', '.join(areas)})")
+            p.add(f"{at}.area", Msg("no area named {name!r}{hint} (areas: {names})",
+                                    name=z["area"], hint=_near_hint(z["area"], areas),
+                                    names=", ".join(areas)))
         ztype = z.get("type") if z.get("type") in DEFAULT_PROFILE else None
         prof = z.get("profile") or (DEFAULT_PROFILE[ztype] if ztype else None)
         if _s(prof) and prof not in profiles:
-            p.add(f"{at}.profile", f"no profile named {prof!r}{_near_hint(prof, profiles)} "
-                                   f"(built in: {', '.join(BUILTIN_PROFILES)})")
+            p.add(f"{at}.profile", Msg("no profile named {name!r}{hint} (built in: {names})",
+                                       name=prof, hint=_near_hint(prof, profiles),
+                                       names=", ".join(BUILTIN_PROFILES)))
         for g in z.get("groups") if isinstance(z.get("groups"), list) else []:
             if _s(g) and g not in groups:
-                p.add(f"{at}.groups", f"no group named {g!r}{_near_hint(g, groups)}")
+                p.add(f"{at}.groups", Msg("no group named {name!r}{hint}", name=g,
+                                          hint=_near_hint(g, groups)))
         grace = z.get("offline_grace_s")
         if ztype in ("panic", "duress") and isinstance(grace, int) and grace > 300:
-            p.add(f"{at}.offline_grace_s", "a hold-up device must be supervised within 300 s")
+            p.add(f"{at}.offline_grace_s",
+                  Msg("a hold-up device must be supervised within 300 s"))
     readers = cfg.get("readers") if isinstance(cfg.get("readers"), dict) else {}
     for name, r in readers.items():
         if isinstance(r, dict) and _s(r.get("area")) and r["area"] not in areas:
-            p.add(f"readers.{name}.area", f"no area named {r['area']!r}"
-                                          f"{_near_hint(r['area'], areas)}")
+            p.add(f"readers.{name}.area", Msg("no area named {name!r}{hint}", name=r["area"],
+                                              hint=_near_hint(r["area"], areas)))
     return p
 
 
@@ -354,7 +362,7 @@ def _near_hint(word: str, names) -> str:
     import difflib
 
     m = difflib.get_close_matches(str(word), [str(n) for n in names], n=1, cutoff=0.6)
-    return f" (did you mean {m[0]!r}?)" if m else ""
+    return Msg(" (did you mean {name!r}?)", name=m[0]) if m else ""
 
 
 def _check_references(cfg: dict) -> None:
@@ -371,8 +379,8 @@ def site_problems(cfg: dict, points, outputs: dict[str, str],
     for i, z in enumerate(cfg.get("zones") if isinstance(cfg.get("zones"), list) else []):
         if isinstance(z, dict) and _s(z.get("point")) and z["point"] not in points:
             known = points.names() if hasattr(points, "names") else list(points)
-            p.add(f"zones[{i}].point", f"no driver declares a point named {z['point']!r}"
-                                       f"{_near_hint(z['point'], known)}")
+            p.add(f"zones[{i}].point", Msg("no driver declares a point named {name!r}{hint}",
+                                           name=z["point"], hint=_near_hint(z["point"], known)))
     areas = cfg.get("areas") if isinstance(cfg.get("areas"), dict) else {}
     for name, a in areas.items():
         if not isinstance(a, dict):
@@ -382,17 +390,20 @@ def site_problems(cfg: dict, points, outputs: dict[str, str],
                 if not _s(o):
                     continue
                 if o not in outputs:
-                    p.add(f"areas.{name}.{key}", f"no driver declares an output named {o!r}"
-                                                 f"{_near_hint(o, outputs)}")
+                    p.add(f"areas.{name}.{key}", Msg("no driver declares an output named "
+                                                     "{name!r}{hint}", name=o,
+                                                     hint=_near_hint(o, outputs)))
                 elif outputs[o] != kind:
-                    p.add(f"areas.{name}.{key}", f"output {o!r} is a {outputs[o]}, not a {kind}")
+                    p.add(f"areas.{name}.{key}", Msg("output {name!r} is a {kind}, not a {want}",
+                                                     name=o, kind=Msg(outputs[o]),
+                                                     want=Msg(kind)))
     if readers is not None:
         for name in cfg.get("readers") if isinstance(cfg.get("readers"), dict) else {}:
             if name not in readers:
-                p.add(f"readers.{name}", f"no OSDP reader of that name in [drivers.osdp]"
-                                         f"{_near_hint(name, readers)} (the table's name "
-                                         f"must be a reader's name; readers: "
-                                         f"{', '.join(sorted(readers)) or 'none'})")
+                p.add(f"readers.{name}", Msg("no OSDP reader of that name in [drivers.osdp]{hint} "
+                                             "(the table's name must be a reader's name; "
+                                             "readers: {names})", hint=_near_hint(name, readers),
+                                             names=", ".join(sorted(readers)) or Msg("none")))
     return p
 
 

@@ -91,6 +91,12 @@ def render(ev: dict, lang: str) -> str:
     if ev.get("user") and ev.get("user") != "system":
         parts.append(t(BY_USER, user=ev["user"]))
     text = t(N_(", ")).join(parts)
+    if kind == "refused" and ev.get("text"):
+        from .refusals import reason
+
+        why = reason(str(ev["text"]), t)
+        if why != ev["text"]:                     # a known refusal: said in full, no English
+            return t(N_("Command refused: {why}"), why=why)
     if not code and ev.get("text") and not (kind == "area" and state):
         text += t(DETAIL, en=ev["text"])
     return text

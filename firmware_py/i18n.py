@@ -77,3 +77,39 @@ def has_catalog(lang: str) -> bool:
 def env_gettext(msgid: str, **fields) -> str:
     """``msgid`` in the environment's language (CLI commands), fields filled in."""
     return translator(from_env())(msgid, **fields)
+
+
+class Msg(str):
+    """English text that keeps its msgid and fields, so whoever shows it can show it in
+    another language (``tr``). It IS the English string (comparisons, logs, ``str()`` and JSON
+    are unchanged): a reason made deep down (schema, config check, a console refusal) travels
+    as plain text and is translated only where a person reads it."""
+
+    msgid: str
+    fields: dict
+
+    def __new__(cls, msgid: str, **fields):
+        self = super().__new__(cls, msgid.format(**fields) if fields else msgid)
+        self.msgid, self.fields = msgid, fields
+        return self
+
+    def __reduce__(self):
+        return (_msg, (self.msgid, self.fields))
+
+
+def _msg(msgid: str, fields: dict) -> Msg:
+    return Msg(msgid, **fields)
+
+
+def tr(text, t: Callable[..., str]) -> str:
+    """``text`` through the translator ``t`` when it is a :class:`Msg` (its fields too),
+    else as it is (a name, a number, an English text from elsewhere)."""
+    if isinstance(text, Msg):
+        return t(text.msgid, **{k: tr(v, t) for k, v in text.fields.items()})
+    return text if isinstance(text, str) else str(text)
+
+
+def msg_of(exc: BaseException):
+    """An exception's message, its :class:`Msg` kept when it was raised with one."""
+    first = exc.args[0] if len(exc.args) == 1 else None
+    return first if isinstance(first, Msg) else str(exc)

@@ -19,6 +19,7 @@ import re
 from typing import Any, Callable, Iterable, Optional
 
 from .errors import ConfigError
+from .i18n import Msg
 
 REQUIRED = object()
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -80,7 +81,7 @@ class Bool(Field):
     def _convert(self, value, path, problems):
         if isinstance(value, bool):
             return value
-        problems.add(path, f"must be true or false, not {value!r}")
+        problems.add(path, Msg("must be true or false, not {value!r}", value=value))
         return _BAD
 
 
@@ -94,12 +95,12 @@ class Int(Field):
 
     def _convert(self, value, path, problems):
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.add(path, f"must be a whole number, not {value!r}")
+            problems.add(path, Msg("must be a whole number, not {value!r}", value=value))
             return _BAD
         if self.min is not None and value < self.min:
-            problems.add(path, f"{value} is below the minimum {self.min}")
+            problems.add(path, Msg("{value} is below the minimum {min}", value=value, min=self.min))
         elif self.max is not None and value > self.max:
-            problems.add(path, f"{value} is above the maximum {self.max}")
+            problems.add(path, Msg("{value} is above the maximum {max}", value=value, max=self.max))
         return value
 
 
@@ -108,13 +109,13 @@ class Float(Int):
 
     def _convert(self, value, path, problems):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.add(path, f"must be a number, not {value!r}")
+            problems.add(path, Msg("must be a number, not {value!r}", value=value))
             return _BAD
         value = float(value)
         if self.min is not None and value < self.min:
-            problems.add(path, f"{value} is below the minimum {self.min}")
+            problems.add(path, Msg("{value} is below the minimum {min}", value=value, min=self.min))
         elif self.max is not None and value > self.max:
-            problems.add(path, f"{value} is above the maximum {self.max}")
+            problems.add(path, Msg("{value} is above the maximum {max}", value=value, max=self.max))
         return value
 
 
@@ -130,13 +131,14 @@ class Str(Field):
 
     def _convert(self, value, path, problems):
         if not isinstance(value, str):
-            problems.add(path, f"must be a string, not {value!r}")
+            problems.add(path, Msg("must be a string, not {value!r}", value=value))
             return _BAD
         if len(value) > self.max_len:
-            problems.add(path, f"is longer than {self.max_len} characters")
+            problems.add(path, Msg("is longer than {n} characters", n=self.max_len))
         elif self.pattern is not None and not self.pattern.fullmatch(value):
             shown = "<hidden>" if self.secret else repr(value)
-            problems.add(path, f"{shown} does not match {self.pattern.pattern}")
+            problems.add(path, Msg("{value} does not match {pattern}", value=shown,
+                                   pattern=self.pattern.pattern))
         return value
 
 
@@ -159,7 +161,7 @@ class Choice(Field):
     def _convert(self, value, path, problems):
         if value not in self.choices:
             opts = ", ".join(repr(c) for c in self.choices)
-            problems.add(path, f"{value!r} is not one of {opts}")
+            problems.add(path, Msg("{value!r} is not one of {opts}", value=value, opts=opts))
             return _BAD
         return value
 
@@ -181,19 +183,19 @@ class ListOf(Field):
 
     def _convert(self, value, path, problems):
         if not isinstance(value, list):
-            problems.add(path, f"must be a list, not {type(value).__name__}")
+            problems.add(path, Msg("must be a list, not {type}", type=type(value).__name__))
             return _BAD
         if len(value) < self.min_len:
-            problems.add(path, f"needs at least {self.min_len} item(s)")
+            problems.add(path, Msg("needs at least {n} item(s)", n=self.min_len))
         if len(value) > self.max_len:
-            problems.add(path, f"has more than {self.max_len} items")
+            problems.add(path, Msg("has more than {n} items", n=self.max_len))
         out = [self.item._validate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
         if self.unique:
             seen = set()
             for i, v in enumerate(out):
                 key = repr(v)
                 if key in seen:
-                    problems.add(f"{path}[{i}]", f"duplicate {v!r}")
+                    problems.add(f"{path}[{i}]", Msg("duplicate {value!r}", value=v))
                 seen.add(key)
         return out
 
@@ -230,20 +232,20 @@ class Section(Field):
 
     def _convert(self, value, path, problems):
         if not isinstance(value, dict):
-            problems.add(path, f"must be a table, not {type(value).__name__}")
+            problems.add(path, Msg("must be a table, not {type}", type=type(value).__name__))
             return _BAD
         out = {}
         for key in value:
             if key not in self.fields:
                 near = _near(key, self.fields)
-                hint = f" (did you mean {near!r}?)" if near else ""
-                problems.add(_join(path, key), f"unknown key{hint}")
+                hint = Msg(" (did you mean {name!r}?)", name=near) if near else ""
+                problems.add(_join(path, key), Msg("unknown key{hint}", hint=hint))
         for key, field in self.fields.items():
             sub = _join(path, key)
             if key in value:
                 out[key] = field._validate(value[key], sub, problems)
             elif field.required:
-                problems.add(sub, "is required")
+                problems.add(sub, Msg("is required"))
             else:
                 out[key] = field.default_value()
         return out
@@ -260,14 +262,15 @@ class MapOf(Field):
 
     def _convert(self, value, path, problems):
         if not isinstance(value, dict):
-            problems.add(path, f"must be a table, not {type(value).__name__}")
+            problems.add(path, Msg("must be a table, not {type}", type=type(value).__name__))
             return _BAD
         if len(value) < self.min_len:
-            problems.add(path, f"needs at least {self.min_len} item(s)")
+            problems.add(path, Msg("needs at least {n} item(s)", n=self.min_len))
         out = {}
         for name, item in value.items():
             if not _NAME_RE.fullmatch(str(name)):
-                problems.add(_join(path, str(name)), "is not a valid name (letters, digits, _ - .)")
+                problems.add(_join(path, str(name)),
+                             Msg("is not a valid name (letters, digits, _ - .)"))
             out[name] = self.item._validate(item, _join(path, str(name)), problems)
         return out
 
@@ -312,6 +315,6 @@ def read_toml(path: str) -> dict:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except OSError as e:
-        raise ConfigError((path, f"cannot be read: {e.strerror or e}")) from None
+        raise ConfigError((path, Msg("cannot be read: {why}", why=e.strerror or e))) from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError((path, f"not valid TOML: {e}")) from None
+        raise ConfigError((path, Msg("not valid TOML: {e}", e=e))) from None

@@ -5,6 +5,7 @@ import asyncio
 import re
 
 from ..errors import GuardroomError
+from ..i18n import N_, Msg, msg_of, tr, translator
 from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
 from .render import kv, table
 from .configedit import suggest
@@ -36,7 +37,7 @@ def _device_table(ctx, d) -> None:
             if k not in keys and k != "name" and not isinstance(x, (dict, list)):
                 keys.append(k)
     keys = keys[:6]
-    ctx.out(*table(["NAME"] + [k.upper() for k in keys],
+    ctx.out(*table([ctx._("NAME")] + [k.upper() for k in keys],
                    [[n] + [v.get(k, "") for k in keys] for n, v in rows]))
 
 
@@ -54,18 +55,20 @@ def _modbus_stats(ctx, d: dict) -> None:
         for dv in bus.get("devices") or []:
             if "polls" in dv:
                 dv["err_rate"] = _rate(int(dv.get("failed_polls") or 0), int(dv["polls"] or 0))
-    cols = [("address", "ADDR"), ("online", "ONLINE"), ("polls", "POLLS"),
-            ("failed_polls", "FAILED"), ("err_rate", "ERR"), ("timeouts", "TIMEOUTS"), ("crc_errors", "CRC"),
-            ("exceptions", "EXC"), ("last_error", "LAST ERROR")]
+    _ = ctx._
+    cols = [("address", _("ADDR")), ("online", _("ONLINE")), ("polls", _("POLLS")),
+            ("failed_polls", _("FAILED")), ("err_rate", _("ERR")), ("timeouts", _("TIMEOUTS")),
+            ("crc_errors", "CRC"), ("exceptions", _("EXC")), ("last_error", _("LAST ERROR"))]
     for bus in buses:
-        ctx.out(f"bus {bus.get('name')}: {bus.get('transport', '')} {bus.get('where', '')}, "
-                f"{'connected' if bus.get('connected') else 'NOT connected'}")
+        ctx.out(_("bus {bus}: {transport} {where}, {state}", bus=bus.get("name"),
+                  transport=bus.get("transport", ""), where=bus.get("where", ""),
+                  state=_("connected") if bus.get("connected") else _("NOT connected")))
         devs = bus.get("devices") or []
         if not devs:
-            ctx.out("  (no devices)")
+            ctx.out(_("  (no devices)"))
             continue
         use = _pick(devs, cols)
-        ctx.out(*table(["DEVICE"] + [h for _, h in use],
+        ctx.out(*table([_("DEVICE")] + [h for _, h in use],
                        [[dv.get("name", "?")] + [dv.get(k, "") for k, _ in use]
                         for dv in devs]))
 
@@ -75,22 +78,24 @@ def _osdp_status(ctx, d: dict) -> None:
     if not isinstance(readers, dict):
         _device_table(ctx, d)
         return
+    _ = ctx._
     rows = []
     for name, r in readers.items():
         door = r.get("door") or {}
-        door_s = "-" if not door else ("FORCED" if door.get("forced") else "HELD" if
-                                       door.get("held") else "open" if door.get("open")
-                                       else "closed")
+        door_s = "-" if not door else (_("FORCED") if door.get("forced") else _("HELD") if
+                                       door.get("held") else _("open") if door.get("open")
+                                       else _("closed"))
         rows.append((name, r.get("port", ""), r.get("address", ""),
-                     "yes" if r.get("online") else "NO",
-                     "on" if r.get("secure_channel") else "off", r.get("mode", ""),
-                     "TAMPER" if r.get("tamper") else "ok", door_s,
+                     _("yes") if r.get("online") else _("NO"),
+                     _("on") if r.get("secure_channel") else _("off"), r.get("mode", ""),
+                     _("TAMPER") if r.get("tamper") else _("ok"), door_s,
                      r.get("last_event") or "-"))
-    ctx.out(*table(["READER", "PORT", "ADDR", "ONLINE", "SC", "MODE", "TAMPER", "DOOR",
-                    "LAST EVENT"], rows))
+    ctx.out(*table([_("READER"), _("PORT"), _("ADDR"), _("ONLINE"), "SC", _("MODE"),
+                    _("TAMPER"), _("DOOR"), _("LAST EVENT")], rows))
     for port, p in (d.get("ports") or {}).items():
         ser = p.get("serial") or {}
-        ctx.out(f"port {port}: " + ", ".join(f"{k} {v}" for k, v in flat(ser)[:6]))
+        ctx.out(_("port {port}: {counters}", port=port,
+                  counters=", ".join(f"{k} {v}" for k, v in flat(ser, t=_)[:6])))
 
 
 def _rate(bad: int, total: int) -> str:
@@ -104,6 +109,7 @@ def line_quality(ctx, drivers: dict) -> None:
     """Per device: how well its bus carries it (error rates, retries, secure channel)."""
     from .health import ago, span
 
+    _ = ctx._
     mb = drivers.get("modbus")
     if isinstance(mb, dict) and isinstance(mb.get("buses"), list):
         rows = []
@@ -112,26 +118,27 @@ def line_quality(ctx, drivers: dict) -> None:
                 polls = int(d.get("polls") or 0)
                 age = d.get("last_good_age_s")
                 rows.append((f"{d.get('name')} ({bus.get('name')}/{d.get('address')})",
-                             "online" if d.get("online") else "OFFLINE" if d.get("online")
+                             _("online") if d.get("online") else _("OFFLINE") if d.get("online")
                              is False else "?", polls, _rate(int(d.get("failed_polls") or 0),
                                                              polls),
                              d.get("timeouts", 0), d.get("crc_errors", 0),
                              d.get("exceptions", 0),
-                             span(age) + " ago" if age is not None else "never",
+                             _("{span} ago", span=span(age, _)) if age is not None
+                             else _("never"),
                              d.get("last_error") or "-"))
-        ctx.out("Modbus (per device since start):")
-        ctx.out(*table(["DEVICE", "STATE", "POLLS", "ERR", "TIMEOUT", "CRC", "EXC",
-                        "LAST GOOD", "LAST ERROR"], rows))
+        ctx.out(_("Modbus (per device since start):"))
+        ctx.out(*table([_("DEVICE"), _("STATE"), _("POLLS"), _("ERR"), _("TIMEOUT"), "CRC",
+                        _("EXC"), _("LAST GOOD"), _("LAST ERROR")], rows))
         for bus in mb["buses"]:
             for d in bus.get("devices") or []:
                 if d.get("readings"):
-                    ctx.out(f"  {d.get('name')} readings (raw register values, as the "
-                            f"profile maps them): " + ", ".join(
-                                f"{k} {v}" for k, v in d["readings"].items()))
+                    ctx.out(_("  {name} readings (raw register values, as the profile maps "
+                              "them): {values}", name=d.get("name"), values=", ".join(
+                                  f"{k} {v}" for k, v in d["readings"].items())))
         unattributed = [b for b in mb["buses"] if b.get("crc_unattributed")]
         for b in unattributed:
-            ctx.out(f"  bus {b['name']}: {b['crc_unattributed']} CRC errors not attributable "
-                    "to a device (noise on the line?)")
+            ctx.out(_("  bus {bus}: {n} CRC errors not attributable to a device (noise on the "
+                      "line?)", bus=b["name"], n=b["crc_unattributed"]))
     osdp = drivers.get("osdp")
     if isinstance(osdp, dict) and isinstance(osdp.get("readers"), dict):
         rows = []
@@ -139,25 +146,27 @@ def line_quality(ctx, drivers: dict) -> None:
             c = r.get("counts") or {}
             cmds = int(c.get("commands") or 0)
             rows.append((f"{name} ({r.get('port')}/{r.get('address')})",
-                         ("online " + ago(r.get("since_age_s"))).strip() if r.get("online")
-                         else "OFFLINE", "on" if r.get("secure_channel") else "OFF",
+                         _("online {since}", since=ago(r.get("since_age_s"), _)).strip()
+                         if r.get("online") else _("OFFLINE"),
+                         _("on") if r.get("secure_channel") else _("OFF"),
                          c.get("went_offline", 0), r.get("reconnects", 0),
                          f"{c.get('commands_failed', 0)}/{cmds}", c.get("card_errors", 0)))
-        ctx.out("OSDP (per reader since start):")
-        ctx.out(*table(["READER", "LINK", "SC", "DROPS", "RECONNECTS", "CMD FAIL",
-                        "CARD ERR"], rows))
+        ctx.out(_("OSDP (per reader since start):"))
+        ctx.out(*table([_("READER"), _("LINK"), "SC", _("DROPS"), _("RECONNECTS"),
+                        _("CMD FAIL"), _("CARD ERR")], rows))
         for port, p in (osdp.get("ports") or {}).items():
             ser = p.get("serial") or {}
-            ctx.out(f"  port {port}: {ser.get('rx_bytes', 0)} bytes in, "
-                    f"{ser.get('tx_bytes', 0)} out, {ser.get('io_errors', 0)} I/O errors, "
-                    f"{p.get('refresh_errors', 0)} poll errors"
-                    + (f"; last: {ser['last_error']}" if ser.get("last_error") else ""))
+            ctx.out(_("  port {port}: {rx} bytes in, {tx} out, {io} I/O errors, {poll} poll "
+                      "errors", port=port, rx=ser.get("rx_bytes", 0), tx=ser.get("tx_bytes", 0),
+                      io=ser.get("io_errors", 0), poll=p.get("refresh_errors", 0))
+                    + (_("; last: {error}", error=ser["last_error"])
+                       if ser.get("last_error") else ""))
     if not (isinstance(mb, dict) or isinstance(osdp, dict)):
-        ctx.out("no field bus (Modbus, OSDP) in this controller")
+        ctx.out(_("no field bus (Modbus, OSDP) in this controller"))
 
 
 @command("health", LEVEL_INSTALLER, "health", "line quality of every field device",
-         """
+         N_("""
 For each Modbus device: its state, polls, the share that failed (ERR), timeouts, CRC errors,
 exception replies, when it last answered and its last error, and the last raw value of each
 register point its profile maps (a fence energizer's voltage, a supply voltage). For each OSDP reader: the link
@@ -165,7 +174,7 @@ register point its profile maps (a fence energizer's voltage, a supply voltage).
 commands and unreadable cards; per OSDP port the bytes and I/O errors. A few per cent of errors
 on RS-485 point at termination, biasing or a long stub; a steady rise at one device at its
 wiring or supply.
-""")
+"""))
 async def health(ctx, args):
     if args:
         raise UsageError()
@@ -174,12 +183,12 @@ async def health(ctx, args):
 
 @command("modbus", LEVEL_INSTALLER, "modbus scan BUS [FROM-TO] | modbus stats",
          "find Modbus devices on a bus; per-device counters",
-         """
+         N_("""
 'modbus scan BUS' asks every address (1-247, or FROM-TO such as 1-20) on the named bus and
 lists those that answer: use it to find a module whose address switches are unknown. It takes
 a while on RS-485 (a dead address costs one timeout); Ctrl-C stops it. 'modbus stats' shows
 each device's requests, errors, timeouts, CRC errors and whether it is online.
-""")
+"""))
 async def modbus(ctx, args):
     if not args:
         raise UsageError()
@@ -202,9 +211,10 @@ async def modbus(ctx, args):
         raise CommandError("no Modbus driver configured")
     buses = [str(b.get("name")) for b in d.get("buses") or []]
     if args[1] not in buses:
-        raise CommandError(f"no Modbus bus named {args[1]!r}{suggest(args[1], buses)} "
-                           f"(buses: {', '.join(buses) or 'none'})")
-    ctx.out(f"Scanning bus {args[1]} addresses {first}-{last} (Ctrl-C stops)...")
+        raise CommandError("no Modbus bus named {bus!r}{hint} (buses: {names})", bus=args[1],
+                           hint=suggest(args[1], buses), names=", ".join(buses) or Msg("none"))
+    ctx.out(ctx._("Scanning bus {bus} addresses {first}-{last} (Ctrl-C stops)...", bus=args[1],
+                  first=first, last=last))
     found: list[int] = []
     try:
         # One address at a time: each answer shows at once, and Ctrl-C keeps what was found.
@@ -212,21 +222,24 @@ async def modbus(ctx, args):
             try:
                 hit = await ctx.host.modbus_scan(args[1], address, address)
             except KeyError:
-                raise CommandError(f"no Modbus bus named {args[1]!r}") from None
+                raise CommandError("no Modbus bus named {bus!r}", bus=args[1]) from None
             except (GuardroomError, ValueError, OSError) as e:
-                raise CommandError(f"scan failed at address {address}: {e}"
-                                   f"{_found(found)}") from None
+                raise CommandError("scan failed at address {address}: {e}{found}",
+                                   address=address, e=e, found=_found(found)) from None
             if hit:
                 found += hit
-                ctx.out(f"  address {address} answers")
+                ctx.out(ctx._("  address {address} answers", address=address))
     except asyncio.CancelledError:
-        ctx.out(f"scan stopped{_found(found) or ': nothing answered so far'}")
+        ctx.out(ctx._("scan stopped{found}", found=tr(_found(found), ctx._)) if found else
+                ctx._("scan stopped: nothing answered so far"))
         raise
-    ctx.out(f"answering: {', '.join(map(str, found))}" if found else "no device answered")
+    ctx.out(ctx._("answering: {addresses}", addresses=", ".join(map(str, found))) if found
+            else ctx._("no device answered"))
 
 
-def _found(found: list[int]) -> str:
-    return f"; answering so far: {', '.join(map(str, found))}" if found else ""
+def _found(found: list[int]):
+    return Msg("; answering so far: {addresses}", addresses=", ".join(map(str, found))) \
+        if found else ""
 
 
 @command("osdp", LEVEL_INSTALLER, "osdp status", "OSDP readers: online, secure channel, "
@@ -240,75 +253,77 @@ async def osdp(ctx, args):
     _osdp_status(ctx, d)
 
 
-def _yes(v) -> str:
-    return "yes" if v else "no"
-
-
-def mqtt_lines(st: dict) -> list[tuple[str, str]]:
+def mqtt_lines(st: dict, t=translator("en")) -> list[tuple[str, str]]:
     """The uplink in words: where, whether connected and since when, the outbox, the last
-    contact and error (no secret: the relay's status holds none)."""
+    contact and error (no secret: the relay's status holds none); through translator ``t``."""
     if not st:
-        return [("uplink", "no MQTT relay in this controller")]
+        return [(t("uplink"), t("no MQTT relay in this controller"))]
     conn = st.get("connected")
     since = st.get("connected_since")
     proto = st.get("protocol")
-    state = (f"connected{' (MQTT ' + str(proto) + ')' if proto else ''}"
-             f"{' since ' + short_time(since) + ' UTC' if since else ''}" if conn
-             else "NOT connected")
+    state = (t("connected") + (f" (MQTT {proto})" if proto else "")
+             + (t(" since {stamp} UTC", stamp=short_time(since)) if since else "") if conn
+             else t("NOT connected"))
     depth = st.get("outbox_depth", 0)
-    outbox = f"{depth} event(s) waiting" if depth else "empty (everything acknowledged)"
+    outbox = t("{n} event(s) waiting", n=depth) if depth \
+        else t("empty (everything acknowledged)")
     if st.get("outbox_healthy") is False:
-        outbox += f"; PROBLEM: {st.get('outbox_problem') or 'unhealthy'}"
+        outbox += t("; PROBLEM: {problem}", problem=st.get("outbox_problem") or t("unhealthy"))
     rows = [
-        ("broker", f"{st.get('broker', '?')}{' with TLS' if st.get('tls') else ' (no TLS)'}"),
-        ("state", state),
-        ("platform path", "up" if st.get("uplink") else "DOWN (no answer within the "
-                                                        "heartbeat time)"),
-        ("client id", st.get("client_id") or "-"),
-        ("user", st.get("username") or "(anonymous)"),
-        ("topics", f"{st.get('topic_root', '?')}/..."),
-        ("outbox", outbox),
-        ("next seq", str(st.get("next_seq", "-"))),
-        ("events", f"{st.get('events_published', 0)} published, {st.get('events_acked', 0)} "
-                   f"acknowledged, {st.get('events_refused', 0)} refused, "
-                   f"{st.get('in_flight', 0)} in flight"),
-        ("last broker ack", (short_time(st["last_puback"]) + " UTC")
-         if st.get("last_puback") else "never"),
-        ("last platform ack", (short_time(st["last_platform_ack"]) + " UTC")
-         if st.get("last_platform_ack") else "never"),
-        ("reconnects", f"{st.get('reconnects', 0)} ({st.get('connect_attempts', 0)} "
-                       "connection attempts)"),
-        ("commands", f"{st.get('cmds_accepted', 0)} accepted, {st.get('cmds_refused', 0)} "
-                     "refused"),
-        ("last error", st.get("last_error") or "none"),
+        (t("broker"), f"{st.get('broker', '?')}"
+                      + (t(" with TLS") if st.get("tls") else t(" (no TLS)"))),
+        (t("state"), state),
+        (t("platform path"), t("up") if st.get("uplink")
+         else t("DOWN (no answer within the heartbeat time)")),
+        (t("client id"), st.get("client_id") or "-"),
+        (t("user"), st.get("username") or t("(anonymous)")),
+        (t("topics"), f"{st.get('topic_root', '?')}/..."),
+        (t("outbox"), outbox),
+        (t("next seq"), str(st.get("next_seq", "-"))),
+        (t("events"), t("{published} published, {acked} acknowledged, {refused} refused, "
+                        "{in_flight} in flight", published=st.get("events_published", 0),
+                        acked=st.get("events_acked", 0), refused=st.get("events_refused", 0),
+                        in_flight=st.get("in_flight", 0))),
+        (t("last broker ack"), (short_time(st["last_puback"]) + " UTC")
+         if st.get("last_puback") else t("never")),
+        (t("last platform ack"), (short_time(st["last_platform_ack"]) + " UTC")
+         if st.get("last_platform_ack") else t("never")),
+        (t("reconnects"), t("{n} ({attempts} connection attempts)", n=st.get("reconnects", 0),
+                            attempts=st.get("connect_attempts", 0))),
+        (t("commands"), t("{accepted} accepted, {refused} refused",
+                          accepted=st.get("cmds_accepted", 0),
+                          refused=st.get("cmds_refused", 0))),
+        (t("last error"), st.get("last_error") or t("none")),
     ]
     return rows
 
 
 @command("mqtt", LEVEL_INSTALLER, "mqtt status | mqtt test",
          "uplink state; send a test event and time its acknowledgement",
-         """
+         N_("""
 'mqtt status': broker, connected or not, outbox depth (events not yet acknowledged), last
 error. 'mqtt test' publishes a manual test event (601) through the outbox and waits for the
 broker's acknowledgement, showing the sequence number and the round trip.
-""")
+"""))
 async def mqtt(ctx, args):
     if args == ["status"]:
-        ctx.out(*kv(mqtt_lines(ctx.host.relay_status())))
+        ctx.out(*kv(mqtt_lines(ctx.host.relay_status(), ctx._)))
         return
     if args != ["test"]:
         raise UsageError()
-    ctx.out("Sending a test event (601)...")
+    ctx.out(ctx._("Sending a test event (601)..."))
     try:
         async with asyncio.timeout(MQTT_TEST_TIMEOUT_S):
             r = await ctx.host.mqtt_test()
     except TimeoutError:
-        raise CommandError(f"no acknowledgement within {MQTT_TEST_TIMEOUT_S:.0f} s; the event "
-                           "stays in the outbox and goes when the broker is back") from None
+        raise CommandError("no acknowledgement within {s} s; the event stays in the outbox and "
+                           "goes when the broker is back", s=f"{MQTT_TEST_TIMEOUT_S:.0f}") from None
     except GuardroomError as e:
-        raise CommandError(f"test failed: {e}") from None
+        raise CommandError("test failed: {e}", e=msg_of(e)) from None
     rtt = r.get("rtt_ms")
     if rtt is None:
-        ctx.out(f"test event seq {r.get('seq')} queued; not acknowledged yet (uplink down?)")
+        ctx.out(ctx._("test event seq {seq} queued; not acknowledged yet (uplink down?)",
+                      seq=r.get("seq")))
     else:
-        ctx.out(f"test event seq {r.get('seq')} acknowledged in {float(rtt):.1f} ms")
+        ctx.out(ctx._("test event seq {seq} acknowledged in {ms} ms", seq=r.get("seq"),
+                      ms=f"{float(rtt):.1f}"))

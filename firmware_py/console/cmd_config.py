@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import os
 
+from ..checkmsg import localize
 from ..errors import ConfigError
+from ..i18n import N_, Msg, msg_of, tr
 from .commands import LEVEL_INSTALLER, CommandError, UsageError, command
 from .configedit import ConfigEditError, ConfigEditor, suggest
 
@@ -41,14 +43,15 @@ def editor(ctx) -> ConfigEditor:
         try:
             ed = ConfigEditor(path, _parse, _secret_paths())
         except ConfigEditError as e:
-            raise CommandError(str(e)) from None
+            raise CommandError(msg_of(e)) from None
         ctx.console.state["config"] = ed
     return ed
 
 
 def _problems(ctx, problems) -> None:
     for key, why in problems:
-        ctx.out(f"  {key or '<file>'}: {why}")
+        where = key or ctx._("<file>")
+        ctx.out(f"  {where}: {localize(why, ctx._)}")
 
 
 @command("config", LEVEL_INSTALLER,
@@ -56,7 +59,7 @@ def _problems(ctx, problems) -> None:
          "diff | save | "
          "revert [backup] | code USER [duress] [force]",
          "view and edit the site config (staged, then saved)",
-         """
+         N_("""
 Edits are staged: nothing changes until 'config save'.
 'config show [SECTION]' prints the file (or one section, e.g. areas.main) with the staged
 edits and secrets as <hidden>. 'config check' validates it all. 'config set KEY VALUE' stages
@@ -71,7 +74,7 @@ to apply it. 'config revert' drops the staged edits; 'config revert backup' swap
 its .bak and restarts. 'config code USER' sets a user's code (asked twice, never shown,
 stored hashed); with 'duress' the user's duress code. A code equal to another code or duress
 code is refused, and so is an easy one (1234, 0000, 1212...) unless 'force' is added.
-""")
+"""))
 async def config(ctx, args):
     if not args:
         raise UsageError()
@@ -79,7 +82,7 @@ async def config(ctx, args):
     try:
         await _SUBS.get(sub, _bad)(ctx, rest)
     except ConfigEditError as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(msg_of(e)) from None
 
 
 async def _bad(ctx, rest):
@@ -92,18 +95,19 @@ async def _show(ctx, rest):
     ed = editor(ctx)
     ctx.out(*ed.show(rest[0] if rest else "").splitlines())
     if ed.staged:
-        ctx.out(f"({len(ed.edits)} staged edit(s) included; 'config diff' lists them)")
+        ctx.out(ctx._("({n} staged edit(s) included; 'config diff' lists them)",
+                      n=len(ed.edits)))
 
 
 async def _check(ctx, rest):
     ed = editor(ctx)
     probs = await off_loop(ed.problems)
-    what = "staged config" if ed.staged else "config file"
     if probs:
-        ctx.out(f"{what}: {len(probs)} problem(s):")
+        ctx.out(ctx._("staged config: {n} problem(s):", n=len(probs)) if ed.staged
+                else ctx._("config file: {n} problem(s):", n=len(probs)))
         _problems(ctx, probs)
     else:
-        ctx.out(f"{what}: ok")
+        ctx.out(ctx._("staged config: ok") if ed.staged else ctx._("config file: ok"))
 
 
 async def _set(ctx, rest):
@@ -113,10 +117,11 @@ async def _set(ctx, rest):
     try:
         key, old, new = await off_loop(ed.set, rest[0], " ".join(rest[1:]))
     except ConfigError as e:
-        ctx.out(f"refused: {rest[0]} not changed:")
+        ctx.out(ctx._("refused: {key} not changed:", key=rest[0]))
         _problems(ctx, e.problems)
         return
-    ctx.out(f"staged: {key} = {new}   (was {old}); 'config save' applies")
+    ctx.out(ctx._("staged: {key} = {new}   (was {old}); 'config save' applies", key=key,
+                  new=tr(new, ctx._), old=tr(old, ctx._)))
 
 
 async def _add(ctx, rest):
@@ -126,11 +131,11 @@ async def _add(ctx, rest):
     try:
         key, _, _ = await off_loop(ed.add, rest[0])
     except ConfigError as e:
-        ctx.out(f"refused: {rest[0]} not added:")
+        ctx.out(ctx._("refused: {key} not added:", key=rest[0]))
         _problems(ctx, e.problems)
         return
-    ctx.out(f"staged: new [{key}] (defaults apply); 'config set {key}.KEY VALUE' sets its "
-            "keys")
+    ctx.out(ctx._("staged: new [{key}] (defaults apply); 'config set {key}.KEY VALUE' sets "
+                  "its keys", key=key))
 
 
 async def _unset(ctx, rest):
@@ -140,20 +145,21 @@ async def _unset(ctx, rest):
     try:
         key, old, _ = await off_loop(ed.unset, rest[0])
     except ConfigError as e:
-        ctx.out(f"refused: {rest[0]} not removed:")
+        ctx.out(ctx._("refused: {key} not removed:", key=rest[0]))
         _problems(ctx, e.problems)
         return
-    ctx.out(f"staged: {key} removed (was {old}); its default applies after 'config save'")
+    ctx.out(ctx._("staged: {key} removed (was {old}); its default applies after 'config save'",
+                  key=key, old=tr(old, ctx._)))
 
 
 async def _diff(ctx, rest):
     ed = editor(ctx)
     if not ed.staged:
-        ctx.out("no staged edits")
+        ctx.out(ctx._("no staged edits"))
         return
     for key, old, new in ed.edits:
-        ctx.out(f"  {key}: {old} -> {new}")
-    ctx.out("", *ed.diff())
+        ctx.out(f"  {key}: {tr(old, ctx._)} -> {tr(new, ctx._)}")
+    ctx.out("", *ed.diff(ctx._("saved"), ctx._("staged")))
 
 
 async def _save(ctx, rest):
@@ -161,12 +167,12 @@ async def _save(ctx, rest):
     try:
         await off_loop(ed.save)
     except ConfigError as e:
-        ctx.out("not saved: the config has problems:")
+        ctx.out(ctx._("not saved: the config has problems:"))
         _problems(ctx, e.problems)
         return
     name = os.path.basename(ed.path)
-    ctx.out(f"Saved {name} (the previous version is kept as {name}.bak).",
-            "Restarting to apply the new config; log in again in a few seconds.")
+    ctx.out(ctx._("Saved {name} (the previous version is kept as {name}.bak).", name=name),
+            ctx._("Restarting to apply the new config; log in again in a few seconds."))
     ctx.console.state.pop("config", None)
     ctx.host.request_restart(f"config saved from the console by {ctx.user}")
 
@@ -175,23 +181,24 @@ async def _revert(ctx, rest):
     ed = editor(ctx)
     if not rest:
         n = ed.revert()
-        ctx.out(f"dropped {n} staged edit(s)" if n else "no staged edits")
+        ctx.out(ctx._("dropped {n} staged edit(s)", n=n) if n else ctx._("no staged edits"))
         return
     if rest != ["backup"]:
         raise UsageError()
     if not os.path.exists(ed.path + ".bak"):
-        raise CommandError(f"no backup {ed.path}.bak (one is made by 'config save')")
-    if not await ctx.confirm("Replace the config file with its backup (.bak) and restart?"):
-        ctx.out("nothing changed")
+        raise CommandError("no backup {path}.bak (one is made by 'config save')", path=ed.path)
+    if not await ctx.confirm(ctx._("Replace the config file with its backup (.bak) and "
+                                   "restart?")):
+        ctx.out(ctx._("nothing changed"))
         return
     try:
         await off_loop(ed.restore_backup)
     except ConfigError as e:
-        ctx.out("not restored: the backup has problems:")
+        ctx.out(ctx._("not restored: the backup has problems:"))
         _problems(ctx, e.problems)
         return
-    ctx.out("Restored the config from the backup (the replaced file is now the .bak).",
-            "Restarting to apply it.")
+    ctx.out(ctx._("Restored the config from the backup (the replaced file is now the .bak)."),
+            ctx._("Restarting to apply it."))
     ctx.console.state.pop("config", None)
     ctx.host.request_restart(f"config backup restored from the console by {ctx.user}")
 
@@ -199,16 +206,16 @@ async def _revert(ctx, rest):
 def trivial(code: str) -> str:
     """Why ``code`` is too easy to guess ("" when it is not)."""
     if len(set(code)) == 1:
-        return "every digit the same"
+        return Msg("every digit the same")
     steps = {int(b) - int(a) for a, b in zip(code, code[1:])}
     if steps in ({1}, {-1}):
-        return "a straight run of digits"
+        return Msg("a straight run of digits")
     half = len(code) // 2
     for n in (1, 2, 3):
         if len(code) % n == 0 and len(code) > n and code == code[:n] * (len(code) // n):
-            return "a repeated pattern"
+            return Msg("a repeated pattern")
     if len(code) % 2 == 0 and code[:half] == code[half:][::-1] and len(set(code)) <= 2:
-        return "a mirrored pattern"
+        return Msg("a mirrored pattern")
     return ""
 
 
@@ -217,13 +224,14 @@ def _clashes(code: str, users: list, idx: int, field: str) -> str:
     from ..codes import verify_code
 
     for i, u in enumerate(users):
-        for f, what in (("code_hash", "code"), ("duress_hash", "duress code")):
+        for f, what in (("code_hash", N_("code")), ("duress_hash", N_("duress code"))):
             if i == idx and f == field:
                 continue
             h = str(u.get(f, "") or "")
             if h and verify_code(code, h):
-                who = "this user's" if i == idx else f"user {u.get('name', i)}'s"
-                return f"{who} {what}"
+                if i == idx:
+                    return Msg("this user's {what}", what=Msg(what))
+                return Msg("user {name}'s {what}", name=u.get("name", i), what=Msg(what))
     return ""
 
 
@@ -238,11 +246,12 @@ async def _code(ctx, rest):
     idx = next((i for i, u in enumerate(users) if str(u.get("name", "")) == rest[0]), None)
     if idx is None:
         names = [str(u.get("name", "")) for u in users]
-        raise CommandError(f"no user {rest[0]!r} in the config{suggest(rest[0], names)}")
-    first = await ctx.ask("New code (4-12 digits): ", secret=True)
+        raise CommandError("no user {name!r} in the config{hint}", name=rest[0],
+                           hint=suggest(rest[0], names))
+    first = await ctx.ask(ctx._("New code (4-12 digits): "), secret=True)
     if first is None:
         return
-    second = await ctx.ask("Again: ", secret=True)
+    second = await ctx.ask(ctx._("Again: "), secret=True)
     if second is None:
         return
     if first != second:
@@ -251,8 +260,8 @@ async def _code(ctx, rest):
         raise CommandError("a code is 4 to 12 digits; nothing changed")
     why = trivial(first)
     if why and not force:
-        raise CommandError(f"that code is too easy to guess ({why}); nothing changed. Choose "
-                           f"another, or add 'force' to keep it")
+        raise CommandError("that code is too easy to guess ({why}); nothing changed. Choose "
+                           "another, or add 'force' to keep it", why=why)
     field = "duress_hash" if duress else "code_hash"
     from ..codes import hash_code
 
@@ -262,18 +271,20 @@ async def _code(ctx, rest):
     clash = await loop.run_in_executor(None, _clashes, first, [dict(u) for u in users], idx,
                                        field)
     if clash:
-        raise CommandError(f"that code is already {clash}; every code and duress code must "
-                           "differ. Nothing changed")
+        raise CommandError("that code is already {clash}; every code and duress code must "
+                           "differ. Nothing changed", clash=clash)
     h = await loop.run_in_executor(None, hash_code, first)
     del first, second
     try:
         await off_loop(ed.set, f"users[{idx}].{field}", h)
     except ConfigError as e:
-        ctx.out("refused:")
+        ctx.out(ctx._("refused:"))
         _problems(ctx, e.problems)
         return
-    ctx.out(f"staged: new {'duress ' if duress else ''}code for {rest[0]}"
-            f"{' (forced although easy to guess)' if why else ''}; 'config save' applies")
+    ctx.out((ctx._("staged: new duress code for {name}", name=rest[0]) if duress
+             else ctx._("staged: new code for {name}", name=rest[0]))
+            + (ctx._(" (forced although easy to guess)") if why else "")
+            + ctx._("; 'config save' applies"))
 
 
 _SUBS = {"show": _show, "check": _check, "set": _set, "unset": _unset, "diff": _diff,

@@ -8,11 +8,17 @@ import os
 import re
 from typing import Optional
 
+from ..i18n import N_
 from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
 from .render import wrap
 from .util import short_time
 
-HEADER = "ROW     TIME (UTC)      CID   EVENT"
+def header(t) -> str:
+    """The column line of the listing (its words through the translator ``t``)."""
+    from .cols import ljust
+
+    row, stamp, event = t("ROW"), t("TIME (UTC)"), t("EVENT")
+    return f"{ljust(row, 7)} {ljust(stamp, 15)} {'CID':<5} {event}"
 DURESS_CODE = "121"
 
 
@@ -25,12 +31,19 @@ def _shown(r: dict, hidden=frozenset()) -> bool:
         not (r.get("incident") and r.get("incident") in hidden)
 
 
-def _lines(r: dict) -> list[str]:
-    """One event: row, time, Contact ID, then area/zone and text, wrapped under itself."""
+def _lines(r: dict, lang: str = "en") -> list[str]:
+    """One event: row, time, Contact ID, then area/zone and text, wrapped under itself. The
+    text as the log keeps it; in Chinese built from the event's fields when the log keeps
+    the English (an English site's log shown in a ``lang zh`` session)."""
     cid = str(r.get("cid", ""))
     cid = "" if cid in ("0000", "0") else cid
     where = "/".join(str(r[k]) for k in ("area", "zone") if r.get(k))
-    text = (f"{where}: " if where else "") + str(r.get("text", ""))
+    body = str(r.get("text", ""))
+    if lang != "en" and body.isascii():
+        from ..eventtext import render
+
+        body = render(r, lang) if r.get("kind") else body
+    text = (f"{where}: " if where else "") + body
     if r.get("user"):
         text += f" [{r['user']}]"
     head = f"{str(r.get('row', '')):<7} {short_time(r.get('ts', '')):<15} {cid:<5} "
@@ -51,12 +64,12 @@ def parse_filters(words: list[str]) -> tuple[dict, list[str]]:
         w = words[i].lower()
         if w in FILTER_WORDS:
             if i + 1 >= len(words):
-                raise UsageError(f"'{w}' needs a value")
+                raise UsageError("'{word}' needs a value", word=w)
             value = words[i + 1]
             if w in ("since", "until"):
                 if not _DATE.match(value):
-                    raise UsageError(f"'{w}' takes a UTC date YYYY-MM-DD or "
-                                     f"YYYY-MM-DDTHH:MM, not {value!r}")
+                    raise UsageError("'{word}' takes a UTC date YYYY-MM-DD or "
+                                     "YYYY-MM-DDTHH:MM, not {value!r}", word=w, value=value)
                 value = value.replace(" ", "T")
             filters[w] = value
             i += 2
@@ -95,8 +108,8 @@ async def _rows(ctx, filters: dict, n: Optional[int]) -> list[dict]:
     return rows[-n:] if n is not None else rows
 
 
-def _describe(filters: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in filters.items()) or "no filter"
+def _describe(filters: dict, t=lambda m: m) -> str:
+    return ", ".join(f"{k} {v}" for k, v in filters.items()) or t("no filter")
 
 
 def export_name(storage_dir: str, name: str) -> str:
@@ -151,8 +164,9 @@ async def _export(ctx, words: list[str]) -> None:
                     _write_export(fh, rows, fmt)
                 return len(rows)
             n = await loop.run_in_executor(None, write_some)
-        ctx.out(f"exported {n} event(s) ({_describe(filters)}) to exports/{rest[1]} in the "
-                f"storage folder ({os.path.dirname(path)})")
+        ctx.out(ctx._("exported {n} event(s) ({filters}) to exports/{name} in the storage "
+                      "folder ({dir})", n=n, filters=_describe(filters, ctx._), name=rest[1],
+                      dir=os.path.dirname(path)))
         ctx.console.report("command", 0, 1, f"event log exported to {path} "
                            f"({_describe(filters)})", user=ctx.user)
         return
@@ -160,18 +174,18 @@ async def _export(ctx, words: list[str]) -> None:
     buf = io.StringIO()
     _write_export(buf, rows, fmt)
     ctx.live()                                # a capture: never paged
-    ctx.out(f"----- BEGIN {fmt.upper()} EXPORT ({len(rows)} events, {_describe(filters)}) "
-            "-----")
+    ctx.out(ctx._("----- BEGIN {fmt} EXPORT ({n} events, {filters}) -----", fmt=fmt.upper(),
+                  n=len(rows), filters=_describe(filters, ctx._)))
     for line in buf.getvalue().splitlines():
         ctx.console.write(line + "\n")       # raw: a long line must not be wrapped
-    ctx.out(f"----- END {fmt.upper()} EXPORT -----")
+    ctx.out(ctx._("----- END {fmt} EXPORT -----", fmt=fmt.upper()))
 
 
 @command("log", LEVEL_USER,
          "log [N] [zone Z] [area A] [kind K] [since D] [until D] | log follow | log verify "
          "| log export jsonl|csv [FILE] [filters]",
          "the event log: last N events (20), filtered, live, checked, exported",
-         """
+         N_("""
 'log' shows the last 20 events (or N, up to 1000), oldest first: row, time (UTC), Contact ID
 qualifier+code, area, zone, text and who caused it. Filters narrow it: 'zone beam_north',
 'area building', 'kind alarm' (alarm, restore, trouble, area, bypass, walktest, access...),
@@ -182,7 +196,7 @@ altered or removed. 'log export csv' or 'log export jsonl' (installer) prints th
 (with the same filters) between BEGIN/END lines for your terminal's capture; with a FILE name
 it writes the file in the controller's storage folder (exports/FILE), and without filters the
 JSONL file carries the hash chain so it verifies on its own.
-""")
+"""))
 async def log_(ctx, args):
     log = ctx.host.eventlog
     if args and args[0].lower() == "export":
@@ -197,13 +211,13 @@ async def log_(ctx, args):
             raise UsageError("N is 1 to 1000")
         rows = await _rows(ctx, filters, n)
         if filters:
-            ctx.out(f"({_describe(filters)}; the last {len(rows)} match(es) of the newest "
-                    f"{SCAN_ROWS} events)")
-        ctx.out(HEADER)
+            ctx.out(ctx._("({filters}; the last {n} match(es) of the newest {scan} events)",
+                          filters=_describe(filters, ctx._), n=len(rows), scan=SCAN_ROWS))
+        ctx.out(header(ctx._))
         for r in rows:
-            ctx.out(*_lines(r))
+            ctx.out(*_lines(r, ctx.console.lang))
         if not rows:
-            ctx.out("(no event matches)" if filters else "(the log is empty)")
+            ctx.out(ctx._("(no event matches)") if filters else ctx._("(the log is empty)"))
         return
     if args == ["follow"]:
         loop = asyncio.get_running_loop()
@@ -212,12 +226,12 @@ async def log_(ctx, args):
             if not _shown(record, getattr(ctx.host, "covert_incidents", frozenset())):
                 return
             rec = dict(record, row=row)
-            loop.call_soon_threadsafe(lambda: ctx.out(*_lines(rec)))
+            loop.call_soon_threadsafe(lambda: ctx.out(*_lines(rec, ctx.console.lang)))
 
-        ctx.out(HEADER)
+        ctx.out(header(ctx._))
         log.subscribe(on_row)
         try:
-            ctx.out("(following; Ctrl-C stops)")
+            ctx.out(ctx._("(following; Ctrl-C stops)"))
             await ctx.wait_interrupt()
         finally:
             log.unsubscribe(on_row)
@@ -228,9 +242,9 @@ async def log_(ctx, args):
             raise CommandError("'log verify' needs the installer level")
         ok, checked, bad = log.verify()
         if ok:
-            ctx.out(f"log intact: {checked} rows checked, hash chain unbroken")
+            ctx.out(ctx._("log intact: {n} rows checked, hash chain unbroken", n=checked))
         else:
-            ctx.out(f"LOG ALTERED: the chain breaks at row {bad} ({checked} rows before it "
-                    "are intact)")
+            ctx.out(ctx._("LOG ALTERED: the chain breaks at row {row} ({n} rows before it are "
+                          "intact)", row=bad, n=checked))
         return
     raise UsageError()

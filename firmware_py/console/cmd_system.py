@@ -8,30 +8,36 @@ import time
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES
 from .commands import (LEVEL_ANYONE, LEVEL_USER, REGISTRY, CommandError, UsageError, command)
-from ..i18n import N_
+from ..i18n import N_, Msg, tr
+from ..vocab import word
 from .render import clip, kv, table, usage, wrap
 from .health import device_lines
 from .walktest import scope
 
 
 @command("help", LEVEL_ANYONE, "help [COMMAND]", "list the commands, or explain one",
-         """
+         N_("""
 Without an argument: the commands open at your access level, then those that need a higher
 level. With a command name: its usage and what it does.
-""")
+"""))
 async def help_(ctx, args):
     if args:
         cmd = REGISTRY.get(args[0].lower())
         if cmd is None:
             raise CommandError(ctx._("no command {name!r}; type 'help' for the list",
                                      name=args[0]))
-        ctx.out(*usage(cmd.usage))
+        ctx.out(*usage(cmd.usage, ctx._))
         ctx.out(ctx._("level: {level}", level=ctx._(LEVEL_NAMES[cmd.level]))
                 + ("" if ctx.level >= cmd.level else ctx._(" (log in first)")), "")
         summary = ctx._(cmd.summary)
         ctx.out(*wrap(summary[0].upper() + summary[1:] + ("." if summary.isascii() else "。")))
         if cmd.help:
-            ctx.out("", *wrap(cmd.help.replace("\n", " ").replace("  ", "\n")))
+            text = ctx._(cmd.help).strip()
+            if text.isascii():
+                text = text.replace("\n", " ").replace("  ", "\n")
+            else:                             # Chinese: no spaces between lines
+                text = text.replace("\n\n", "\0").replace("\n", "").replace("\0", "\n")
+            ctx.out("", *wrap(text))
         return
     for level in (1, 2, 3):
         cmds = [c for c in REGISTRY.values() if c.level == level]
@@ -49,12 +55,12 @@ async def help_(ctx, args):
 
 @command("lang", LEVEL_ANYONE, "lang [zh|en]",
          "this session's language: Chinese (zh) or English (en)",
-         """
+         N_("""
 Without an argument: the language in use. 'lang zh' switches this session to Chinese (the
 terminal must show UTF-8: picocom, PuTTY, screen), 'lang en' back to English. The next
 session starts in the site's language ([site] language). Event texts sent to the platform
 follow the site's language, not this setting.
-""")
+"""))
 async def lang(ctx, args):
     if not args:
         ctx.out(ctx._("language: {lang}", lang=ctx.console.lang))
@@ -69,12 +75,12 @@ async def lang(ctx, args):
 
 
 @command("login", LEVEL_ANYONE, "login", "log in with a user or installer code",
-         """
+         N_("""
 Asks for the code without showing it. A user code gives level 2 (arm, disarm, bypass, reset,
 silence), an installer code level 3 (configuration, tests, outputs). After too many wrong
 codes in a row the console locks for a while (longer each time) and a wrong-code event (461)
 goes to the platform. Type the code at the 'Code:' prompt, never on the command line.
-""")
+"""))
 async def login(ctx, args):
     if args:
         raise UsageError(ctx._("type 'login' alone and the code at the prompt (it is not "
@@ -101,7 +107,7 @@ async def login(ctx, args):
 
         why = installer_blocked(ctx)
         if why:
-            raise CommandError(f"installer login refused: {why}")
+            raise CommandError("installer login refused: {why}", why=why)
     prev = session.match
     res = session.attempt(match, time.monotonic())
     if not res.ok:
@@ -142,10 +148,10 @@ async def logout(ctx, args):
 
 
 @command("status", LEVEL_ANYONE, "status", "areas, uplink, troubles (a summary before login)",
-         """
+         N_("""
 Before login: each area's state and whether the platform is reachable. Logged in: also the
 clock, zones not at rest, outputs that are on, and each driver's health.
-""")
+"""))
 async def status(ctx, args):
     st = ctx.host.status()
     info = ctx.host.info
@@ -165,7 +171,7 @@ async def status(ctx, args):
                 inscope = scope(ctx.host, [name])
                 done = [z for z in inscope if z in set(map(str, a.get("tripped") or []))]
                 flags.append(ctx._("{done}/{n} tested", done=len(done), n=len(inscope)))
-        rows.append((name, ctx._(str(a.get("state", "?")).replace("_", " ")),
+        rows.append((name, word(a.get("state", "?"), ctx._, spaced=True),
                      " ".join(flags) or "-"))
     ctx.out("", *table([ctx._("AREA"), ctx._("STATE"), ctx._("NOTES")], rows))
     up = st.get("uplink", {}) or {}
@@ -175,8 +181,10 @@ async def status(ctx, args):
         + (ctx._(", outbox {n}", n=up['outbox']) if "outbox" in up and ctx.level > 1 else ""))
     arc = st.get("arc")
     if arc:
-        ctx.out(f"ARC path (DC-09): {_yes(arc.get('up'), 'up', 'DOWN')} via {arc.get('receiver')}"
-                + (f", outbox {arc.get('outbox_depth')}" if ctx.level > 1 else ""))
+        ctx.out(ctx._("ARC path (DC-09): {state} via {receiver}",
+                      state=_yes(arc.get("up"), ctx._("up"), ctx._("DOWN")),
+                      receiver=arc.get("receiver"))
+                + (ctx._(", outbox {n}", n=arc.get("outbox_depth")) if ctx.level > 1 else ""))
     zones = st.get("zones", [])
     trouble = [z for z in zones if isinstance(z, dict) and (z.get("trouble") or z.get("state")
                                                             not in (None, "normal"))]
@@ -188,19 +196,13 @@ async def status(ctx, args):
                   ntp=ctx._("NTP synced") if clock.get('ntp') else ctx._("no NTP")))
     if trouble:
         ctx.out("", *table([ctx._("ZONE"), ctx._("AREA"), ctx._("STATE"), ctx._("TROUBLE")], [
-            (z.get("name"), z.get("area"), ctx._(str(z.get("state"))), z.get("trouble") or "")
+            (z.get("name"), z.get("area"), word(z.get("state"), ctx._), z.get("trouble") or "")
             for z in trouble]))
     on = [n for n, o in st.get("outputs", {}).items() if o.get("on")]
     ctx.out("", ctx._("outputs on: {names}", names=', '.join(on) if on else ctx._("none")))
-    devices = device_lines(st.get("drivers") or {})
+    devices = device_lines(st.get("drivers") or {}, ctx._)
     if devices:
         ctx.out("", ctx._("devices:"), *[f"  {line}" for line in devices])
-
-
-# Words shown from data (area and zone states, access levels), marked for the catalog.
-_WORDS = (N_("disarmed"), N_("armed away"), N_("armed stay"), N_("exit delay"),
-          N_("entry delay"), N_("alarm"), N_("normal"), N_("active"), N_("offline"),
-          N_("tamper"), N_("fault"), N_("bypassed"), N_("anyone"), N_("user"), N_("installer"))
 
 
 def _yes(v, yes, no):
@@ -225,33 +227,34 @@ def parse_local(text: str):
         raise UsageError("write the time as YYYY-MM-DD HH:MM[:SS], e.g. 2026-11-27 14:05")
     y, mo, d, h, mi, sec = (int(x) if x else 0 for x in m.groups())
     if not 1 <= mo <= 12:
-        raise UsageError(f"month {mo:02d} does not exist (01-12)")
+        raise UsageError("month {mo} does not exist (01-12)", mo=f"{mo:02d}")
     if not 0 <= h <= 23 or not 0 <= mi <= 59 or not 0 <= sec <= 59:
-        raise UsageError(f"{h:02d}:{mi:02d}:{sec:02d} is not a time of day (00:00-23:59)")
+        raise UsageError("{hms} is not a time of day (00:00-23:59)",
+                         hms=f"{h:02d}:{mi:02d}:{sec:02d}")
     try:
         when = dt.datetime(y, mo, d, h, mi, sec)
     except ValueError:
-        raise UsageError(f"{y}-{mo:02d} has no day {d:02d}") from None
+        raise UsageError("{ym} has no day {d}", ym=f"{y}-{mo:02d}", d=f"{d:02d}") from None
     if not 2020 <= y <= 2100:
-        raise UsageError(f"year {y} is not plausible for this controller (2020-2100)")
+        raise UsageError("year {y} is not plausible for this controller (2020-2100)", y=y)
     return when
 
 
 @command("time", LEVEL_USER, "time | time set YYYY-MM-DD HH:MM[:SS]",
          "show the clock; set it (installer, only without NTP)",
-         """
+         N_("""
 Shows the controller's clock in UTC (the time the event log and the platform use) and in the
 controller's local time zone, and whether NTP keeps it right. 'time set' is for sites without
 NTP (no internet): it needs the installer level, takes the LOCAL time of the controller's time
 zone (shown by 'time'), checks the date and time are real, and sets the system clock with
 timedatectl; with NTP synced it is refused, because NTP would undo it.
-""")
+"""))
 async def time_(ctx, args):
     clock = ctx.host.clock()
     if not args:
         ctx.out(*kv([("UTC", clock.get("wall", "?")),
-                     ("local", time.strftime("%Y-%m-%d %H:%M:%S ") + _zone_name()),
-                     ("NTP", "synced" if clock.get("ntp") else "not synced")]))
+                     (ctx._("local"), time.strftime("%Y-%m-%d %H:%M:%S ") + _zone_name()),
+                     ("NTP", ctx._("synced") if clock.get("ntp") else ctx._("not synced"))]))
         return
     if args[0] != "set" or len(args) not in (3, 2):
         raise UsageError()
@@ -265,18 +268,19 @@ async def time_(ctx, args):
     if shutil.which("timedatectl") is None:
         raise CommandError("cannot set the clock here: timedatectl is not available")
     stamp = parsed.strftime("%Y-%m-%d %H:%M:%S")
-    ctx.out(f"Setting the clock to {stamp} local time, {_zone_name()}...")
+    ctx.out(ctx._("Setting the clock to {stamp} local time, {tz}...", stamp=stamp,
+                  tz=_zone_name()))
     proc = await asyncio.create_subprocess_exec(
         "timedatectl", "set-time", stamp, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         why = out.decode(errors="replace").strip().splitlines()
-        raise CommandError("cannot set the clock here: " + (why[-1] if why else
-                                                            f"exit {proc.returncode}"))
+        raise CommandError("cannot set the clock here: {why}",
+                           why=why[-1] if why else f"exit {proc.returncode}")
     ctx.console.report("clock", 625, 1, f"clock set to {stamp} local ({_zone_name()}) at the "
                        "console", user=ctx.user)
-    ctx.out(f"clock set: {ctx.host.clock().get('wall', stamp)} UTC")
+    ctx.out(ctx._("clock set: {wall} UTC", wall=ctx.host.clock().get("wall", stamp)))
 
 
 def config_hash(path: str) -> str:
@@ -287,17 +291,17 @@ def config_hash(path: str) -> str:
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read()).hexdigest()[:16]
     except OSError as e:
-        return f"unreadable ({e.strerror})"
+        return Msg("unreadable ({why})", why=e.strerror)
 
 
 @command("version", LEVEL_ANYONE, "version",
          "software version, engine build, config hash, uptime",
-         """
+         N_("""
 The software version, whether the alarm engine runs compiled (production) or interpreted,
 the Python version, the first 16 hex digits of the config file's SHA-256 (compare it with
 `sha256sum site.toml` on your laptop to know which file runs), and how long the controller
 software has been running.
-""")
+"""))
 async def version(ctx, args):
     import platform as _platform
 
@@ -307,25 +311,28 @@ async def version(ctx, args):
         raise UsageError()
     info = ctx.host.info
     path = getattr(ctx.host, "config_path", None)
-    pairs = [("version", f"guardroom {info.get('version', '?')}"),
-             ("engine", f"{info.get('engine', '?')} build"),
+    _ = ctx._
+    engine = info.get("engine", "?")
+    pairs = [(_("version"), f"guardroom {info.get('version', '?')}"),
+             (_("engine"), _("{engine} build", engine=word(engine, _))),
              ("python", _platform.python_version()),
-             ("controller", f"{info.get('controller', '?')} at {info.get('site', '?')}"),
-             ("uptime", span(time.monotonic() - ctx.console.started))]
+             (_("controller"), _("{controller} at {site}", controller=info.get("controller", "?"),
+                                 site=info.get("site", "?"))),
+             (_("uptime"), span(time.monotonic() - ctx.console.started, _))]
     if ctx.level >= LEVEL_USER:
-        pairs.insert(3, ("config", f"sha256 {config_hash(path)}  ({path})" if path
-                         else "(started without a config file)"))
+        pairs.insert(3, (_("config"), f"sha256 {tr(config_hash(path), _)}  ({path})" if path
+                         else _("(started without a config file)")))
     ctx.out(*kv(pairs))
 
 
 @command("restart", LEVEL_INSTALLER, "restart", "restart the controller software",
-         """
+         N_("""
 Asks for confirmation, then the daemon announces the restart and restarts itself (systemd
 brings it back). Alarms are not lost: the outbox keeps every unsent event.
-""")
+"""))
 async def restart(ctx, args):
-    if not await ctx.confirm("Restart the controller now?"):
-        ctx.out("not restarted")
+    if not await ctx.confirm(ctx._("Restart the controller now?")):
+        ctx.out(ctx._("not restarted"))
         return
-    ctx.out("Restarting. The console comes back in a few seconds.")
+    ctx.out(ctx._("Restarting. The console comes back in a few seconds."))
     ctx.host.request_restart(f"restart from the console by {ctx.user}")

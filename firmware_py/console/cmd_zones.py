@@ -4,6 +4,7 @@ takes the normal path: events to the platform, outputs, the event log."""
 from __future__ import annotations
 
 from ..i18n import N_
+from ..vocab import word
 from .commands import LEVEL_INSTALLER, LEVEL_USER, CommandError, UsageError, command
 from .render import kv, table
 from .util import compact_time, find_zone, my_areas, run_engine
@@ -20,17 +21,13 @@ def _flags(ctx, z: dict) -> str:
     return ",".join(f)
 
 
-# Zone types as the zones table shows them, marked for the catalog.
-_TYPES = (N_("panic"), N_("duress"), N_("perimeter"), N_("entry_exit"), N_("interior"),
-          N_("technical"), N_("keyswitch"), N_("latched"))
-
 
 @command("zones", LEVEL_USER, "zones [AREA]", "every zone with its state",
-         """
+         N_("""
 One line per zone: number, name, type, area, state (normal, active, tamper, fault, offline),
 flags (bypassed, latched, trouble), trips counted and the last change. 'zone ID' shows one
 zone in full; ID is the name, a unique start of it, or the number in this list.
-""")
+"""))
 async def zones(ctx, args):
     zs = ctx.host.zones()
     numbered = list(enumerate(zs, 1))
@@ -38,9 +35,9 @@ async def zones(ctx, args):
         want = args[0].lower()
         numbered = [(i, z) for i, z in numbered if str(z.get("area", "")).lower() == want]
         if not numbered:
-            raise CommandError(ctx._("no zones in area {area!r}", area=args[0]))
-    rows = [(i, z["name"], ctx._(z.get("type", "")) if z.get("type") else "", z.get("area", ""),
-             ctx._(z.get("state", "")) if z.get("state") else "",
+            raise CommandError("no zones in area {area!r}", area=args[0])
+    rows = [(i, z["name"], word(z.get("type"), ctx._), z.get("area", ""),
+             word(z.get("state"), ctx._),
              _flags(ctx, z), z.get("trips", 0), compact_time(z.get("last_change", "")))
             for i, z in numbered]
     ctx.out(*table(["#", ctx._("ZONE"), ctx._("TYPE"), ctx._("AREA"), ctx._("STATE"),
@@ -54,7 +51,7 @@ async def zone(ctx, args):
     if len(args) != 1:
         raise UsageError()
     z = find_zone(ctx.host, args[0])
-    ctx.out(*kv([(k, v) for k, v in z.items()]))
+    ctx.out(*kv([(k, word(v, ctx._) if k in ("type", "state") else v) for k, v in z.items()]))
 
 
 def _arm_args(args):
@@ -71,16 +68,16 @@ def _arm_args(args):
         elif area is None:
             area = a
         else:
-            raise UsageError(f"unexpected {a!r}")
+            raise UsageError("unexpected {word!r}", word=a)
     return area, stay, force
 
 
 @command("arm", LEVEL_USER, "arm [AREA] [stay] [force]", "arm an area (all of yours if none)",
-         """
+         N_("""
 Arms away (everything) or stay (perimeter only, people inside). Without an area, every area
 your code may use. A zone that is not at rest refuses the arming and is named; 'force'
 bypasses such zones for this armed period (reported to the platform).
-""")
+"""))
 async def arm(ctx, args):
     area, stay, force = _arm_args(args)
     await run_engine(ctx, "arm_stay" if stay else "arm_away", my_areas(ctx, area), force=force)
@@ -94,10 +91,10 @@ async def disarm(ctx, args):
 
 
 @command("reset", LEVEL_USER, "reset [AREA]", "reset latched zones and end the incident",
-         """
+         N_("""
 Clears latched zones (a panic button stays latched until reset) and closes the area's
 incident once every zone is back at rest; the strobe stops.
-""")
+"""))
 async def reset(ctx, args):
     if len(args) > 1:
         raise UsageError()
@@ -140,15 +137,16 @@ async def _bypass(ctx, args, name):
         raise UsageError()
     z = find_zone(ctx.host, args[0])
     if not ctx.session.may_use_area(z.get("area", "")):
-        raise CommandError(f"user {ctx.user} may not use area {z.get('area')}")
+        raise CommandError("user {user} may not use area {area}", user=ctx.user,
+                           area=z.get("area"))
     await run_engine(ctx, name, [z.get("area", "")], zone=z["name"])
 
 
 @command("bypass", LEVEL_USER, "bypass ZONE", "leave a zone out until unbypassed",
-         """
+         N_("""
 A bypassed zone raises no alarm (its trouble and tamper still report). Panic and hold-up
 zones cannot be bypassed. The bypass is reported (570) and shown in 'zones'.
-""")
+"""))
 async def bypass(ctx, args):
     await _bypass(ctx, args, "bypass")
 
@@ -160,10 +158,10 @@ async def unbypass(ctx, args):
 
 @command("drill", LEVEL_INSTALLER, "drill start AREA | drill stop [AREA]",
          "start or stop a drill (alarms marked as drill)",
-         """
+         N_("""
 During a drill the area's alarms go to the platform marked as a drill (a lockdown or
 evacuation exercise), so nobody is dispatched. 'drill stop' without an area stops every drill.
-""")
+"""))
 async def drill(ctx, args):
     if not args or args[0] not in ("start", "stop"):
         raise UsageError()

@@ -57,31 +57,40 @@ def clip(text: str, cols: int) -> str:
     return head + "~"
 
 
+def _units(word: str) -> list[str]:
+    """``word`` (no spaces) as the pieces a line may break between: each wide (Chinese)
+    character alone, each run of narrow ones (an English word, a number) whole."""
+    out: list[str] = []
+    for ch in word:
+        if char_width(ch) == 2 or not out or char_width(out[-1][-1]) == 2:
+            out.append(ch)
+        else:
+            out[-1] += ch
+    return out
+
+
 def wrap(text: str, cols: int, indent: str = "", subsequent: str | None = None) -> list[str]:
-    """Words wrapped to ``cols`` columns; a word wider than a line (Chinese has no spaces)
-    breaks between characters. Runs of spaces collapse, as textwrap does."""
+    """Words wrapped to ``cols`` columns. Chinese has no spaces: a line may also break
+    between two Chinese characters, or between a Chinese character and an English word, never
+    inside the English word (unless it alone is wider than a line). Runs of spaces collapse,
+    as textwrap does."""
     subsequent = indent if subsequent is None else subsequent
     out: list[str] = []
     line, lead = "", indent
     for word in text.split():
-        while word:
-            room = cols - width(lead) - width(line) - (1 if line else 0)
-            if width(word) <= room:
-                line = f"{line} {word}" if line else word
-                word = ""
-            elif line and width(word) <= cols - width(subsequent):
-                out.append(lead + line)
-                line, lead = "", subsequent
-            else:
-                head, word = cut(word, max(1, room if not line else room))
-                if line and width(head) > room:
+        for i, unit in enumerate(_units(word)):
+            gap = " " if (i == 0 and line) else ""
+            while unit:
+                room = cols - width(lead) - width(line) - len(gap)
+                if width(unit) <= room:
+                    line, unit = line + gap + unit, ""
+                elif line:
                     out.append(lead + line)
-                    line, lead = "", subsequent
-                    word = head + word
-                    continue
-                line = f"{line} {head}" if line else head
-                out.append(lead + line)
-                line, lead = "", subsequent
+                    line, lead, gap = "", subsequent, ""
+                else:                           # wider than a whole line: cut it
+                    head, unit = cut(unit, max(1, room))
+                    out.append(lead + head)
+                    lead = subsequent
     if line:
         out.append(lead + line)
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional
 
 from ..errors import GuardroomError
+from ..i18n import Msg, tr
 from .session import LEVEL_ANYONE, LEVEL_INSTALLER, LEVEL_NAMES, LEVEL_USER
 
 __all__ = ["Command", "CommandError", "UsageError", "Context", "REGISTRY", "command", "parse",
@@ -26,7 +27,17 @@ class ConsoleError(GuardroomError):
 
 
 class CommandError(ConsoleError):
-    """A command refused or failed; the message is shown to the installer as is."""
+    """A command refused or failed. ``CommandError(msgid, **fields)``: the English msgid of the
+    catalog with its fields, shown in the session's language (``text``); an error text from
+    elsewhere (a :class:`Msg`, or plain English) is shown as it came."""
+
+    def __init__(self, msg: str = "", **fields):
+        self.msg = Msg(msg, **fields) if fields or (msg and not isinstance(msg, Msg)) else msg
+        super().__init__(self.msg)
+
+    def text(self, t) -> str:
+        """The message through the translator ``t``."""
+        return tr(self.msg, t)
 
 
 class UsageError(CommandError):
@@ -47,9 +58,10 @@ REGISTRY: dict[str, Command] = {}
 
 
 def command(name: str, level: int, usage: str, summary: str, help: str = ""):
-    """Register ``async def handler(ctx, args)`` as the command ``name``."""
+    """Register ``async def handler(ctx, args)`` as the command ``name``. ``summary`` and
+    ``help`` are catalog msgids (the help as written, stripped after translating)."""
     def deco(fn):
-        REGISTRY[name] = Command(name, level, usage, summary, help.strip(), fn)
+        REGISTRY[name] = Command(name, level, usage, summary, help, fn)
         return fn
     return deco
 
@@ -59,7 +71,7 @@ def parse(line: str) -> list[str]:
     try:
         return shlex.split(line, comments=False, posix=True)
     except ValueError as e:
-        raise UsageError(f"cannot read that line: {e}") from None
+        raise UsageError("cannot read that line: {e}", e=e) from None
 
 
 class Context:

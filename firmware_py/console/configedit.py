@@ -19,6 +19,7 @@ import tomlkit
 from tomlkit.items import AoT
 
 from ..errors import ConfigError, GuardroomError
+from ..i18n import Msg
 
 HIDDEN = "<hidden>"
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|hash|scbk|psk|pin|cards?)$|^key$",
@@ -26,14 +27,18 @@ _SECRET_NAME = re.compile(r"(password|passwd|secret|token|hash|scbk|psk|pin|card
 
 
 class ConfigEditError(GuardroomError):
-    """A config edit cannot be made (bad path, nothing staged, file changed on disk...)."""
+    """A config edit cannot be made (bad path, nothing staged, file changed on disk...).
+    ``ConfigEditError(msgid, **fields)``: a catalog message (see ``i18n.Msg``)."""
+
+    def __init__(self, msg: str, **fields):
+        super().__init__(Msg(msg, **fields))
 
 
 def split_path(key: str) -> list[str]:
     """``zones[3].profile`` / ``zones.3.profile`` -> ``['zones', '3', 'profile']``."""
     tokens = re.findall(r"[^.\[\]]+", key.strip())
     if not tokens or not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+", key.strip()):
-        raise ConfigEditError(f"{key!r} is not a key path (e.g. areas.main.entry_delay_s)")
+        raise ConfigEditError("{key!r} is not a key path (e.g. areas.main.entry_delay_s)", key=key)
     return tokens
 
 
@@ -53,7 +58,7 @@ class ConfigEditor:
             with open(path, encoding="utf-8") as fh:
                 return fh.read()
         except OSError as e:
-            raise ConfigEditError(f"cannot read {path}: {e.strerror}") from None
+            raise ConfigEditError("cannot read {path}: {why}", path=path, why=e.strerror) from None
 
     @property
     def staged(self) -> bool:
@@ -84,27 +89,28 @@ class ConfigEditor:
                 real.append(str(idx))
                 continue
             if not isinstance(node, dict):
-                raise ConfigEditError(f"{'.'.join(real) or tok} is a value, not a table")
+                raise ConfigEditError("{key} is a value, not a table", key=".".join(real) or tok)
             if tok not in node:
                 if not create:
-                    raise ConfigEditError(f"no {'.'.join(real + [tok])} in the config"
-                                          f"{suggest(tok, node.keys())}")
+                    raise ConfigEditError("no {key} in the config{hint}",
+                                          key=".".join(real + [tok]),
+                                          hint=suggest(tok, node.keys()))
                 if real and not new_names and node and all(
                         isinstance(v, dict) for v in node.values()):
                     where = ".".join(real)
                     raise ConfigEditError(
-                        f"no {where}.{tok} in the config{suggest(tok, node.keys())} "
-                        f"(known: {', '.join(map(str, node.keys()))}); 'config add "
-                        f"{where}.{tok}' creates a new one")
+                        "no {key} in the config{hint} (known: {known}); 'config add {key}' "
+                        "creates a new one", key=f"{where}.{tok}", hint=suggest(tok, node.keys()),
+                        known=", ".join(map(str, node.keys())))
                 node[tok] = tomlkit.table()
             node = node[tok]
             real.append(tok)
         last = tokens[-1]
         if isinstance(node, (list, AoT)):
-            raise ConfigEditError(f"{'.'.join(real)} is a list: name an item and a key "
-                                  f"({'.'.join(real)}.NAME.KEY)")
+            raise ConfigEditError("{key} is a list: name an item and a key ({key}.NAME.KEY)",
+                                  key=".".join(real))
         if not isinstance(node, dict):
-            raise ConfigEditError(f"{'.'.join(real)} is a value, not a table")
+            raise ConfigEditError("{key} is a value, not a table", key=".".join(real))
         return node, last, real
 
     @staticmethod
@@ -116,8 +122,10 @@ class ConfigEditor:
             return node[int(tok)], int(tok)
         where = ".".join(real)
         names = [str(it.get("name")) for it in node if isinstance(it, dict) and "name" in it]
-        hint = f" (items: {', '.join(names[:10])})" if names else f" (0..{len(node) - 1})"
-        raise ConfigEditError(f"no item {tok!r} in {where}{suggest(tok, names)}{hint}")
+        hint = Msg(" (items: {names})", names=", ".join(names[:10])) if names \
+            else f" (0..{len(node) - 1})"
+        raise ConfigEditError("no item {item!r} in {where}{near}{hint}", item=tok, where=where,
+                              near=suggest(tok, names), hint=hint)
 
     def set(self, key: str, value_text: str) -> tuple[str, str, str]:
         """Stage ``key = value``; returns (key, old, new) as shown. Raises ConfigError with only
@@ -137,7 +145,7 @@ class ConfigEditor:
         trial = tomlkit.parse(self.text())
         node, last, _ = self._resolve(trial, tokens, create=True, new_names=True)
         if last in node:
-            raise ConfigEditError(f"{key} exists already")
+            raise ConfigEditError("{key} exists already", key=key)
         node[last] = tomlkit.table()
         self._accept(trial, key, tokens, None, {})
         return self.edits[-1]
@@ -149,7 +157,7 @@ class ConfigEditor:
             trial[list_key] = tomlkit.aot()
         arr = trial[list_key]
         if not isinstance(arr, (list, AoT)):
-            raise ConfigEditError(f"{list_key} is not a list of tables")
+            raise ConfigEditError("{key} is not a list of tables", key=list_key)
         t = tomlkit.table()
         for k, v in item.items():
             t[k] = v
@@ -164,7 +172,7 @@ class ConfigEditor:
         trial = tomlkit.parse(self.text())
         arr = trial.get(list_key)
         if not isinstance(arr, (list, AoT)):
-            raise ConfigEditError(f"no {list_key} in the config")
+            raise ConfigEditError("no {key} in the config", key=list_key)
         _, idx = self._item(arr, name, [list_key])
         del arr[idx]
         self._accept(trial, f"{list_key}.{name}", [list_key, name], {}, None)
@@ -176,7 +184,7 @@ class ConfigEditor:
         trial = tomlkit.parse(self.text())
         node, last, _ = self._resolve(trial, tokens, create=False)
         if last not in node:
-            raise ConfigEditError(f"{key} is not set in the file")
+            raise ConfigEditError("{key} is not set in the file", key=key)
         old = node[last]
         del node[last]
         self._accept(trial, key, tokens, old, None)
@@ -204,7 +212,7 @@ class ConfigEditor:
     @staticmethod
     def _shown(v, secret: bool) -> str:
         if v is None:
-            return "(not set)"
+            return Msg("(not set)")
         if secret:
             return HIDDEN
         v = v.unwrap() if hasattr(v, "unwrap") else v
@@ -260,16 +268,17 @@ class ConfigEditor:
         try:
             node, last, _ = self._resolve(doc, want, create=False)
         except ConfigEditError:
-            raise ConfigEditError(f"no section or key {section!r} in the config") from None
+            raise ConfigEditError("no section or key {key!r} in the config",
+                                  key=section) from None
         if not isinstance(node, dict) or last not in node:
-            raise ConfigEditError(f"no section or key {section!r} in the config")
+            raise ConfigEditError("no section or key {key!r} in the config", key=section)
         v = node[last]
         return f"{section} = {v.as_string() if hasattr(v, 'as_string') else v}"
 
-    def diff(self) -> list[str]:
+    def diff(self, saved: str = "saved", staged: str = "staged") -> list[str]:
         a = self.masked(self.original).splitlines()
         b = self.masked().splitlines()
-        return list(difflib.unified_diff(a, b, "saved", "staged", n=1, lineterm=""))
+        return list(difflib.unified_diff(a, b, saved, staged, n=1, lineterm=""))
 
     # -- saving --------------------------------------------------------------------------------
     def save(self) -> None:
@@ -278,8 +287,8 @@ class ConfigEditor:
         text = self.text()
         self.parse(text)                      # validated in full; raises ConfigError
         if self._read(self.path) != self.original:
-            raise ConfigEditError(f"{self.path} was changed by someone else since your edits "
-                                  "began; 'config revert' and make them again")
+            raise ConfigEditError("{path} was changed by someone else since your edits began; "
+                                  "'config revert' and make them again", path=self.path)
         atomic_write(self.path, text, backup=self.original)
         self.original = text
         self.edits.clear()
@@ -294,7 +303,7 @@ class ConfigEditor:
         """Swap ``<file>.bak`` and the file (the backup is validated first)."""
         bak = self.path + ".bak"
         if not os.path.exists(bak):
-            raise ConfigEditError(f"no backup {bak}")
+            raise ConfigEditError("no backup {path}", path=bak)
         text = self._read(bak)
         self.parse(text)                      # raises ConfigError if the backup is bad too
         current = self._read(self.path)
@@ -307,7 +316,7 @@ class ConfigEditor:
 def suggest(word: str, names) -> str:
     """``; did you mean 'x'?`` for the closest of ``names`` ("" when none is close)."""
     close = difflib.get_close_matches(str(word), [str(n) for n in names], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return Msg("; did you mean {name!r}?", name=close[0]) if close else ""
 
 
 def atomic_write(path: str, text: str, backup: Optional[str] = None) -> None:

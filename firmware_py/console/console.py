@@ -14,7 +14,7 @@ import time
 from typing import Optional
 
 from ..codes import LEVEL_INSTALLER, LEVEL_NAMES, Lockout
-from ..i18n import normalize, translator
+from ..i18n import Msg, normalize, translator
 from . import (cmd_bus, cmd_config, cmd_log, cmd_monitor, cmd_report,  # noqa: F401
                cmd_system, cmd_tests, cmd_users, cmd_zones)
 from .commands import REGISTRY, CommandError, Context, UsageError, parse
@@ -70,6 +70,7 @@ class Console:
         # the pager: output of a command longer than the terminal waits for a key
         self.rows = int(config.get("rows", 24))
         self.pager = Pager(self.rows, self.write, self._want_keys)
+        self.pager.t = self._
         self.key_handler = None               # a full-screen view reading single keys
         self.started = time.monotonic()       # for 'version': the controller's uptime
 
@@ -80,6 +81,8 @@ class Console:
         if lang != "en" and not self.utf8:
             return False
         self.lang, self._ = lang, translator(lang)
+        if getattr(self, "pager", None) is not None:
+            self.pager.t = self._
         return True
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -233,7 +236,7 @@ class Console:
         try:
             words = parse(text)
         except UsageError as e:
-            self.out(self._("error: {e}", e=e))
+            self.out(self._("error: {e}", e=e.text(self._)))
             return
         if not words:
             return
@@ -334,15 +337,16 @@ class Console:
             await cmd.run(ctx, args)
         except UsageError as e:
             if str(e):
-                self.out(self._("error: {e}", e=e))
-            self.out(*usage(cmd.usage))
+                self.out(self._("error: {e}", e=e.text(self._)))
+            self.out(*usage(cmd.usage, self._))
         except CommandError as e:
-            self.out(self._("error: {e}", e=e))
+            self.out(self._("error: {e}", e=e.text(self._)))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a command bug must never kill the console
             log.exception("console command %r failed", cmd.name)
-            self.out(f"error: {cmd.name} failed: {type(e).__name__}: {e}")
+            self.out(self._("error: {name} failed: {kind}: {e}", name=cmd.name,
+                            kind=type(e).__name__, e=e))
 
     # -- login / logout ------------------------------------------------------------------------
     def logout(self, why: str) -> None:
@@ -358,7 +362,8 @@ class Console:
         if was.level >= LEVEL_INSTALLER and running_areas(self.host):
             # The walk test is the installer's: it ends with the session, reported.
             task = asyncio.get_running_loop().create_task(
-                end_walktests(self, was.user, f"installer {was.user} logged out ({why})"))
+                end_walktests(self, was.user, Msg("installer {user} logged out ({why})",
+                                                  user=was.user, why=why)))
             self._side_tasks.add(task)
             task.add_done_callback(self._side_tasks.discard)
             self.out(self._("The walk test ends with the installer's session."))

@@ -7,19 +7,33 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
-MORE = "--More-- (space: next page, Enter: next line, q: quit)"
-_WIPE = "\r" + " " * len(MORE) + "\r"
+from ..i18n import N_
+
+MORE = N_("--More-- (space: next page, Enter: next line, q: quit)")
 
 
 class Pager:
     def __init__(self, rows: int, write: Callable[[str], None],
                  want_keys: Callable[[bool], None]):
         self.rows = rows
+        self.t = lambda msgid, **f: msgid.format(**f) if f else msgid   # the session's catalog
         self._write, self._want_keys = write, want_keys
         self.active = False                   # paging applies (a command is running)
         self.shown = 0                        # lines on the screen since the last key
         self.held: list[str] = []
         self._drained = asyncio.Event()
+
+    @property
+    def more(self) -> str:
+        """The prompt in the session's language."""
+        return self.t(MORE)
+
+    @property
+    def wipe(self) -> str:
+        """Carriage return, blanks over the prompt (its display columns), carriage return."""
+        from .cols import width
+
+        return "\r" + " " * width(self.more) + "\r"
 
     def start(self) -> None:
         """A command starts: its line is on the screen already."""
@@ -37,7 +51,7 @@ class Pager:
             self.held.append(piece)
             if len(self.held) == 1:
                 self._drained.clear()
-                self._write(MORE)
+                self._write(self.more)
                 self._want_keys(True)
             return
         self._write(piece + "\n")
@@ -47,11 +61,11 @@ class Pager:
         """A key at the --More-- prompt."""
         if not self.held or key not in (" ", "\r", "q", "Q"):
             return
-        self._write(_WIPE)
+        self._write(self.wipe)
         if key in ("q", "Q"):
             n = len(self.held)
             self.held.clear()
-            self._write(f"({n} more line(s) not shown)\n")
+            self._write(self.t("({n} more line(s) not shown)", n=n) + "\n")
         else:
             count = self.rows - 1 if key == " " else 1
             release, self.held = self.held[:count], self.held[count:]
@@ -60,7 +74,7 @@ class Pager:
             # a page shown: the next page starts; one line shown: the screen stays full
             self.shown = len(release) if key == " " else self.rows - 1
         if self.held:
-            self._write(MORE)
+            self._write(self.more)
         else:
             self._want_keys(False)
             self._drained.set()
@@ -69,7 +83,7 @@ class Pager:
         """No paging for the rest of this command (a live view): show what waits."""
         held, self.held = self.held, []
         if held:
-            self._write(_WIPE)
+            self._write(self.wipe)
             for piece in held:
                 self._write(piece + "\n")
         self.active = False

@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 
 from . import cols
 from .cols import width as dw
+from ..i18n import N_
 
 WIDTH = 79   # not 80: some terminals wrap when the 80th column is written
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
@@ -99,14 +100,19 @@ def wrap(text: str, width: int = WIDTH, indent: str = "") -> list[str]:
     return out
 
 
-def usage(text: str, width: int = WIDTH) -> list[str]:
-    """``usage: a | b | c`` wrapped at the ``|`` choices, continuation lines indented."""
-    out, line = [], "usage: "
+USAGE = N_("usage:")
+
+
+def usage(text: str, t=None, width: int = WIDTH) -> list[str]:
+    """``usage: a | b | c`` wrapped at the ``|`` choices, continuation lines indented; the
+    word "usage" through the translator ``t`` (the syntax itself is what one types: English)."""
+    head = (t or (lambda m: m))(USAGE) + " "
+    out, line = [], head
     for i, part in enumerate(text.split(" | ")):
         piece = part if i == 0 else " | " + part
-        if dw(line) + dw(piece) > width - 1 and line.strip() != "usage:":
+        if dw(line) + dw(piece) > width - 1 and line != head:
             out.append(line.rstrip())
-            line = "       | " + part
+            line = " " * (dw(head) - 1) + "| " + part
         else:
             line += piece
     out.append(line)

@@ -46,8 +46,9 @@ def find_zone(host, key: str) -> dict:
     if len(hits) == 1:
         return hits[0]
     if hits:
-        raise CommandError(f"{key!r} could be: {', '.join(z['name'] for z in hits[:8])}")
-    raise CommandError(f"no zone {key!r} (see 'zones')")
+        raise CommandError("{key!r} could be: {names}", key=key,
+                           names=", ".join(z["name"] for z in hits[:8]))
+    raise CommandError("no zone {key!r} (see 'zones')", key=key)
 
 
 def find_area(host, key: str) -> str:
@@ -55,7 +56,7 @@ def find_area(host, key: str) -> str:
     for a in names:
         if a.lower() == key.lower():
             return a
-    raise CommandError(f"no area {key!r} (areas: {', '.join(names)})")
+    raise CommandError("no area {key!r} (areas: {names})", key=key, names=", ".join(names))
 
 
 def my_areas(ctx, requested: Optional[str]) -> list[str]:
@@ -63,17 +64,21 @@ def my_areas(ctx, requested: Optional[str]) -> list[str]:
     if requested:
         area = find_area(ctx.host, requested)
         if not ctx.session.may_use_area(area):
-            raise CommandError(f"user {ctx.user} may not use area {area}")
+            raise CommandError("user {user} may not use area {area}", user=ctx.user, area=area)
         return [area]
     areas = [a for a in area_names(ctx.host) if ctx.session.may_use_area(a)]
     if not areas:
-        raise CommandError(f"user {ctx.user} has no area")
+        raise CommandError("user {user} has no area", user=ctx.user)
     return areas
 
 
 def decision_lines(decisions: Iterable[dict], lang: str = "en") -> list[str]:
     """The engine's answer to a command, one line per decision; in Chinese (``lang``) the
-    text is built from the decision's fields (a refusal's reason stays in English)."""
+    text is built from the decision's fields, a refusal's reason matched to the catalog."""
+    from ..i18n import translator
+    from ..refusals import reason
+
+    t = translator(lang)
     out = []
     for d in decisions:
         kind = d.get("kind", "")
@@ -85,13 +90,15 @@ def decision_lines(decisions: Iterable[dict], lang: str = "en") -> list[str]:
 
             text = render({**d, "cid": cid_str(int(d.get("q") or 0), int(d.get("cid") or 0)),
                            "text": text}, lang)
+        if kind == "refused":
+            text = reason(text, t)
         zone = d.get("zone") or ""
         if zone and text and zone not in text:
             text += f" ({zone})"              # e.g. an auto-bypass names its zone
         if kind == "refused":
-            out.append(f"refused: {text}")
-            if "walk test running" in text:
-                out.append("  (the installer's walk test; 'walktest stop' ends it)")
+            out.append(t("refused: {text}", text=text))
+            if "walk test running" in (d.get("text") or ""):
+                out.append(t("  (the installer's walk test; 'walktest stop' ends it)"))
         else:
             out.append(f"  {text}" if text else f"  {kind}")
     return out
@@ -107,13 +114,12 @@ async def run_engine(ctx, name: str, areas: list[str] = ("",), **kw) -> bool:
             ok = False
         where = f" {area}" if area else ""
         if not lines:
-            ctx.out(ctx._("{what}{where}: nothing to do", what=name.replace('_', ' '),
-                          where=where))
+            ctx.out(ctx._("{what}{where}: nothing to do", what=name, where=where))
         ctx.out(*lines)
     return ok
 
 
-def flat(d: dict, skip: tuple = ()) -> list[tuple[str, str]]:
+def flat(d: dict, skip: tuple = (), t=lambda m, **f: m.format(**f)) -> list[tuple[str, str]]:
     """Scalar fields of a status dict as (key, text) pairs; nested dicts/lists summarised."""
     out = []
     for k, v in (d or {}).items():
@@ -123,6 +129,6 @@ def flat(d: dict, skip: tuple = ()) -> list[tuple[str, str]]:
             v = ", ".join(f"{a}={b}" for a, b in v.items() if not isinstance(b, (dict, list)))
         elif isinstance(v, list):
             v = ", ".join(str(x) for x in v) if all(not isinstance(x, dict) for x in v) \
-                else f"{len(v)} items"
+                else t("{n} items", n=len(v))
         out.append((str(k), "-" if v in ("", None) else str(v)))
     return out

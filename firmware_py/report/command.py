@@ -5,25 +5,27 @@ import json
 import os
 
 from ..errors import ConfigError, GuardroomError
+from ..i18n import Msg
+from ..i18n import env_gettext as _
 
 
 def add_parser(sub) -> None:
-    rp = sub.add_parser("report", help="drill and inspection reports (HTML + PDF)")
+    rp = sub.add_parser("report", help=_("drill and inspection reports (HTML + PDF)"))
     rsub = rp.add_subparsers(dest="report", required=True, metavar="REPORT")
-    d = rsub.add_parser("drill", help="every drill in the period: timeline, response times")
-    i = rsub.add_parser("inspection", help="the evidence an assessor asks for")
+    d = rsub.add_parser("drill", help=_("every drill in the period: timeline, response times"))
+    i = rsub.add_parser("inspection", help=_("the evidence an assessor asks for"))
     for p in (d, i):
-        p.add_argument("--config", "-c", required=True, help="site config (TOML)")
-        p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
+        p.add_argument("--config", "-c", required=True, help=_("site config (TOML)"))
+        p.add_argument("--out", required=True, metavar="DIR", help=_("write the report here"))
         p.add_argument("--lang", choices=["zh", "en"], default="zh")
         p.add_argument("--json", action="store_true",
-                       help="print a JSON summary (with the files written) instead of a line")
-    d.add_argument("--since", metavar="DATE", help="YYYY-MM-DD (local) or an ISO time")
-    d.add_argument("--until", metavar="DATE", help="YYYY-MM-DD (that day included) or ISO")
+                       help=_("print a JSON summary (with the files written) instead of a line"))
+    d.add_argument("--since", metavar="DATE", help=_("YYYY-MM-DD (local) or an ISO time"))
+    d.add_argument("--until", metavar="DATE", help=_("YYYY-MM-DD (that day included) or ISO"))
     i.add_argument("--months", type=int, default=24, metavar="N",
-                   help="the period covered (default 24: the police assess every two years)")
+                   help=_("the period covered (default 24: the police assess every two years)"))
     i.add_argument("--untested-months", type=int, default=12, metavar="N",
-                   help="highlight zones not tested for more than N months (default 12)")
+                   help=_("highlight zones not tested for more than N months (default 12)"))
 
 
 def run(ns) -> int:
@@ -31,14 +33,14 @@ def run(ns) -> int:
         from . import source
         from .common import write
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise GuardroomError(f"reports need the 'report' extra: pip install 'guardroom[report]' "
-                             f"({e.name} missing)") from None
+        raise GuardroomError(Msg("reports need the 'report' extra: pip install "
+                                 "'guardroom[report]' ({name} missing)", name=e.name)) from None
     try:
         import fpdf  # noqa: F401
         import matplotlib  # noqa: F401
     except ImportError as e:
-        raise GuardroomError(f"reports need the 'report' extra: pip install 'guardroom[report]' "
-                             f"({e.name} missing)") from None
+        raise GuardroomError(Msg("reports need the 'report' extra: pip install "
+                                 "'guardroom[report]' ({name} missing)", name=e.name)) from None
     data = source.load(ns.config)
     if ns.report == "drill":
         from .drill_report import build

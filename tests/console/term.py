@@ -9,6 +9,7 @@ import time
 BOUND = 20.0  # failure bound (s) for one expectation, never a timing expectation
 
 MORE = b"--More-- (space: next page, Enter: next line, q: quit)"
+MORE_ZH = "--更多-- （空格：下一页，回车：下一行，q：退出）".encode()   # a `lang zh` session
 PROMPT = re.compile(rb"guardroom\((anyone|user|installer)\)> $")
 
 
@@ -61,13 +62,13 @@ class Term:
         """Wait for the prompt; returns what came before it. A --More-- prompt on the way is
         answered with a space (and left out of what is returned)."""
         rx = re.compile(rb"guardroom\((" + (level.encode() if level else rb"\w+") +
-                        rb")\)> |" + re.escape(MORE))
+                        rb")\)> |" + re.escape(MORE) + rb"|" + re.escape(MORE_ZH))
         out = b""
         while True:
             start = len(self.seen) - len(self.buf)
             m = self.expect(rx, timeout)
             out += bytes(self.seen[start:len(self.seen) - len(self.buf) - len(m[0])])
-            if m[0] != MORE:
+            if m[0] not in (MORE, MORE_ZH):
                 return out
             self.send(b" ")
             self.expect(rb"\r +\r")             # the --More-- prompt is wiped

@@ -18,7 +18,10 @@ from guardroom import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "firmware_py/locale/zh_CN/LC_MESSAGES/guardroom.po"
-KEYWORDS = {"_": None, "N_": None, "command": (4,), "say": None, "title": None}
+#: the keywords of `make i18n` (its -k options), so this test extracts what the Makefile does
+KEYWORDS = {"_": None, **{k.split(":")[0]: (tuple(int(x) for x in k.split(":")[1].split(","))
+                                           if ":" in k else None)
+                          for k in re.findall(r"-k (\S+)", (ROOT / "Makefile").read_text())}}
 
 
 def _method_map():

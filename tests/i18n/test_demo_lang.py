@@ -13,7 +13,7 @@ def test_narration_in_chinese():
     n.title("A door forced open")
     n.say("Door forced: alarm, siren {on}.", on="ON")
     text = out.getvalue()
-    assert "门被强行打开" in text and "门被强行打开：报警，警号 ON。" in text
+    assert "门被强行打开" in text and "门被强行打开：报警，警号 开。" in text
 
 
 def test_english_narration_unchanged():
