@@ -29,7 +29,10 @@ def build_drivers(cfg: dict, sink) -> Assembly:
         try:
             drv = registry.create(kind, section, asm.points, sink)
         except (DriverError, ValueError) as e:
-            problems.append((f"drivers.{kind}", str(e)))
+            if isinstance(e, ConfigError) and e.problems:
+                problems += list(e.problems)      # each with its key path (and its msgid)
+            else:
+                problems.append((f"drivers.{kind}", str(e)))
             continue
         asm.drivers[kind] = drv
         for name, okind in drv.outputs().items():

@@ -45,7 +45,7 @@ REASONS = [
      N_("walk test already running in '{area}'")),
     (re.compile(r"walk test needs '(?P<area>.*)' disarmed"), N_("walk test needs '{area}' disarmed")),
     (re.compile(r"no walk test running in '(?P<area>.*)'"), N_("no walk test running in '{area}'")),
-    (re.compile(r"siren_test: arg must be 1\.\.(?P<max>\d+) seconds, got (?P<arg>.+)"),
+    (re.compile(r"siren_test: arg must be 1\.\.(?P<max>\S+) seconds, got (?P<arg>.+)"),
      N_("siren_test: arg must be 1..{max} seconds, got {arg}")),
 ]
 _COMPILED = REASONS
