@@ -30,6 +30,7 @@ import time
 from collections import deque
 from typing import Callable, Optional
 
+from ..waiting import Waiters, end_task
 from .frame import Reply, build, parse_reply
 from .payload import Numbering, encode, event_class
 from .transport import WireError, wire_for
@@ -77,7 +78,7 @@ class Dc09Path:
                          "clock_fixes": 0}
         self._batch: deque[dict] = deque()
         self._t_in: dict[int, float] = {}
-        self._waiters: dict[int, list[asyncio.Future]] = {}
+        self._waiters = Waiters()
         self._fails = 0                    # consecutive failed attempts (any receiver)
         self._first_fail: Optional[float] = None
         self._failed_over = False
@@ -96,20 +97,11 @@ class Dc09Path:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         for w in self.wires:
             w.close()
-        for futs in self._waiters.values():
-            for f in futs:
-                if not f.done():
-                    f.cancel()
-        self._waiters.clear()
+        self._waiters.cancel_all()
 
     def routes(self, ev: dict) -> bool:
         return event_class(ev) in self.classes
@@ -142,9 +134,7 @@ class Dc09Path:
         """Wait until event ``seq`` of this path's outbox has left it (ACK or refusal)."""
         if not self.outbox.is_pending(seq):
             return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(seq, []).append(fut)
-        await asyncio.wait_for(fut, timeout_s)
+        await self._waiters.wait(seq, timeout_s)
 
     def status(self) -> dict:
         """For the console and the state topic. Never the key."""
@@ -229,9 +219,7 @@ class Dc09Path:
             if t_in is not None:
                 self.latencies.append(ms)
             self._call(self.on_delivered, ev, rcv, ms)
-        for f in self._waiters.pop(seq, []):
-            if not f.done():
-                f.set_result(None)
+        self._waiters.settle(seq)
 
     async def _poll(self) -> None:
         self.counters["polls"] += 1

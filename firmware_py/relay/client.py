@@ -28,6 +28,7 @@ from ..clock import trust_policy
 from ..cmdauth import CommandVerifier, parse_json
 from ..errors import AuthError, RelayError
 from ..outbox import Outbox
+from ..waiting import Waiters, end_task
 from .hass import discovery_messages
 from .link import Link
 from .supervision import UplinkSupervisor
@@ -136,7 +137,7 @@ class Relay:
         self._inflight_events = 0
         self._acked: list[int] = []
         self._remove_scheduled = False
-        self._waiters: dict[int, list[asyncio.Future]] = {}
+        self._waiters = Waiters()
         self._rtt: dict[int, float] = {}     # seq -> publish-to-PUBACK ms, the last RTT_KEEP
         self._state_payload: Optional[str] = None
         self._discovery: Optional[tuple[list[str], list[dict]]] = None
@@ -213,23 +214,14 @@ class Relay:
                     log.warning("no PUBACK for 'offline' within %.0f s", STOP_TIMEOUT_S)
         if link is not None:
             await self.loop.run_in_executor(None, link.close)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._set_disconnected()
         self._flush_removals()
         if self._cmd_pool is not None:
             self._cmd_pool.shutdown(wait=False)
             self._cmd_pool = None
-        for futs in self._waiters.values():
-            for f in futs:
-                if not f.done():
-                    f.cancel()
-        self._waiters.clear()
+        self._waiters.cancel_all()
 
     # ------------------------------------------------------------------ public API
     def publish_event(self, event: dict) -> dict:
@@ -317,16 +309,7 @@ class Relay:
             raise ValueError(f"event {seq} does not exist yet")
         if seq in self._acked or not self.outbox.is_pending(seq):
             return self._rtt.get(seq, 0.0)
-        fut = self.loop.create_future()
-        self._waiters.setdefault(seq, []).append(fut)
-        try:
-            t_ack = await asyncio.wait_for(fut, timeout_s)
-        finally:
-            lst = self._waiters.get(seq)
-            if lst and fut in lst:
-                lst.remove(fut)
-                if not lst:
-                    del self._waiters[seq]
+        t_ack = await self._waiters.wait(seq, timeout_s)
         if seq in self._rtt:
             return self._rtt[seq]
         return max(0.0, (t_ack - t0) * 1000.0)
@@ -496,9 +479,7 @@ class Relay:
             elif reason == UNROUTED:
                 self._on_unrouted(seq)
                 self._rtt[seq] = max(0.0, (t - t_sent) * 1000.0)
-                for w in self._waiters.pop(seq, ()):   # the broker answered (mqtt test)
-                    if not w.done():
-                        w.set_result(t)
+                self._waiters.settle(seq, t)      # the broker answered (mqtt test)
             else:
                 self.counters["events_acked"] += 1
                 self.last_puback_wall, self.last_puback_mono = time.time(), t
@@ -511,9 +492,7 @@ class Relay:
                 if not self._remove_scheduled:
                     self._remove_scheduled = True
                     self.loop.call_soon(self._flush_removals)
-                for w in self._waiters.pop(seq, ()):
-                    if not w.done():
-                        w.set_result(t)
+                self._waiters.settle(seq, t)
                 if not self._sup.flowing:
                     self._sup.on_flowing(t)
             self._pump()

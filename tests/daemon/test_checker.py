@@ -3,24 +3,7 @@ hide cross-references), a non-UTF-8 or broken file is one clear line, never a tr
 import subprocess
 import sys
 
-MINIMAL = """
-[site]
-name = "s"
-controller = "c1"
-[mqtt]
-host = "127.0.0.1"
-[areas.main]
-[[zones]]
-name = "p1"
-point = "p1"
-type = "panic"
-area = "main"
-[drivers.gpio]
-factory = "mock"
-[[drivers.gpio.input]]
-point = "p1"
-pin = 17
-"""
+from minimal_config import MINIMAL
 
 
 def check(tmp_path, text=None, data=None):

@@ -10,28 +10,10 @@ import pytest
 from guardroom import config
 from guardroom.checker import check_config
 from guardroom.errors import ConfigError
+from minimal_config import MINIMAL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
-
-MINIMAL = """
-[site]
-name = "s"
-controller = "c1"
-[mqtt]
-host = "127.0.0.1"
-[areas.main]
-[[zones]]
-name = "p1"
-point = "p1"
-type = "panic"
-area = "main"
-[drivers.gpio]
-factory = "mock"
-[[drivers.gpio.input]]
-point = "p1"
-pin = 17
-"""
 
 
 def problems(text):
