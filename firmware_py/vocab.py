@@ -18,7 +18,7 @@ OUTPUT_KINDS = (N_("siren"), N_("strobe"), N_("buzzer"), N_("relay"))
 OTHER = (N_("bypassed"), N_("latched"), N_("on"), N_("off"), N_("yes"), N_("no"),
          N_("none"), N_("all"), N_("enabled"), N_("DISABLED"), N_("code"), N_("duress code"),
          N_("OFFLINE"), N_("online"), N_("up"), N_("DOWN"), N_("never"), N_("parameter"),
-         N_("point"), N_("output"))
+         N_("point"), N_("output"), N_("manual"), N_("forced"))
 
 
 def word(w, t: Callable[..., str], spaced: bool = False) -> str:

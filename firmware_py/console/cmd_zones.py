@@ -51,7 +51,29 @@ async def zone(ctx, args):
     if len(args) != 1:
         raise UsageError()
     z = find_zone(ctx.host, args[0])
-    ctx.out(*kv([(k, word(v, ctx._) if k in ("type", "state") else v) for k, v in z.items()]))
+    ctx.out(*kv([(ctx._(_FIELDS[k]) if k in _FIELDS else k, _value(ctx, k, v))
+                 for k, v in z.items()]))
+
+
+#: the fields of one zone as 'zone ID' labels them
+_FIELDS = {"name": N_("name"), "type": N_("type"), "area": N_("area"), "profile": N_("profile"),
+           "point": N_("point"), "state": N_("state"), "bypassed": N_("bypassed"),
+           "bypass_reason": N_("bypass reason"), "latched": N_("latched"), "trips": N_("trips"),
+           "last_change": N_("last change"), "trouble": N_("trouble"),
+           "incident": N_("incident"), "chatter": N_("chatter")}
+_COUNTS = (N_("changes"), N_("held back"), N_("episodes"), N_("samples"))      # keys of the chatter counts
+
+
+def _value(ctx, key: str, v):
+    """A zone field's value: words translated, names and numbers as they are."""
+    if isinstance(v, bool):
+        return ctx._("yes") if v else ctx._("no")
+    if isinstance(v, dict):                   # the chatter counts
+        return ctx._(", ").join(f"{word(k, ctx._, spaced=True)} {_value(ctx, k, x)}"
+                                for k, x in v.items())
+    if key in ("type", "state", "bypass_reason", "trouble"):
+        return word(v, ctx._)
+    return v
 
 
 def _arm_args(args):

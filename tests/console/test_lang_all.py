@@ -68,7 +68,7 @@ def test_every_command_speaks_chinese(rig_factory):
                  "config check", "config diff", "walktest report", "bypass panic_reception",
                  "bypass beam_north", "bypass beam_north", "unbypass beam_north",
                  "unbypass beam_north", "arm main", "arm main", "disarm main", "disarm main",
-                 "reset", "silence", "drill stop main", "zones nowhere", "zone nowhere",
+                 "reset", "silence", "drill stop main", "zones nowhere", "zone nowhere", "zone door_main",
                  "config set areas.main.exit_delay_s soon", "config set areas.nowhere.x 1",
                  "user add alice", "time set 2026-02-30 10:00", "siren test 99",
                  "output siren_main pulse 5", "lang"]:
