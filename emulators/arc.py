@@ -28,6 +28,7 @@ from pysiaalarm import SIAAccount
 from pysiaalarm.base_server import BaseSIAServer
 from pysiaalarm.event import NAKEvent, SIAEvent
 from pysiaalarm.utils import Counter
+from guardroom.i18n import env_gettext as _
 
 
 def _account(account: str, key: str) -> SIAAccount:
@@ -268,17 +269,17 @@ def dc09_section(arcs: list, key: str = "") -> dict:
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="guardroom emulate arc",
-                                 description="an alarm receiving centre: a SIA DC-09 receiver "
-                                             "(pysiaalarm) printing every message")
+                                 description=_("an alarm receiving centre: a SIA DC-09 receiver "
+                                             "(pysiaalarm) printing every message"))
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=10500)
-    ap.add_argument("--account", default="1234", help="account number (hex)")
-    ap.add_argument("--key", default="", help="AES key, 32/48/64 hex digits (empty: plain)")
-    ap.add_argument("--udp", action="store_true", help="UDP instead of TCP")
+    ap.add_argument("--account", default="1234", help=_("account number (hex)"))
+    ap.add_argument("--key", default="", help=_("AES key, 32/48/64 hex digits (empty: plain)"))
+    ap.add_argument("--udp", action="store_true", help=_("UDP instead of TCP"))
     ap.add_argument("--mode", choices=["ack", "silent", "nak", "duh"], default="ack",
-                    help="play a faulty receiver")
+                    help=_("play a faulty receiver"))
     ap.add_argument("--close-after", action="store_true",
-                    help="close each TCP connection after its answer")
+                    help=_("close each TCP connection after its answer"))
     ns = ap.parse_args(argv)
 
     async def serve():

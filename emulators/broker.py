@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from typing import Optional
+from guardroom.i18n import env_gettext as _
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
@@ -207,10 +208,10 @@ def main(argv=None) -> int:
     import signal as _signal
 
     ap = argparse.ArgumentParser(prog="guardroom emulate broker", description=main.__doc__)
-    ap.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
-    ap.add_argument("--tls", action="store_true", help="TLS with a throwaway CA (printed)")
+    ap.add_argument("--port", type=int, default=0, help=_("TCP port (0 = any free port)"))
+    ap.add_argument("--tls", action="store_true", help=_("TLS with a throwaway CA (printed)"))
     ap.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
-                    help="require this user (repeatable); anonymous is then refused")
+                    help=_("require this user (repeatable); anonymous is then refused"))
     ns = ap.parse_args(argv)
     users = dict(u.split(":", 1) for u in ns.user)
     with MosquittoBroker(ns.port, tls=ns.tls, users=users or None) as b:

@@ -23,6 +23,7 @@ import threading
 
 from guardroom.drivers.gpio.errors import ControlError
 from guardroom.drivers.gpio.mockctl import parse_address
+from guardroom.i18n import env_gettext as _
 
 
 class GpioEmulator:
@@ -116,13 +117,13 @@ class GpioEmulator:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="guardroom emulate gpio",
-        description="Press panic buttons and watch sirens on a daemon running the mock GPIO "
+        description=_("Press panic buttons and watch sirens on a daemon running the mock GPIO "
                     "factory. With a command, run it and exit; without, read commands from "
-                    "stdin (one per line; 'help' lists them).")
-    ap.add_argument("--control", help="control address (host:port or unix:/path)")
-    ap.add_argument("--control-file", help="read the control address from this file")
+                    "stdin (one per line; 'help' lists them)."))
+    ap.add_argument("--control", help=_("control address (host:port or unix:/path)"))
+    ap.add_argument("--control-file", help=_("read the control address from this file"))
     ap.add_argument("command", nargs=argparse.REMAINDER,
-                    help="e.g. press 17 | release 17 | pulse 17 300 | read 27 | wait 27 active 5000")
+                    help=_("e.g. press 17 | release 17 | pulse 17 300 | read 27 | wait 27 active 5000"))
     args = ap.parse_args(argv)
     if not args.control and not args.control_file:
         ap.error("give --control ADDRESS or --control-file PATH")

@@ -29,6 +29,7 @@ import sys
 import threading
 
 from guardroom.drivers.modbus.profiles import BIT_TABLES, Profile, load
+from guardroom.i18n import env_gettext as _
 
 _FC_TABLE = {1: "coils", 5: "coils", 15: "coils", 2: "discrete_inputs",
              3: "holding_registers", 6: "holding_registers", 16: "holding_registers",
@@ -382,18 +383,18 @@ async def _serve(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="guardroom emulate modbus",
-                                 description="Emulated Modbus devices over TCP or RTU (pty).")
-    ap.add_argument("--profile", default="di8", help="profile of the first device (name/path)")
-    ap.add_argument("--address", type=int, default=1, help="address of the first device")
+                                 description=_("Emulated Modbus devices over TCP or RTU (pty)."))
+    ap.add_argument("--profile", default="di8", help=_("profile of the first device (name/path)"))
+    ap.add_argument("--address", type=int, default=1, help=_("address of the first device"))
     ap.add_argument("--device", action="append", metavar="ADDR:PROFILE",
-                    help="another device on the same line (repeatable)")
+                    help=_("another device on the same line (repeatable)"))
     where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--tcp", metavar="HOST:PORT", help="serve Modbus TCP here (port 0: any)")
+    where.add_argument("--tcp", metavar="HOST:PORT", help=_("serve Modbus TCP here (port 0: any)"))
     where.add_argument("--rtu", action="store_true",
-                       help="serve RTU on a new null-modem pty pair; prints the driver's path")
-    ap.add_argument("--rtu-path", help="with --rtu: serve on this existing serial device instead")
+                       help=_("serve RTU on a new null-modem pty pair; prints the driver's path"))
+    ap.add_argument("--rtu-path", help=_("with --rtu: serve on this existing serial device instead"))
     ap.add_argument("--baudrate", type=int, default=9600)
-    ap.add_argument("--exit-on-eof", action="store_true", help="stop when stdin closes")
+    ap.add_argument("--exit-on-eof", action="store_true", help=_("stop when stdin closes"))
     args = ap.parse_args(argv)
     try:
         return asyncio.run(_serve(args))

@@ -33,6 +33,8 @@ import osdp_sys
 from osdp import (CardFormat, Capability, Channel, Command, Event, LibFlag, PDCapabilities,
                   PDInfo, StatusReportType)
 
+from guardroom.i18n import env_gettext as _
+
 REFRESH_S = 0.020
 LOG_LEVEL = osdp_sys.LOG_ERROR  # quiet; never debug (it can show key material)
 # the keys of a real reader: digits as ASCII, '*' as 0x7F, '#' as 0x0D (OSDP osdp_KEYPAD)
@@ -408,21 +410,21 @@ def _key(text: str) -> bytes:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="guardroom emulate osdp",
-        description="OSDP readers (libosdp PDs) on a pty: prints the path for "
+        description=_("OSDP readers (libosdp PDs) on a pty: prints the path for "
                     "[[drivers.osdp.port]] device, then reads commands on stdin "
-                    "('help' lists them).")
+                    "('help' lists them)."))
     ap.add_argument("--address", type=int, action="append",
-                    help="reader address 0-126 (repeat for several readers on the bus; "
-                         "default 101)")
+                    help=_("reader address 0-126 (repeat for several readers on the bus; "
+                         "default 101)"))
     keyg = ap.add_mutually_exclusive_group()
-    keyg.add_argument("--scbk", type=_key, help="secure channel key, 32 hex digits")
+    keyg.add_argument("--scbk", type=_key, help=_("secure channel key, 32 hex digits"))
     keyg.add_argument("--install", action="store_true",
-                      help="a reader fresh from the factory: secure channel with the "
-                           "default install key, accepts a new key (KEYSET)")
-    keyg.add_argument("--insecure", action="store_true", help="no secure channel at all")
-    ap.add_argument("--inputs", type=int, default=4, help="contact inputs (default 4)")
-    ap.add_argument("--outputs", type=int, default=4, help="relay outputs (default 4)")
-    ap.add_argument("--path-file", help="also write the pty path to this file")
+                      help=_("a reader fresh from the factory: secure channel with the "
+                           "default install key, accepts a new key (KEYSET)"))
+    keyg.add_argument("--insecure", action="store_true", help=_("no secure channel at all"))
+    ap.add_argument("--inputs", type=int, default=4, help=_("contact inputs (default 4)"))
+    ap.add_argument("--outputs", type=int, default=4, help=_("relay outputs (default 4)"))
+    ap.add_argument("--path-file", help=_("also write the pty path to this file"))
     args = ap.parse_args(argv)
     if not (args.scbk or args.install or args.insecure):
         ap.error("give --scbk KEY, or --install, or --insecure")

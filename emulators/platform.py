@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from guardroom.i18n import env_gettext as _
 
 try:  # inside the package: the command signing helper
     from guardroom.cmdauth import next_ts as _next_ts
@@ -410,17 +411,17 @@ class Platform:
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="guardroom emulate platform",
-                                 description="Play the monitoring platform: print events, "
-                                             "acknowledge alarms.")
+                                 description=_("Play the monitoring platform: print events, "
+                                             "acknowledge alarms."))
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=1883)
     ap.add_argument("--prefix", default="guardroom")
-    ap.add_argument("--no-ack", action="store_true", help="do not acknowledge alarms")
+    ap.add_argument("--no-ack", action="store_true", help=_("do not acknowledge alarms"))
     ap.add_argument("--ack-delay", type=float, default=0.0, metavar="S")
-    ap.add_argument("--hmac-key-file", default="", help="file with the hex command key")
+    ap.add_argument("--hmac-key-file", default="", help=_("file with the hex command key"))
     ap.add_argument("--username", default="")
     ap.add_argument("--password-file", default="")
-    ap.add_argument("--ca-file", default="", help="CA of the broker (TLS)")
+    ap.add_argument("--ca-file", default="", help=_("CA of the broker (TLS)"))
     args = ap.parse_args(argv)
     key = None
     if args.hmac_key_file:

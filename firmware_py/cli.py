@@ -242,6 +242,7 @@ def _delegated(argv: list[str]):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _argparse_speaks()                        # the delegated commands' argparse too
     target = _delegated(argv)
     if target is None:
         ns = _parser().parse_args(argv)
