@@ -21,6 +21,7 @@ from . import __version__, events, systemd
 from .assembly import build_drivers
 from .authstore import AuthStore
 from .codes import CodeBook, Lockout
+from .deadline import DeadlineTimer
 from .config import check_site, site_for_engine
 from .dc09.hookup import Dc09Host
 from .errors import GuardroomError, StorageError
@@ -37,6 +38,12 @@ TURN_BUDGET_S = 0.02    # a burst is fed slice after slice for this long, then t
 PROBE_FROM = 64         # a drain of this many samples or more starts the loop-lag probe
 APPLY_SLICE = 1000      # decisions stored and logged per transaction
 STATE_REFRESH_S = 60.0
+STATE_COALESCE_S = 0.2   # retained `state` after a change: at most this late (coalesced)
+STATE_URGENT_S = 0.002   # ... after an alarm/area decision: once the event is on its way
+STATE_URGENT_GAP_S = 0.05  # ... but not more often than this (a storm of alarms)
+
+#: decisions whose retained state (Home Assistant's panel and sensors) goes out at once
+URGENT_STATE_KINDS = frozenset({"alarm", "verified", "area", "reset"})
 ACK_REFUSAL_REPORT_S = 60.0
 
 #: decisions whose state must be on disk before the platform hears of them
@@ -78,6 +85,7 @@ class Daemon(Dc09Host):
         self._tasks: list[asyncio.Task] = []
         self._subscribers: list[Callable[[dict], None]] = []
         self._wake: Optional[asyncio.Event] = None
+        self._timer = None           # DeadlineTimer of the engine loop (_run)
         self._stopped: Optional[asyncio.Event] = None
         self._stopping = False
         self._in_pump = False
@@ -85,7 +93,10 @@ class Daemon(Dc09Host):
         self._lag: Optional[LagProbe] = None   # how late timers run while a burst is worked
         self._state_handle = None
         self._state_dirty = False
+        self._state_sync = None      # the state fsync running in a worker thread
+        self._state_sync_again = False
         self._publish_handle = None
+        self._state_published_at = -1e9   # loop time of the last state publish
         self._restart_requested = ""
         self.started_ns = 0
         self.ready_ns = 0
@@ -126,7 +137,7 @@ class Daemon(Dc09Host):
                                         on_error=self._output_failed)
         check_site(self.config, self.points, asm.output_kinds(), asm.readers)
         self.engine = Engine(site_for_engine(self.config, self.points, asm.output_kinds()))
-        self.statefile = StateFile(os.path.join(storage["dir"], "state.json"))
+        self.statefile = StateFile(os.path.join(storage["dir"], "state"))
         restored = self.statefile.load()
         if restored is not None:
             try:
@@ -203,6 +214,7 @@ class Daemon(Dc09Host):
             self._lag.cancel()
         if self.engine is not None:
             self._save_state_now()
+            self.statefile.close()
         if self.relay:
             await _quietly(self.relay.stop())
         await _quietly(self._dc09_stop())
@@ -236,32 +248,32 @@ class Daemon(Dc09Host):
 
     async def _run(self) -> None:
         engine = self.engine
-        while not self._stopping:
-            deadline = engine.next_deadline()
-            if not self._wake.is_set() and not self.sink.waiting():
-                # (put() wakes only an empty buffer: samples that came while a burst was fed
-                # slice by slice were put after that wake-up was used; never sleep on them)
-                timeout = None
-                if deadline >= 0:
-                    timeout = max(0.0, (deadline - time.monotonic_ns()) / 1e9)
+        # the engine's next deadline to the sub-millisecond (timerfd; see deadline.py),
+        # not epoll's whole milliseconds: a debounce ends on time
+        timer = self._timer = DeadlineTimer(self.loop, self._wake)
+        try:
+            while not self._stopping:
+                if not self.sink.waiting():
+                    # (put() wakes only an empty buffer: samples that came while a burst was
+                    # fed slice by slice were put after that wake-up was used; never sleep on
+                    # them)
+                    await timer.wait(engine.next_deadline())
+                self._wake.clear()
+                self.counters["wakeups"] += 1
+                cpu = time.thread_time()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except (asyncio.TimeoutError, TimeoutError):
-                    pass
-            self._wake.clear()
-            self.counters["wakeups"] += 1
-            cpu = time.thread_time()
-            try:
-                self._pump()
-            except Exception:  # never let one bad batch kill the alarm loop
-                log.exception("engine loop error")
-            if self._lag.running:
-                self._lag.turn(time.thread_time() - cpu)
-            if self._feed_rest:
-                # A burst is being worked through in slices: let PUBACKs, commands and
-                # output writes run between two slices, then carry on.
-                self._wake.set()
-                await asyncio.sleep(0)
+                    self._pump()
+                except Exception:  # never let one bad batch kill the alarm loop
+                    log.exception("engine loop error")
+                if self._lag.running:
+                    self._lag.turn(time.thread_time() - cpu)
+                if self._feed_rest:
+                    # A burst is being worked through in slices: let PUBACKs, commands and
+                    # output writes run between two slices, then carry on.
+                    self._wake.set()
+                    await asyncio.sleep(0)
+        finally:
+            timer.close()
 
     def _pump(self) -> None:
         self._in_pump = True
@@ -330,10 +342,16 @@ class Daemon(Dc09Host):
         to the durable outbox first, in one transaction (seq assigned), then to the event log
         (with their seq), so a SIGKILL at any instant never leaves a logged event that will
         not be delivered. They are handed to the broker after the engine state that explains
-        them is on disk (page cache: survives a killed process; fsynced right after in a
-        worker thread), so a restart never knows less than the platform was told."""
+        them is written, so a restart never knows less than the platform was told.
+
+        What is done before paho gets the event, in order: the outbox's SQLite COMMIT (WAL,
+        into the page cache; its fsync thread syncs the WAL within ``fsync_ms``), the event
+        log's rows (committed by its own timer), the state's ``pwrite`` into a slot file (page
+        cache). All three survive a killed process; none waits for the disk. The state's fsync
+        is queued to a worker thread right after the events are handed to paho; a power cut
+        before it leaves the previous state file whole (see statefile.py)."""
         decisions = decisions if isinstance(decisions, list) else list(decisions)
-        critical = False
+        critical = urgent = False
         for i in range(0, len(decisions), APPLY_SLICE):
             batch = [(d, events.from_decision(d)) for d in decisions[i:i + APPLY_SLICE]]
             self._store([ev for d, ev in batch if d.report])
@@ -342,10 +360,15 @@ class Daemon(Dc09Host):
                 self._apply_one(d, ev=ev, logs=logs)
                 if d.kind in CRITICAL_KINDS:
                     critical = True
+                    if d.kind in URGENT_STATE_KINDS:
+                        urgent = True
             self._log_events(logs)
-        if critical:
-            self._save_state_fast()
+        saved = critical and self._save_state_fast()
         self._send()
+        if saved:
+            self._sync_state_later()     # fsync in a worker, once paho has the events
+        if urgent:
+            self._publish_state_soon()
         if not self._in_pump and self._wake is not None:
             # An engine call from outside the loop's pump (a command, an ack, the uplink) may
             # have started a timer earlier than the one the loop sleeps for: wake it to look.
@@ -781,16 +804,34 @@ class Daemon(Dc09Host):
         return {"engine": self.engine.snapshot(),
                 "saved_at": events.wall_iso(time.monotonic_ns())}
 
-    def _save_state_fast(self) -> None:
-        """Write the state now without waiting for the disk; fsync it off the loop."""
+    def _save_state_fast(self) -> bool:
+        """Write the state now without waiting for the disk (a ``pwrite`` into a slot: in the
+        page cache, it survives a killed process). True when saved: its fsync is then to be
+        asked for with ``_sync_state_later()`` (the caller does that once the events are handed
+        to paho, so the worker thread does not compete with the send for the GIL)."""
         self._state_dirty = False
         try:
             self.statefile.save(self._state_data(), sync=False)
         except OSError as e:
             log.error("state not saved: %s", e)
+            return False
+        return True
+
+    def _sync_state_later(self) -> None:
+        """fsync the last state save in a worker thread (an SD card can take tens of ms). One
+        at a time: saves made while one runs get one more fsync when it ends."""
+        if self._state_sync is not None:
+            self._state_sync_again = True
             return
-        fut = self.loop.run_in_executor(None, self.statefile.sync)
-        fut.add_done_callback(self._state_saved)
+        self._state_sync_again = False
+        fut = self._state_sync = self.loop.run_in_executor(None, self.statefile.sync)
+        fut.add_done_callback(self._state_synced)
+
+    def _state_synced(self, fut) -> None:
+        self._state_sync = None
+        self._state_saved(fut)
+        if self._state_sync_again and not self.loop.is_closed():
+            self._sync_state_later()
 
     def _save_state_now(self) -> None:
         self._state_dirty = False
@@ -801,10 +842,26 @@ class Daemon(Dc09Host):
 
     def _schedule_state_publish(self) -> None:
         if self._publish_handle is None and self.loop is not None and self.relay is not None:
-            self._publish_handle = self.loop.call_later(0.2, self._publish_state)
+            self._publish_handle = self.loop.call_later(STATE_COALESCE_S, self._publish_state)
+
+    def _publish_state_soon(self) -> None:
+        """An alarm or area decision: the retained state (what Home Assistant shows) follows
+        the event at once instead of up to STATE_COALESCE_S later. STATE_URGENT_S lets the loop
+        go idle first, so paho's thread writes the event before the state is built; during a
+        storm of alarms the publishes are STATE_URGENT_GAP_S apart."""
+        if self.loop is None or self.relay is None:
+            return
+        at = max(self.loop.time() + STATE_URGENT_S, self._state_published_at + STATE_URGENT_GAP_S)
+        h = self._publish_handle
+        if h is not None:
+            if h.when() <= at:
+                return                      # one is already due as soon
+            h.cancel()
+        self._publish_handle = self.loop.call_at(at, self._publish_state)
 
     def _publish_state(self) -> None:
         self._publish_handle = None
+        self._state_published_at = self.loop.time()
         try:
             self.relay.publish_state(self.state())
         except Exception as e:  # noqa: BLE001

@@ -254,15 +254,17 @@ def _daemon_path(n: int) -> dict:
     from guardroom.daemon import Daemon
     from guardroom.emulators.site import EmulatedSite, _LoopThread
 
-    from .e2e import _base_patch
+    from .e2e import _base_patch, _reset_building
 
     marks: dict[str, int] = {}
     zone_t: list[int] = []
 
-    def wrap(obj, name, before=None, after=None, only_first=False):
+    def wrap(obj, name, before=None, after=None, only_first=False, requires=""):
         fn = getattr(obj, name)
 
         def inner(*a, **kw):
+            if requires and requires not in marks:
+                return fn(*a, **kw)
             if before and (not only_first or before not in marks):
                 marks[before] = time.monotonic_ns()
             out = fn(*a, **kw)
@@ -280,7 +282,6 @@ def _daemon_path(n: int) -> dict:
             site._connect_gpio(30)
             p = site.platform
             p.wait_until(lambda: p.status.get(site._status_key()) == "online", 30)
-            ctl, name = site.config["site"]["controller"], site.config["site"]["name"]
             pumps: list[int] = []
             pump_once = d._pump_once
 
@@ -289,14 +290,14 @@ def _daemon_path(n: int) -> dict:
                 return pump_once()
             d._pump_once = pump
             wrap(d, "_save_state_fast", "state0", "state1", only_first=True)
-            wrap(d.relay, "publish_event", "pub0", "pub1", only_first=True)
-            wrap(d.outbox, "append", "box0", "box1", only_first=True)
+            wrap(d.relay, "send", "pub0", "pub1", only_first=True, requires="state1")
+            wrap(d.outbox, "append_many", "box0", "box1", only_first=True)
             one = d._apply_one
 
-            def apply_one(dec, log_it=True):
+            def apply_one(dec, *a, **kw):
                 if dec.kind == "zone" and dec.state == "active" and not zone_t:
                     zone_t.append(dec.t_ns)
-                return one(dec, log_it)
+                return one(dec, *a, **kw)
             d._apply_one = apply_one
             for i in range(n):
                 last = max((e["seq"] for e in p.events), default=0)
@@ -308,25 +309,23 @@ def _daemon_path(n: int) -> dict:
                 ev = p.wait_for(lambda e: e.get("seq", 0) > last and e["kind"] == "alarm", 10)
                 rx = p.rx[ev["id"]][0]
                 deadline = zone_t[0]                  # the debounce deadline (engine time)
-                marks["pump"] = max(t for t in pumps if t <= marks["state0"])
+                marks["pump"] = max(t for t in pumps if t <= marks["box0"])
                 end = time.monotonic() + 2
                 while "pub1" not in marks and time.monotonic() < end:
                     time.sleep(0.001)    # the loop thread may still be inside publish_event
                 for key, a, b in (
                         ("d_press_to_edge", t0, deadline - 50_000_000),
                         ("d_deadline_to_pump", deadline, marks["pump"]),
-                        ("d_pump_to_state_save", marks["pump"], marks["state0"]),
-                        ("d_state_save", marks["state0"], marks["state1"]),
-                        ("d_state_save_to_publish", marks["state1"], marks["pub0"]),
+                        ("d_pump_to_outbox", marks["pump"], marks["box0"]),
                         ("d_outbox_append", marks["box0"], marks["box1"]),
-                        ("d_publish_event", marks["pub0"], marks["pub1"]),
-                        ("d_outbox_to_platform", marks["box1"], rx),
+                        ("d_outbox_to_state_save", marks["box1"], marks["state0"]),
+                        ("d_state_save", marks["state0"], marks["state1"]),
+                        ("d_state_save_to_send", marks["state1"], marks["pub0"]),
+                        ("d_send", marks["pub0"], marks["pub1"]),
+                        ("d_send_to_platform", marks["pub0"], rx),
                         ("d_total_minus_debounce", t0 + 50_000_000, rx)):
                     rows.setdefault(key, []).append(_ms(a, b))
-                site.release("panic_reception")
-                p.wait_for(lambda e: e["kind"] == "restore" and e.get("seq", 0) > ev["seq"], 10)
-                msg = p.send_cmd(ctl, "reset", area="building", code="1234", site=name)
-                p.wait_result(lambda r: r.get("nonce") == msg["nonce"], 10)
+                _reset_building(site, "panic_reception")   # release, reset, the 3120
         finally:
             lt.run(d.stop())
             lt.stop()
