@@ -1013,7 +1013,9 @@ class Daemon(Dc09Host):
         self._note_sent(ev)
         self._log_event(ev)
         rtt = await self.relay.wait_delivered(ev["seq"], 10.0)
-        return {"seq": ev["seq"], "rtt_ms": rtt}
+        # "routed": False when the broker said no subscriber matched (no platform listening)
+        return {"seq": ev["seq"], "rtt_ms": rtt,
+                "routed": self.relay.routed(ev["seq"]) is not False}
 
     def clock(self) -> dict:
         return {"wall": events.wall_iso(time.monotonic_ns()), "ntp": _ntp_synced()}

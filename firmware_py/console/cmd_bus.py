@@ -324,6 +324,10 @@ async def mqtt(ctx, args):
     if rtt is None:
         ctx.out(ctx._("test event seq {seq} queued; not acknowledged yet (uplink down?)",
                       seq=r.get("seq")))
+    elif r.get("routed") is False:
+        ctx.out(ctx._("test event seq {seq} reached the broker in {ms} ms, but no platform "
+                      "subscribed: it stays in the outbox and is sent again until one does",
+                      seq=r.get("seq"), ms=f"{float(rtt):.1f}"))
     else:
         ctx.out(ctx._("test event seq {seq} acknowledged in {ms} ms", seq=r.get("seq"),
                       ms=f"{float(rtt):.1f}"))

@@ -139,6 +139,7 @@ class Relay:
         self._remove_scheduled = False
         self._waiters = Waiters()
         self._rtt: dict[int, float] = {}     # seq -> publish-to-PUBACK ms, the last RTT_KEEP
+        self._routed: dict[int, bool] = {}   # seq -> did its last PUBACK find a subscriber
         self._state_payload: Optional[str] = None
         self._discovery: Optional[tuple[list[str], list[dict]]] = None
         self._cmd_pool: Optional[ThreadPoolExecutor] = None
@@ -314,6 +315,19 @@ class Relay:
             return self._rtt[seq]
         return max(0.0, (t_ack - t0) * 1000.0)
 
+    def routed(self, seq: int) -> Optional[bool]:
+        """Did the broker's last PUBACK for event ``seq`` find a subscriber? False after an
+        MQTT v5 "No matching subscribers" (no platform subscribed: the event stays in the
+        outbox and is sent again), True after any other PUBACK (MQTT 3.1.1 cannot tell), None
+        if not known (no PUBACK yet, or one of more than RTT_KEEP ago)."""
+        return self._routed.get(seq)
+
+    def _remember_route(self, seq: int, routed: bool) -> None:
+        self._routed.pop(seq, None)                  # the newest answer goes last
+        self._routed[seq] = routed
+        if len(self._routed) > RTT_KEEP:
+            del self._routed[next(iter(self._routed))]
+
     # ------------------------------------------------------------------ connection supervisor
     def _client_id(self) -> str:
         return self.cfg.get("client_id") or self.controller
@@ -479,6 +493,7 @@ class Relay:
             elif reason == UNROUTED:
                 self._on_unrouted(seq)
                 self._rtt[seq] = max(0.0, (t - t_sent) * 1000.0)
+                self._remember_route(seq, False)
                 self._waiters.settle(seq, t)      # the broker answered (mqtt test)
             else:
                 self.counters["events_acked"] += 1
@@ -489,6 +504,7 @@ class Relay:
                            seq)
                 if len(self._rtt) > RTT_KEEP:
                     del self._rtt[next(iter(self._rtt))]
+                self._remember_route(seq, True)
                 if not self._remove_scheduled:
                     self._remove_scheduled = True
                     self.loop.call_soon(self._flush_removals)

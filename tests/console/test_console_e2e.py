@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 
+from guardroom.emulators.platform import Platform
+
 from .sitecfg import DURESS_CODE, INSTALLER_CODE, SIREN_PIN, STROBE_PIN, USER_CODE
 from .term import BOUND
 
@@ -321,13 +323,22 @@ def test_log_follow_shows_new_events_until_ctrl_c(rig):
     assert out.count("\n") >= 3 and "CID" in out
 
 
-def test_mqtt_status_and_test_through_real_broker(rig):
+def test_mqtt_status_and_test_through_real_broker(rig, console_broker):
     t = rig.term
     rig.login(INSTALLER_CODE, "installer")
+    # nobody subscribes to the events: the broker's PUBACK says "No matching subscribers"
     t.line("mqtt test")
-    m = t.expect(r"test event seq (\d+) (acknowledged in [\d.]+ ms|queued)")
+    t.expect(r"test event seq \d+ reached the broker in [\d.]+ ms, but no platform subscribed")
     t.prompt("installer")
     assert any(r["cid"] == "1601" for r in rig.call(rig.daemon.eventlog.tail, 50))
+    plat = Platform("127.0.0.1", console_broker, out=None, auto_ack=False)   # subscribed
+    try:
+        t.line("mqtt test")
+        t.expect(r"test event seq \d+ acknowledged in [\d.]+ ms")
+        t.prompt("installer")
+        plat.wait_for(lambda e: e["cid"] == "1601", BOUND)
+    finally:
+        plat.close()
     out = t.cmd("mqtt status")
     assert re.search(r"state\s+connected", out) and "True" not in out and "False" not in out
     assert "s3cret" not in out
