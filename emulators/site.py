@@ -296,7 +296,11 @@ class EmulatedSite:
                 raise RuntimeError(f"daemon {ctl} not online within {timeout} s; log:\n"
                                    + self.daemon_log_tail()) from None
             if self.daemon_proc.poll() is not None:
-                raise RuntimeError("daemon exited at start; log:\n" + self.daemon_log_tail())
+                # the exit code tells a crash (negative: killed by that signal, e.g. -11 for a
+                # compiled engine rebuilt while it was being loaded) from a refusal (1, 2)
+                raise RuntimeError(f"daemon exited at start (exit code "
+                                   f"{self.daemon_proc.returncode}); log:\n"
+                                   + self.daemon_log_tail())
         if "gpio" in self.config["drivers"]:
             self._connect_gpio(timeout)
 
