@@ -30,15 +30,39 @@ def packages():
     return found
 
 
+# the compiled modules of guardroom.core (each core/<name>.py, with core/<name>.pxd if any)
+CORE_MODULES = ("decisions", "engine")
+PXD_TREE = os.path.join("build", "pxd")
+
+
+def _pxd_tree():
+    """``cimport guardroom.core.X`` needs guardroom/core/X.pxd on Cython's include path, but
+    the package lives in core/: mirror the .pxd files into build/pxd/guardroom/core/."""
+    dest = os.path.join(PXD_TREE, "guardroom", "core")
+    os.makedirs(dest, exist_ok=True)
+    for pkg in (os.path.join(PXD_TREE, "guardroom"), dest):
+        open(os.path.join(pkg, "__init__.pxd"), "a").close()
+    for name in os.listdir("core"):
+        if name.endswith(".pxd"):
+            with open(os.path.join("core", name)) as src:
+                text = src.read()
+            target = os.path.join(dest, name)
+            if not os.path.exists(target) or open(target).read() != text:
+                with open(target, "w") as out:
+                    out.write(text)
+    return PXD_TREE
+
+
 def extensions():
     if os.environ.get("GUARDROOM_NO_CYTHON"):
         return []
     from Cython.Build import cythonize
 
     # Explicit names: names inferred from file paths would land in the wrong package.
-    exts = [Extension("guardroom.core.engine", ["core/engine.py"])]
+    exts = [Extension("guardroom.core." + name, [f"core/{name}.py"]) for name in CORE_MODULES]
     return cythonize(
         exts,
+        include_path=[_pxd_tree()],
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     )

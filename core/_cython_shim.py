@@ -17,7 +17,7 @@ def _directive(*_args, **_kwargs):
     return _identity
 
 
-cclass = cfunc = ccall = final = inline = _identity
+cclass = cfunc = ccall = final = inline = no_gc = _identity
 exceptval = boundscheck = wraparound = cdivision = locals = returns = _directive
 
 
@@ -45,3 +45,7 @@ longlong = _Type("longlong")
 bint = _Type("bint")
 Py_ssize_t = _Type("Py_ssize_t")
 double = _Type("double")
+
+
+def freelist(_n):
+    return _identity

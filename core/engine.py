@@ -34,7 +34,11 @@ except ImportError:  # Cython not installed: run interpreted on the tiny shim
     from guardroom.core import _cython_shim as cython
 
 from guardroom.core import codes
-from guardroom.core.decisions import Decision
+
+if cython.compiled:  # the extension type's C fields (core/decisions.pxd), set without __init__
+    from cython.cimports.guardroom.core.decisions import Decision
+else:  # the same class, through a Python import
+    from guardroom.core.decisions import Decision
 from guardroom.core.errors import SnapshotError
 from guardroom.core.site import S, Site
 
@@ -187,6 +191,10 @@ class Engine:
     _lst: cython.int[::1]
     _zclk: cython.int[::1]   # per zone: a clock (time/date inaccurate) trouble is open
     _tlast: cython.longlong[::1]  # per zone: time of the last sample taken
+    _ztype: cython.int[::1]        # per zone: its type (T_*)
+    _zarea: cython.int[::1]        # per zone: its area
+    _zpulse_n: cython.int[::1]     # per zone: activations that make one (pulse counting)
+    _zwatch_ns: cython.longlong[::1]  # per zone: sensor watch period (0: off)
     _dact: cython.longlong[::1]
     _drest: cython.longlong[::1]
     _dl: cython.longlong[::1]
@@ -196,19 +204,22 @@ class Engine:
     _hn: cython.Py_ssize_t
     # ---- the rest (Python objects) ----
     _site: object
-    _out: object
+    _out: list
+    _znames: list      # zone names (Decision fields)
+    _anames: list      # area names
+    _ztexts: list      # per zone: None or its 25 zone-decision texts (old * 5 + new)
     _user: object
     _bypass: object    # per zone: "" or why ("manual", "forced", "swinger")
     _latched: object   # per zone: hold-up latched until reset
-    _zalarm: object    # per zone: cid of the alarm its current condition raised (0 none)
-    _zinc: object      # per zone: incident id of that alarm
-    _zdefer: object    # per zone: hold-up alarm code whose restore waits for the reset
-    _ztrouble: object  # per zone: cid of the trouble its current condition raised (0 none)
+    _zalarm: cython.int[::1]    # per zone: cid of the alarm its current condition raised (0 none)
+    _zinc: cython.longlong[::1]  # per zone: incident id of that alarm
+    _zdefer: cython.int[::1]    # per zone: hold-up alarm code whose restore waits for the reset
+    _ztrouble: cython.int[::1]  # per zone: cid of the trouble its current condition raised (0 none)
     _zwatch: object    # per zone: sensor-watch trouble raised
     _zswing: object    # per zone: alarms in this armed period (swinger shutdown)
     _zpulses: object   # per zone: times of accepted activations (pulse counting)
-    _astate: object
-    _amode: object
+    _astate: cython.int[::1]    # per area: its state (DISARMED...ALARM)
+    _amode: cython.int[::1]     # per area: its arming mode (M_*)
     _aby: object       # who armed
     _adrill: object
     _awalk: object
@@ -250,6 +261,13 @@ class Engine:
         self._ahead_ns = s.max_ahead_ns
         self._behind_ns = s.max_behind_ns
         self._ref = -1
+        self._znames = list(s.zone_names)
+        self._anames = list(s.area_names)
+        self._ztexts = [None] * nz
+        self._ztype = array("i", s.z_type or [0])
+        self._zarea = array("i", s.z_area or [0])
+        self._zpulse_n = array("i", s.z_pulses or [0])
+        self._zwatch_ns = array("q", s.z_watch_ns or [0])
         self._dact = array("q", s.z_act_ns or [0])
         self._drest = array("q", s.z_rest_ns or [0])
         self._init_state()
@@ -285,15 +303,15 @@ class Engine:
         self._user = ""
         self._bypass = [""] * nz
         self._latched = [False] * nz
-        self._zalarm = [0] * nz
-        self._zinc = [0] * nz
-        self._zdefer = [0] * nz
-        self._ztrouble = [0] * nz
+        self._zalarm = array("i", [0]) * n
+        self._zinc = array("q", [0]) * n
+        self._zdefer = array("i", [0]) * n
+        self._ztrouble = array("i", [0]) * n
         self._zwatch = [False] * nz
         self._zswing = [0] * nz
         self._zpulses = [[] for _ in range(nz)]
-        self._astate = [DISARMED] * na
-        self._amode = [M_OFF] * na
+        self._astate = array("i", [DISARMED]) * max(na, 1)
+        self._amode = array("i", [M_OFF]) * max(na, 1)
         self._aby = [""] * na
         self._adrill = [False] * na
         self._awalk = [False] * na
@@ -614,7 +632,7 @@ class Engine:
             if inc.fallback == FB_PENDING:
                 inc.fallback = FB_CANCELLED
                 self._set_timer(self._ti(a, K_FALLBACK), INF)
-            self._emit("ack", a, -1, text=f"Incident {inc.id} acknowledged by {user}", inc=True)
+            self._emit_inc("ack", a, -1, 0, 0, False, f"Incident {inc.id} acknowledged by {user}")
             if self._asiren[a] and self._afb[a]:
                 self._siren_off(a)
                 self._outputs(a)
@@ -639,7 +657,7 @@ class Engine:
     def point_zone(self, point):
         """Name of the zone that uses this point, or None."""
         if 0 <= point < self._np and self._ptz[point] >= 0:
-            return self._site.zone_names[self._ptz[point]]
+            return self._znames[self._ptz[point]]
         return None
 
     def zone_names(self) -> list:
@@ -674,13 +692,17 @@ class Engine:
         self._started = True
         s = self._site
         for z in range(self._nz):
-            if s.z_watch_ns[z] > 0:
-                self._set_timer(2 * self._nz + z, t + s.z_watch_ns[z])
+            if self._zwatch_ns[z] > 0:
+                self._set_timer(2 * self._nz + z, t + self._zwatch_ns[z])
 
-    def _ti(self, a, k):
+    @cython.cfunc
+    @cython.inline
+    @cython.exceptval(check=False)
+    def _ti(self, a: cython.Py_ssize_t, k: cython.Py_ssize_t) -> cython.Py_ssize_t:
         return 4 * self._nz + NK * a + k
 
-    def _fire(self, i):
+    @cython.cfunc
+    def _fire(self, i: cython.Py_ssize_t):
         nz = self._nz
         if i < nz:
             v = self._pend[i]
@@ -710,50 +732,91 @@ class Engine:
                 self._atest[a] = False
                 self._outputs(a)
 
+    @cython.cfunc
     def _clock_trouble(self, z, t):
         s = self._site
         self._zclk[z] = 1
-        self._emit("trouble", s.z_area[z], z, codes.TIME_INACCURATE, 1, True,
-                   f"Sample of '{s.zone_names[z]}' stamped {t} ns, far from the engine's clock "
+        self._emit("trouble", self._zarea[z], z, codes.TIME_INACCURATE, 1, True,
+                   f"Sample of '{self._znames[z]}' stamped {t} ns, far from the engine's clock "
                    f"({self._now} ns): refused")
 
+    @cython.cfunc
     def _clock_restore(self, z):
         s = self._site
         self._zclk[z] = 0
-        self._emit("trouble_restore", s.z_area[z], z, codes.TIME_INACCURATE, 3, True,
-                   f"'{s.zone_names[z]}' samples on time again")
+        self._emit("trouble_restore", self._zarea[z], z, codes.TIME_INACCURATE, 3, True,
+                   f"'{self._znames[z]}' samples on time again")
 
-    def _emit(self, kind, a, z, cid=0, q=0, report=False, text="", inc=False, incident=0,
-              state="", output="", on=False, silent=False, user=None):
-        s = self._site
-        verified = False
-        drill = False
+    @cython.cfunc
+    def _emit(self, kind, a: cython.int, z: cython.int, cid: cython.int, q: cython.int,
+              report: cython.bint, text, incident: cython.longlong = 0) -> Decision:
+        """Append one decision and return it; the caller sets ``state``, ``output``, ``on``,
+        ``silent`` or ``user`` on it when they differ from the defaults. ``incident``: the
+        incident it belongs to (0 none); its verified flag is copied while it is open. The
+        compiled build fills the extension type's C fields: no Python-level __init__."""
+        d: Decision = Decision.__new__(Decision)
+        d.kind = kind
+        d.t_ns = self._now
+        d.area = ""
+        d.zone = self._znames[z] if z >= 0 else ""
+        d.incident = incident
+        d.cid = cid
+        d.q = q
+        d.verified = False
+        d.silent = False
+        d.drill = False
         if a >= 0:
-            drill = self._adrill[a]
-            cur = self._ainc[a]
-            if inc and cur is not None:
-                incident = cur.id
-            if cur is not None and incident and cur.id == incident:
-                verified = cur.verified
+            d.area = self._anames[a]
+            d.drill = self._adrill[a]
+            if incident:
+                cur = self._ainc[a]
+                if cur is not None and cur.id == incident:
+                    d.verified = cur.verified
+        d.user = self._user
+        d.text = text
+        d.output = ""
+        d.on = False
+        d.state = ""
+        d.report = report
         self._n_decisions += 1
-        self._out.append(Decision(
-            kind, self._now, s.area_names[a] if a >= 0 else "",
-            s.zone_names[z] if z >= 0 else "", incident, cid, q, verified, silent, drill,
-            self._user if user is None else user, text, output, on, state, report))
+        self._out.append(d)
+        return d
 
+    @cython.cfunc
+    def _emit_inc(self, kind, a: cython.int, z: cython.int, cid: cython.int, q: cython.int,
+                  report: cython.bint, text) -> Decision:
+        """_emit for a decision that belongs to area a's open incident (if any)."""
+        cur = self._ainc[a] if a >= 0 else None
+        return self._emit(kind, a, z, cid, q, report, text, cur.id if cur is not None else 0)
+
+    @cython.cfunc
+    def _change_text(self, z: cython.int, old: cython.int, new: cython.int):
+        """The text of a zone decision, formatted once per zone and transition."""
+        texts = self._ztexts[z]
+        if texts is None:
+            texts = [None] * 25
+            self._ztexts[z] = texts
+        t = texts[old * 5 + new]
+        if t is None:
+            t = f"'{self._znames[z]}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}"
+            texts[old * 5 + new] = t
+        return t
+
+    @cython.cfunc
     def _refuse(self, a, z, text):
-        self._emit("refused", a, z, text=text)
+        self._emit("refused", a, z, 0, 0, False, text)
 
     # ------------------------------------------------------------------ zones
 
-    def _accept(self, z, v):
+    @cython.cfunc
+    def _accept(self, z: cython.int, v: cython.int):
         """A debounced value change of zone z at self._now."""
         s = self._site
         self._acc[z] = v
         logical = v
         if v == ACTIVE:
             self._activity(z)
-            n = s.z_pulses[z]
+            n = self._zpulse_n[z]
             if n > 1:
                 times = self._zpulses[z]
                 now = self._now
@@ -769,35 +832,36 @@ class Engine:
             self._lst[z] = logical
             self._zone_change(z, old, logical)
 
-    def _activity(self, z):
+    @cython.cfunc
+    def _activity(self, z: cython.int):
         """An accepted activation: restores a sensor-watch trouble and restarts its timer."""
         s = self._site
-        if s.z_watch_ns[z] > 0:
+        if self._zwatch_ns[z] > 0:
             if self._zwatch[z]:
                 self._zwatch[z] = False
-                self._emit("trouble_restore", s.z_area[z], z, codes.SENSOR_WATCH, 3, True,
-                           f"'{s.zone_names[z]}' active again")
-            self._set_timer(2 * self._nz + z, self._now + s.z_watch_ns[z])
+                self._emit("trouble_restore", self._zarea[z], z, codes.SENSOR_WATCH, 3, True,
+                           f"'{self._znames[z]}' active again")
+            self._set_timer(2 * self._nz + z, self._now + self._zwatch_ns[z])
 
-    def _zone_change(self, z, old, new):
+    @cython.cfunc
+    def _zone_change(self, z: cython.int, old: cython.int, new: cython.int):
         s = self._site
-        a = s.z_area[z]
-        name = s.zone_names[z]
-        self._emit("zone", a, z, state=STATE_NAMES[new],
-                   text=f"'{name}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}")
+        a = self._zarea[z]
+        name = self._znames[z]
+        dec = self._emit("zone", a, z, 0, 0, False, self._change_text(z, old, new))
+        dec.state = STATE_NAMES[new]
         if old == OFFLINE:
             self._set_timer(self._nz + z, INF)
             self._set_timer(3 * self._nz + z, INF)
         cid = self._zalarm[z]
         if cid:
             self._zalarm[z] = 0
-            if (s.z_type[z] <= T_DURESS and self._latched[z] and cid != codes.LOOP_TAMPER
+            if (self._ztype[z] <= T_DURESS and self._latched[z] and cid != codes.LOOP_TAMPER
                     and self._ainc[a] is not None and self._ainc[a].id == self._zinc[z]):
                 # a hold-up's restore (3120) is reported at reset, not at button release
                 self._zdefer[z] = cid
             else:
-                self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal",
-                           incident=self._zinc[z])
+                self._emit("restore", a, z, cid, 3, True, f"'{name}' back to normal", self._zinc[z])
                 self._zinc[z] = 0
         cid = self._ztrouble[z]
         if cid:
@@ -809,21 +873,21 @@ class Engine:
             self._bypass[z] = ""
             self._emit("bypass", a, z, codes.BYPASS, 3, True,
                        f"'{name}' closed: forced bypass ended, the zone is armed")
-        if (s.z_type[z] == T_ENTRY and old == ACTIVE and new == NORMAL
+        if (self._ztype[z] == T_ENTRY and old == ACTIVE and new == NORMAL
                 and self._astate[a] == EXIT and s.a_final_door[a] and not self._awalk[a]):
             self._set_timer(self._ti(a, K_DELAY), INF)   # BS 8243: closing the final door sets
             self._exit_ended(a)
-        if (s.z_type[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
+        if (self._ztype[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
                 and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
                 and self._astate[a] != DISARMED):
             self._by_keyswitch(a, False)
         if new == ACTIVE:
             self._activate(z)
-        elif (new == TAMPER or new == FAULT) and self._walking(z) and s.z_type[z] > T_DURESS:
+        elif (new == TAMPER or new == FAULT) and self._walking(z) and self._ztype[z] > T_DURESS:
             # a walk test trips tamper switches and loops on purpose: 607, no incident
             self._walk_trip(a, z, f"loop {STATE_NAMES[new]}")
         elif new == TAMPER:
-            hold = s.z_type[z] <= T_DURESS or s.z_silent[z] == 1
+            hold = self._ztype[z] <= T_DURESS or s.z_silent[z] == 1
             self._alarm(a, z, codes.LOOP_TAMPER, hold or self._astate[a] == DISARMED,
                         f"Loop tamper (open circuit) on '{name}'", False, True, True)
         elif new == FAULT:
@@ -834,13 +898,15 @@ class Engine:
         elif new == OFFLINE:
             self._went_offline(z)
 
-    def _walking(self, z):
+    @cython.cfunc
+    def _walking(self, z: cython.int):
         """Zone z is in the scope of its area's running walk test."""
-        a = self._site.z_area[z]
+        a = self._zarea[z]
         return self._awalk[a] and z in self._awscope[a]
 
+    @cython.cfunc
     def _walk_trip(self, a, z, what):
-        name = self._site.zone_names[z]
+        name = self._znames[z]
         if name not in self._awalked[a]:
             self._awalked[a].append(name)
         self._emit("walktest", a, z, codes.WALK_TEST, 1, True, f"Walk test: '{name}' {what}")
@@ -850,20 +916,21 @@ class Engine:
         the report use): every zone of the area not bypassed when it starts (while one runs:
         the zones it started with)."""
         a = self._site.area_index[area]
-        return [self._site.zone_names[z] for z in self._scope_of(a)]
+        return [self._znames[z] for z in self._scope_of(a)]
 
     def _scope_of(self, a):
         if self._awalk[a]:
             return list(self._awscope[a])
         return [z for z in self._site.a_zones[a] if not self._bypass[z]]
 
-    def _short(self, z):
+    @cython.cfunc
+    def _short(self, z: cython.int):
         """GB 50394: a shorted loop alarms whether set or not. A 24 h zone (hold-up, tamper)
         alarms as its type; an intruder zone alarms at once when its area's state makes it
         count (an entry/exit zone without entry delay); disarmed, the 380 trouble is all."""
         s = self._site
-        ty = s.z_type[z]
-        a = s.z_area[z]
+        ty = self._ztype[z]
+        a = self._zarea[z]
         if ty == T_TECHNICAL or ty == T_KEYSWITCH:
             return                      # technical, keyswitch: the trouble says it
         if self._walking(z) and ty > T_DURESS:
@@ -873,11 +940,12 @@ class Engine:
         elif not self._bypass[z]:
             self._trigger(z, WHY_SHORT)
 
-    def _activate(self, z):
+    @cython.cfunc
+    def _activate(self, z: cython.int):
         s = self._site
-        ty = s.z_type[z]
-        a = s.z_area[z]
-        name = s.zone_names[z]
+        ty = self._ztype[z]
+        a = self._zarea[z]
+        name = self._znames[z]
         if self._walking(z):
             self._walk_trip(a, z, "tripped")
             if ty != T_PANIC and ty != T_DURESS:
@@ -898,12 +966,13 @@ class Engine:
             return
         self._trigger(z, WHY_ACTIVE)
 
-    def _trigger(self, z, offline):
+    @cython.cfunc
+    def _trigger(self, z: cython.int, offline: cython.int):
         """Zone z counts as active (``offline`` WHY_ACTIVE), or offline past grace with
         offline_alarm (WHY_OFFLINE), or its loop is shorted (WHY_SHORT)."""
         s = self._site
-        ty = s.z_type[z]
-        a = s.z_area[z]
+        ty = self._ztype[z]
+        a = self._zarea[z]
         st = self._astate[a]
         if ty <= T_TAMPER or ty >= T_FIRE:      # 24 h zones
             self._zone_alarm(z, offline)
@@ -919,30 +988,33 @@ class Engine:
             if self._amode[a] == M_AWAY and (st == AWAY or st == ALARM):
                 self._zone_alarm(z, offline)
 
-    def _zone_silent(self, z):
+    @cython.cfunc
+    def _zone_silent(self, z: cython.int):
         s = self._site
         if s.z_silent[z] >= 0:
             return s.z_silent[z] == 1
-        ty = s.z_type[z]
+        ty = self._ztype[z]
         if ty == T_PANIC or ty == T_DURESS or ty == T_MEDICAL or ty == T_TECH24:
             return True
         if ty == T_TAMPER:
-            return self._astate[s.z_area[z]] == DISARMED
+            return self._astate[self._zarea[z]] == DISARMED
         return False
 
-    def _zone_alarm(self, z, offline):
+    @cython.cfunc
+    def _zone_alarm(self, z: cython.int, offline: cython.int):
         s = self._site
-        name = s.zone_names[z]
+        name = self._znames[z]
         if offline == WHY_OFFLINE:
             text = f"'{name}' offline for more than {s.z_grace_ns[z] // S} s"
         elif offline == WHY_SHORT:
             text = f"Loop short on {s.z_type_name[z]} zone '{name}'"
         else:
-            text = ALARM_TEXT[s.z_type[z]].format(name)
-        self._alarm(s.z_area[z], z, s.z_cid[z] or TYPE_CID[s.z_type[z]], self._zone_silent(z),
-                    text, s.z_type[z] <= T_DURESS, True, True)
+            text = ALARM_TEXT[self._ztype[z]].format(name)
+        self._alarm(self._zarea[z], z, s.z_cid[z] or TYPE_CID[self._ztype[z]], self._zone_silent(z),
+                    text, self._ztype[z] <= T_DURESS, True, True)
 
-    def _went_offline(self, z):
+    @cython.cfunc
+    def _went_offline(self, z: cython.int):
         s = self._site
         if s.z_grace_ns[z] <= 0:
             self._grace_expired(z)
@@ -957,6 +1029,7 @@ class Engine:
             else:
                 self._sabotage_count(z)
 
+    @cython.cfunc
     def _sabotage_count(self, z):
         s = self._site
         if self._lst[z] == OFFLINE:
@@ -968,33 +1041,36 @@ class Engine:
             sab[z] = now
             if len(sab) >= s.sab_count:
                 sab.clear()
-                a = s.z_area[z]
+                a = self._zarea[z]
                 self._alarm(a, z, codes.SABOTAGE, self._astate[a] == DISARMED,
                             f"Sabotage: {s.sab_count} zones went offline within "
                             f"{s.sab_window_ns // S} s", False, False, False)
 
+    @cython.cfunc
     def _grace_expired(self, z):
         s = self._site
         if self._lst[z] != OFFLINE:
             return
-        a = s.z_area[z]
-        name = s.zone_names[z]
+        a = self._zarea[z]
+        name = self._znames[z]
         self._ztrouble[z] = codes.SUPERVISION
         self._emit("trouble", a, z, codes.SUPERVISION, 1, True,
                    f"'{name}' offline for more than {s.z_grace_ns[z] // S} s")
         if s.z_offline_alarm[z] and not self._bypass[z]:
-            if not self._awalk[a] or s.z_type[z] <= T_DURESS:
-                if s.z_type[z] != T_TECHNICAL and s.z_type[z] != T_KEYSWITCH:
+            if not self._awalk[a] or self._ztype[z] <= T_DURESS:
+                if self._ztype[z] != T_TECHNICAL and self._ztype[z] != T_KEYSWITCH:
                     self._trigger(z, WHY_OFFLINE)
 
+    @cython.cfunc
     def _watch_expired(self, z):
         s = self._site
         self._zwatch[z] = True
-        self._emit("trouble", s.z_area[z], z, codes.SENSOR_WATCH, 1, True,
-                   f"'{s.zone_names[z]}' not active for {s.z_watch_ns[z] // (86400 * S)} days")
+        self._emit("trouble", self._zarea[z], z, codes.SENSOR_WATCH, 1, True,
+                   f"'{self._znames[z]}' not active for {self._zwatch_ns[z] // (86400 * S)} days")
 
     # ------------------------------------------------------------------ alarms
 
+    @cython.cfunc
     def _alarm(self, a, z, cid, silent, text, holdup, condition, correlate):
         """Open or join the area's incident. ``condition``: the zone's current state raised it
         (a restore follows when the zone returns to normal); ``correlate``: counts for
@@ -1006,7 +1082,7 @@ class Engine:
             self._next_inc += 1
             self._ainc[a] = inc
         if z >= 0:
-            name = s.zone_names[z]
+            name = self._znames[z]
             if name not in inc.zones:
                 inc.zones.append(name)
             if holdup:
@@ -1020,13 +1096,14 @@ class Engine:
         covert = cid == codes.DURESS
         if holdup and not covert:
             inc.holdup = True
-        if z >= 0 and s.z_type[z] == T_FIRE:
+        if z >= 0 and self._ztype[z] == T_FIRE:
             inc.fire = True
         if silent and not covert:
             inc.has_silent = True
         self._n_alarms += 1
-        self._emit("alarm", a, z, cid, 1, True, text, inc=True, silent=silent)
-        if (z >= 0 and self._amode[a] != M_OFF and T_PERIMETER <= s.z_type[z] <= T_INTERIOR
+        dec = self._emit_inc("alarm", a, z, cid, 1, True, text)
+        dec.silent = silent
+        if (z >= 0 and self._amode[a] != M_OFF and T_PERIMETER <= self._ztype[z] <= T_INTERIOR
                 and cid != codes.LOOP_TAMPER):
             if self._aintr_t[a] < 0:
                 self._aintr_t[a] = self._now          # starts the abort window
@@ -1034,19 +1111,20 @@ class Engine:
             if (t0 >= 0 and not self._arecent[a] and s.a_recent_ns[a] > 0
                     and self._now - t0 <= s.a_recent_ns[a]):
                 self._arecent[a] = True
-                self._emit("recent_closing", a, z, codes.RECENT_CLOSING, 1, True,
-                           f"Alarm {(self._now - t0) // S} s after '{s.area_names[a]}' was set "
-                           f"by {self._aby[a]}", inc=True, user=self._aby[a])
+                dec = self._emit_inc("recent_closing", a, z, codes.RECENT_CLOSING, 1, True,
+                                     f"Alarm {(self._now - t0) // S} s after "
+                                     f"'{self._anames[a]}' was set by {self._aby[a]}")
+                dec.user = self._aby[a]
         if self._amode[a] != M_OFF and self._astate[a] != ALARM and not covert:
             self._set_timer(self._ti(a, K_DELAY), INF)
             self._aentry[a] = -1
             self._astate[a] = ALARM
-            self._emit("area", a, z, state="alarm", inc=True,
-                       text=f"Area '{s.area_names[a]}' in alarm")
+            dec = self._emit_inc("area", a, z, 0, 0, False, f"Area '{self._anames[a]}' in alarm")
+            dec.state = "alarm"
             self._outputs(a)
         if z >= 0 and correlate:
             self._verify(z)
-            ty = s.z_type[z]
+            ty = self._ztype[z]
             limit = s.a_swinger[a]
             if T_TAMPER <= ty <= T_INTERIOR and limit > 0 and self._amode[a] != M_OFF:
                 self._zswing[z] += 1
@@ -1063,19 +1141,21 @@ class Engine:
                 self._set_timer(self._ti(a, K_FALLBACK), self._now + s.a_fallback_ns[a])
         return inc
 
+    @cython.cfunc
     def _verify(self, z):
         """Sequential confirmation: a second distinct zone of a shared group within the
         group's window verifies the incident(s)."""
         s = self._site
-        self._confirm(z, s.z_groups[z], s.z_area[z], s.z_type[z] <= T_DURESS, False)
+        self._confirm(z, s.z_groups[z], self._zarea[z], self._ztype[z] <= T_DURESS, False)
 
+    @cython.cfunc
     def _keypad_confirm(self, a, covert):
         """A keypad panic/duress counts for hold-up confirmation in every group that holds a
         hold-up zone of its area (its key in the group history: -1 - area)."""
         s = self._site
         groups = []
         for z in s.a_zones[a]:
-            if s.z_type[z] <= T_DURESS:
+            if self._ztype[z] <= T_DURESS:
                 for g in s.z_groups[z]:
                     if g not in groups:
                         groups.append(g)
@@ -1083,12 +1163,13 @@ class Engine:
 
     def _key_name(self, k):
         if k >= 0:
-            return self._site.zone_names[k]
-        return "keypad:" + self._site.area_names[-1 - k]
+            return self._znames[k]
+        return "keypad:" + self._anames[-1 - k]
 
     def _key_area(self, k):
-        return self._site.z_area[k] if k >= 0 else -1 - k
+        return self._zarea[k] if k >= 0 else -1 - k
 
+    @cython.cfunc
     def _confirm(self, key, groups, area, hold, covert):
         s = self._site
         now = self._now
@@ -1108,7 +1189,7 @@ class Engine:
             hist[key] = now
             if partner == key:
                 continue
-            phold = partner < 0 or s.z_type[partner] <= T_DURESS
+            phold = partner < 0 or self._ztype[partner] <= T_DURESS
             cid = codes.PANIC_VERIFIED if hold or phold else codes.BURGLARY_VERIFIED
             parea = self._key_area(partner)
             # each verified decision names a zone of its own area ("" for a keypad)
@@ -1120,9 +1201,9 @@ class Engine:
                 if inc is None or inc.verified:
                     continue
                 inc.verified = True
-                self._emit("verified", a, k if k >= 0 else -1, cid, 1, True,
-                           f"Incident {inc.id} verified: '{self._key_name(partner)}' then "
-                           f"'{self._key_name(key)}' ({s.group_names[g]})", inc=True)
+                self._emit_inc("verified", a, k if k >= 0 else -1, cid, 1, True,
+                               f"Incident {inc.id} verified: '{self._key_name(partner)}' then "
+                               f"'{self._key_name(key)}' ({s.group_names[g]})")
                 if s.g_siren[g] and not covert:
                     inc.silent = False
                     if inc.fallback == FB_PENDING:
@@ -1130,9 +1211,10 @@ class Engine:
                         self._set_timer(self._ti(a, K_FALLBACK), INF)
                     self._sound(a, False)
 
+    @cython.cfunc
     def _start_entry(self, z):
         s = self._site
-        a = s.z_area[z]
+        a = self._zarea[z]
         if s.a_entry_ns[a] <= 0:
             self._zone_alarm(z, WHY_ACTIVE)
             return
@@ -1142,10 +1224,11 @@ class Engine:
         self._set_timer(self._ti(a, K_DELAY), self._now + s.a_entry_ns[a])
         # reported: a platform that hears of an entry and then nothing (neither unset nor
         # alarm) knows the panel was smashed during the entry delay (crash and smash)
-        self._emit("area", a, z, report=True, state="entry_delay",
-                   text=f"Entry delay started by '{s.zone_names[z]}'")
+        dec = self._emit("area", a, z, 0, 0, True, f"Entry delay started by '{self._znames[z]}'")
+        dec.state = "entry_delay"
         self._outputs(a)
 
+    @cython.cfunc
     def _delay_expired(self, a):
         s = self._site
         st = self._astate[a]
@@ -1156,13 +1239,14 @@ class Engine:
             self._aentry[a] = -1
             if self._aexiterr[a]:
                 cid = codes.EXIT_ERROR
-                text = f"Exit error: '{s.zone_names[z]}' open when the exit time ended, not unset"
+                text = f"Exit error: '{self._znames[z]}' open when the exit time ended, not unset"
             else:
                 cid = s.z_cid[z] or TYPE_CID[T_ENTRY]
-                text = f"Entry delay expired: '{s.zone_names[z]}' not disarmed"
+                text = f"Entry delay expired: '{self._znames[z]}' not disarmed"
             self._alarm(a, z, cid, self._zone_silent(z), text, False,
                         self._lst[z] == ACTIVE and not self._zalarm[z], True)
 
+    @cython.cfunc
     def _fallback_expired(self, a):
         inc = self._ainc[a]
         if inc is None or inc.acked or inc.fallback != FB_PENDING:
@@ -1173,14 +1257,15 @@ class Engine:
         self._fallback(a, codes.FAIL_TO_COMMUNICATE,
                        f"not acknowledged within {self._site.a_fallback_ns[a] // S} s")
 
+    @cython.cfunc
     def _fallback(self, a, cid, why):
         inc = self._ainc[a]
         inc.fallback = FB_FIRED
         self._set_timer(self._ti(a, K_FALLBACK), INF)
         policy = self._site.a_holdup_fb[a] if inc.holdup else FBP_SIREN
-        an = self._site.area_names[a]
-        self._emit("fallback", a, -1, cid, 1, True,
-                   f"Silent alarm in '{an}' {FALLBACK_POLICY_TEXT[policy]}: {why}", inc=True)
+        an = self._anames[a]
+        self._emit_inc("fallback", a, -1, cid, 1, True,
+                       f"Silent alarm in '{an}' {FALLBACK_POLICY_TEXT[policy]}: {why}")
         if policy == FBP_SIREN:
             self._sound(a, True)
         elif policy == FBP_STROBE:
@@ -1192,6 +1277,7 @@ class Engine:
 
     # ------------------------------------------------------------------ outputs
 
+    @cython.cfunc
     def _sound(self, a, by_fallback):
         s = self._site
         if not self._asiren[a]:
@@ -1215,6 +1301,7 @@ class Engine:
         self._astrobe[a] = True
         self._outputs(a)
 
+    @cython.cfunc
     def _siren_off(self, a):
         if self._asiren[a]:
             self._abell_used[a] += self._now - self._abell_t0[a]
@@ -1222,6 +1309,7 @@ class Engine:
         self._afb[a] = False
         self._set_timer(self._ti(a, K_BELL), INF)
 
+    @cython.cfunc
     def _outputs(self, a):
         """Order every output of area a whose wanted state changed (edge-only)."""
         s = self._site
@@ -1245,11 +1333,15 @@ class Engine:
                         inc = self._ainc[b]
                         if role == ROLE_SIREN and self._asiren[b] and inc is not None and inc.fire:
                             cadence = "fire"      # temporal-3 for drivers that can pulse
-                self._emit("output", a, -1, output=name, on=want, inc=True, state=cadence,
-                           text=f"{s.output_kinds[name]} '{name}' {'on' if want else 'off'}")
+                dec = self._emit_inc("output", a, -1, 0, 0, False,
+                                     f"{s.output_kinds[name]} '{name}' {'on' if want else 'off'}")
+                dec.state = cadence
+                dec.output = name
+                dec.on = want
 
     # ------------------------------------------------------------------ commands
 
+    @cython.cfunc
     def _command(self, name, area, zone, force, arg):
         s = self._site
         if name == "siren_test" and not area and not zone:
@@ -1261,8 +1353,8 @@ class Engine:
             if z < 0:
                 self._refuse(-1, -1, f"unknown zone '{zone}'")
                 return
-            a = s.z_area[z]
-            if area and area != s.area_names[a]:
+            a = self._zarea[z]
+            if area and area != self._anames[a]:
                 self._refuse(-1, z, f"zone '{zone}' is not in area '{area}'")
                 return
         elif area:
@@ -1300,12 +1392,13 @@ class Engine:
             who = f" by {self._user}" if self._user else ""
             if name == "duress":
                 self._alarm(a, -1, codes.DURESS, True,
-                            f"Duress code entered in '{s.area_names[a]}'{who}", True, False, False)
+                            f"Duress code entered in '{self._anames[a]}'{who}", True, False, False)
             else:
                 self._alarm(a, -1, codes.PANIC, True,
-                            f"Panic key pressed in '{s.area_names[a]}'{who}", True, False, False)
+                            f"Panic key pressed in '{self._anames[a]}'{who}", True, False, False)
             self._keypad_confirm(a, name == "duress")
 
+    @cython.cfunc
     def _by_keyswitch(self, a, arm):
         saved = self._user
         self._user = "keyswitch"
@@ -1315,9 +1408,10 @@ class Engine:
             self._disarm(a)
         self._user = saved
 
+    @cython.cfunc
     def _arm(self, a, mode, force):
         s = self._site
-        an = s.area_names[a]
+        an = self._anames[a]
         if self._awalk[a]:
             self._refuse(a, -1, f"cannot arm '{an}': walk test running")
             return
@@ -1327,7 +1421,7 @@ class Engine:
         blocking = []
         prevent = self._prevention(a)
         for z in s.a_zones[a]:
-            ty = s.z_type[z]
+            ty = self._ztype[z]
             if (not self._bypass[z] and self._lst[z] != NORMAL
                     and (ty == T_PERIMETER or ty == T_ENTRY or (ty == T_INTERIOR and mode == M_AWAY))):
                 blocking.append(z)
@@ -1337,7 +1431,7 @@ class Engine:
                 why.append("prevention of setting: " + ", ".join(prevent))
             if blocking:
                 why.append("zones not ready: " + ", ".join(
-                    f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in blocking))
+                    f"{self._znames[z]} ({STATE_NAMES[self._lst[z]]})" for z in blocking))
             self._refuse(a, -1, f"cannot arm '{an}': {'; '.join(why)}")
             return
         for z in blocking:
@@ -1348,12 +1442,14 @@ class Engine:
         if s.a_exit_ns[a] > 0:
             self._astate[a] = EXIT
             self._set_timer(self._ti(a, K_DELAY), self._now + s.a_exit_ns[a])
-            self._emit("area", a, -1, state="exit_delay",
-                       text=f"Exit delay started in '{an}' by {self._user}")
+            dec = self._emit("area", a, -1, 0, 0, False,
+                             f"Exit delay started in '{an}' by {self._user}")
+            dec.state = "exit_delay"
             self._outputs(a)
         else:
             self._armed(a)
 
+    @cython.cfunc
     def _prevention(self, a):
         """EN 50131-1 prevention of setting: what stops area a from setting unless forced
         with authority (an un-reset hold-up incident, an active tamper, a fault)."""
@@ -1366,17 +1462,18 @@ class Engine:
             if self._bypass[z]:
                 continue
             st = self._lst[z]
-            ty = s.z_type[z]
+            ty = self._ztype[z]
             if st == TAMPER or (ty == T_TAMPER and st == ACTIVE):
-                found.append(f"tamper on '{s.zone_names[z]}'")
+                found.append(f"tamper on '{self._znames[z]}'")
             elif T_PERIMETER <= ty <= T_INTERIOR:
                 continue                 # an intruder zone not at rest is "not ready"
             elif st == FAULT:
-                found.append(f"fault (loop short) on '{s.zone_names[z]}'")
+                found.append(f"fault (loop short) on '{self._znames[z]}'")
             elif self._ztrouble[z] == codes.SUPERVISION:
-                found.append(f"'{s.zone_names[z]}' offline")
+                found.append(f"'{self._znames[z]}' offline")
         return found
 
+    @cython.cfunc
     def _new_period(self, a):
         """Each armed period starts clean: the previous incident is closed (reported), its
         alarms no longer confirm anything, swinger counts start again."""
@@ -1384,9 +1481,9 @@ class Engine:
         inc = self._ainc[a]
         if inc is not None:
             self._deferred_restores(a, inc)
-            self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
-                       f"Incident {inc.id} in '{s.area_names[a]}' closed: a new armed period "
-                       f"starts ({self._user})", inc=True)
+            self._emit_inc("reset", a, -1, codes.SILENCE_RESET, 3, True,
+                           f"Incident {inc.id} in '{self._anames[a]}' closed: a new armed period "
+                           f"starts ({self._user})")
             self._close_incident(a, inc)
         for z in s.a_zones[a]:
             self._zswing[z] = 0
@@ -1401,22 +1498,25 @@ class Engine:
         self._arecent[a] = False
         self._bell_period(a)
 
+    @cython.cfunc
     def _bell_period(self, a):
         """The bell re-arm count and the sounding budget start again (arm, disarm)."""
         self._abells[a] = 1 if self._asiren[a] else 0
         self._abell_used[a] = 0
         self._abell_t0[a] = self._now
 
+    @cython.cfunc
     def _deferred_restores(self, a, inc):
         s = self._site
         for name in inc.zones:
             z = s.zone_index.get(name, -1)
             if z >= 0 and self._zdefer[z]:
                 self._emit("restore", a, z, self._zdefer[z], 3, True,
-                           f"'{name}' restored at reset", incident=inc.id)
+                           f"'{name}' restored at reset", inc.id)
                 self._zdefer[z] = 0
                 self._zinc[z] = 0
 
+    @cython.cfunc
     def _close_incident(self, a, inc):
         s = self._site
         for name in inc.zones:
@@ -1436,6 +1536,7 @@ class Engine:
         self._outputs(a)
         self._ainc[a] = None
 
+    @cython.cfunc
     def _exit_ended(self, a):
         """The exit time is over: a zone still open is an exit fault (CID 374): an alarm
         (default) or, with exit_fault "fail_to_set", the area does not set."""
@@ -1443,37 +1544,40 @@ class Engine:
         mode = self._amode[a]
         open_zones = []
         for z in s.a_zones[a]:
-            ty = s.z_type[z]
+            ty = self._ztype[z]
             st = self._lst[z]
             if (not self._bypass[z] and st != NORMAL and st != TAMPER
                     and (ty == T_PERIMETER or ty == T_ENTRY or (ty == T_INTERIOR and mode == M_AWAY))):
                 open_zones.append(z)
         if open_zones and s.a_fail_to_set[a]:
-            names = ", ".join(f"{s.zone_names[z]} ({STATE_NAMES[self._lst[z]]})" for z in open_zones)
+            names = ", ".join(f"{self._znames[z]} ({STATE_NAMES[self._lst[z]]})" for z in open_zones)
             self._set_timer(self._ti(a, K_DELAY), INF)
             self._astate[a] = DISARMED
             self._amode[a] = M_OFF
-            self._emit("area", a, open_zones[0], codes.EXIT_ERROR, 1, True,
-                       f"Failed to set '{s.area_names[a]}': open at the end of the exit "
-                       f"time: {names}", state="disarmed", user=self._aby[a])
+            dec = self._emit("area", a, open_zones[0], codes.EXIT_ERROR, 1, True,
+                             f"Failed to set '{self._anames[a]}': open at the end of the exit "
+                             f"time: {names}")
+            dec.state = "disarmed"
+            dec.user = self._aby[a]
             self._clear_bypasses(a)
             self._outputs(a)
             return
         self._armed(a, False)
         entry = False
         for z in open_zones:
-            if s.z_type[z] == T_ENTRY and self._lst[z] == ACTIVE:
+            if self._ztype[z] == T_ENTRY and self._lst[z] == ACTIVE:
                 if not entry and self._astate[a] != ALARM:
                     entry = True          # exit error: the entry delay gives a chance to unset
                     self._aexiterr[a] = True
                     self._start_entry(z)
                 continue
             self._alarm(a, z, codes.EXIT_ERROR, self._zone_silent(z),
-                        f"Exit error: '{s.zone_names[z]}' still open "
+                        f"Exit error: '{self._znames[z]}' still open "
                         f"({STATE_NAMES[self._lst[z]]}) when the exit time ended",
                         False, True, True)
         self._outputs(a)
 
+    @cython.cfunc
     def _armed(self, a, outputs=True):
         s = self._site
         mode = self._amode[a]
@@ -1486,15 +1590,17 @@ class Engine:
             cid = codes.ARMED_STAY
         else:
             cid = codes.OPEN_CLOSE
-        self._emit("area", a, -1, cid, 3, True,
-                   f"Area '{s.area_names[a]}' armed {MODE_NAMES[mode]} by {user}",
-                   state=AREA_STATE_NAMES[self._astate[a]], user=user)
+        dec = self._emit("area", a, -1, cid, 3, True,
+                         f"Area '{self._anames[a]}' armed {MODE_NAMES[mode]} by {user}")
+        dec.state = AREA_STATE_NAMES[self._astate[a]]
+        dec.user = user
         if outputs:
             self._outputs(a)
 
+    @cython.cfunc
     def _disarm(self, a):
         s = self._site
-        an = s.area_names[a]
+        an = self._anames[a]
         if self._astate[a] == DISARMED:
             self._refuse(a, -1, f"'{an}' is already disarmed")
             return
@@ -1506,10 +1612,10 @@ class Engine:
             if inc.fallback == FB_PENDING:
                 inc.fallback = FB_CANCELLED
                 self._set_timer(self._ti(a, K_FALLBACK), INF)
-            self._emit("cancel", a, -1, codes.SILENCE_RESET, 1, True,
-                       f"Alarm in '{an}' cancelled: disarmed by {self._user} "
-                       f"{(self._now - t0) // S} s after it (abort window "
-                       f"{s.a_abort_ns[a] // S} s)", inc=True)
+            self._emit_inc("cancel", a, -1, codes.SILENCE_RESET, 1, True,
+                           f"Alarm in '{an}' cancelled: disarmed by {self._user} "
+                           f"{(self._now - t0) // S} s after it (abort window "
+                           f"{s.a_abort_ns[a] // S} s)")
         self._aintr_t[a] = -1
         self._aarmed_t[a] = -1
         self._set_timer(self._ti(a, K_DELAY), INF)
@@ -1517,8 +1623,8 @@ class Engine:
         self._astate[a] = DISARMED
         self._amode[a] = M_OFF
         cid = codes.KEYSWITCH_OPEN_CLOSE if self._user == "keyswitch" else codes.OPEN_CLOSE
-        self._emit("area", a, -1, cid, 1, True, f"Area '{an}' disarmed by {self._user}",
-                   state="disarmed")
+        dec = self._emit("area", a, -1, cid, 1, True, f"Area '{an}' disarmed by {self._user}")
+        dec.state = "disarmed"
         self._outputs(a)
         self._anoconf[a] = False
         self._aexiterr[a] = False
@@ -1529,6 +1635,7 @@ class Engine:
             self._outputs(a)
         self._bell_period(a)
 
+    @cython.cfunc
     def _clear_bypasses(self, a):
         s = self._site
         for z in s.a_zones[a]:
@@ -1537,33 +1644,37 @@ class Engine:
                 self._bypass[z] = ""
                 self._emit("bypass", a, z, codes.BYPASS, 3, True, "bypass cleared on disarm")
 
+    @cython.cfunc
     def _set_bypass(self, z, why, text):
         self._bypass[z] = why
-        self._emit("bypass", self._site.z_area[z], z, codes.BYPASS, 1, True, text)
+        self._emit("bypass", self._zarea[z], z, codes.BYPASS, 1, True, text)
 
+    @cython.cfunc
     def _bypass_cmd(self, z):
         s = self._site
-        name = s.zone_names[z]
-        if s.z_type[z] <= T_DURESS:
-            self._refuse(s.z_area[z], z, f"{s.z_type_name[z]} zone '{name}' cannot be bypassed")
+        name = self._znames[z]
+        if self._ztype[z] <= T_DURESS:
+            self._refuse(self._zarea[z], z, f"{s.z_type_name[z]} zone '{name}' cannot be bypassed")
         elif self._bypass[z]:
-            self._refuse(s.z_area[z], z, f"'{name}' is already bypassed")
+            self._refuse(self._zarea[z], z, f"'{name}' is already bypassed")
         else:
             self._set_bypass(z, "manual", f"'{name}' bypassed by {self._user}")
 
+    @cython.cfunc
     def _unbypass_cmd(self, z):
         s = self._site
-        name = s.zone_names[z]
+        name = self._znames[z]
         if not self._bypass[z]:
-            self._refuse(s.z_area[z], z, f"'{name}' is not bypassed")
+            self._refuse(self._zarea[z], z, f"'{name}' is not bypassed")
             return
         self._bypass[z] = ""
-        self._emit("bypass", s.z_area[z], z, codes.BYPASS, 3, True,
+        self._emit("bypass", self._zarea[z], z, codes.BYPASS, 3, True,
                    f"'{name}' back in service ({self._user})")
 
+    @cython.cfunc
     def _reset(self, a):
         s = self._site
-        an = s.area_names[a]
+        an = self._anames[a]
         inc = self._ainc[a]
         if inc is None:
             self._refuse(a, -1, f"no open incident in '{an}'")
@@ -1580,16 +1691,18 @@ class Engine:
             self._refuse(a, -1, f"cannot reset '{an}': still active: {', '.join(active)}")
             return
         self._deferred_restores(a, inc)
-        self._emit("reset", a, -1, codes.SILENCE_RESET, 3, True,
-                   f"Incident {inc.id} in '{an}' reset by {self._user}", inc=True)
+        self._emit_inc("reset", a, -1, codes.SILENCE_RESET, 3, True,
+                       f"Incident {inc.id} in '{an}' reset by {self._user}")
         self._close_incident(a, inc)
         if self._astate[a] == ALARM:
             self._astate[a] = AWAY if self._amode[a] == M_AWAY else STAY
-            self._emit("area", a, -1, state=AREA_STATE_NAMES[self._astate[a]],
-                       text=f"Area '{an}' back to {AREA_STATE_NAMES[self._astate[a]]} after reset")
+            dec = self._emit("area", a, -1, 0, 0, False,
+                             f"Area '{an}' back to {AREA_STATE_NAMES[self._astate[a]]} after reset")
+            dec.state = AREA_STATE_NAMES[self._astate[a]]
 
+    @cython.cfunc
     def _silence(self, a):
-        an = self._site.area_names[a]
+        an = self._anames[a]
         inc = self._ainc[a]
         if inc is None and not self._asiren[a] and not self._atest[a]:
             self._refuse(a, -1, f"nothing to silence in '{an}'")
@@ -1600,12 +1713,13 @@ class Engine:
         if inc is not None and inc.fallback == FB_PENDING:
             inc.fallback = FB_CANCELLED
             self._set_timer(self._ti(a, K_FALLBACK), INF)
-        self._emit("silence", a, -1, codes.SILENCE_RESET, 1, True,
-                   f"Sirens silenced in '{an}' by {self._user}", inc=True)
+        self._emit_inc("silence", a, -1, codes.SILENCE_RESET, 1, True,
+                       f"Sirens silenced in '{an}' by {self._user}")
         self._outputs(a)
 
+    @cython.cfunc
     def _drill(self, a, start):
-        an = self._site.area_names[a]
+        an = self._anames[a]
         if start == self._adrill[a]:
             self._refuse(a, -1, f"drill {'already running' if start else 'not running'} in '{an}'")
             return
@@ -1616,9 +1730,10 @@ class Engine:
             self._emit("drill", a, -1, 0, 3, True, f"Drill ended in '{an}' by {self._user}")
             self._adrill[a] = False
 
+    @cython.cfunc
     def _walktest(self, a, start):
         s = self._site
-        an = s.area_names[a]
+        an = self._anames[a]
         if start:
             if self._awalk[a]:
                 self._refuse(a, -1, f"walk test already running in '{an}'")
@@ -1638,12 +1753,14 @@ class Engine:
             return
         self._walktest_end(a, "")
 
+    @cython.cfunc
     def _walktest_timeout(self, a):
         if self._awalk[a]:
             self._walktest_end(a, f" after {self._site.walktest_timeout_ns // S} s (timeout)")
 
+    @cython.cfunc
     def _walktest_end(self, a, why):
-        an = self._site.area_names[a]
+        an = self._anames[a]
         missing = self._untripped(a)
         self._awalk[a] = False
         self._awscope[a] = []
@@ -1653,9 +1770,10 @@ class Engine:
 
     def _untripped(self, a):
         s = self._site
-        return [s.zone_names[z] for z in self._scope_of(a)
-                if s.zone_names[z] not in self._awalked[a]]
+        return [self._znames[z] for z in self._scope_of(a)
+                if self._znames[z] not in self._awalked[a]]
 
+    @cython.cfunc
     def _siren_test(self, areas, arg):
         if not isinstance(arg, int) or isinstance(arg, bool) or not 0 < arg <= MAX_TEST_S:
             self._refuse(-1, -1, f"siren_test: arg must be 1..{MAX_TEST_S} seconds, got {arg!r}")
@@ -1664,7 +1782,7 @@ class Engine:
             self._atest[a] = True
             self._set_timer(self._ti(a, K_TEST), self._now + arg * S)
             self._emit("test", a, -1, codes.MANUAL_TEST, 1, True,
-                       f"Siren test for {arg} s in '{self._site.area_names[a]}' by {self._user}")
+                       f"Siren test for {arg} s in '{self._anames[a]}' by {self._user}")
             self._outputs(a)
 
     # ------------------------------------------------------------------ snapshot / restore
@@ -1678,7 +1796,7 @@ class Engine:
         nz = self._nz
         return {
             "state": STATE_NAMES[self._lst[z]], "raw": STATE_NAMES[self._acc[z]],
-            "type": s.z_type_name[z], "area": s.area_names[s.z_area[z]],
+            "type": s.z_type_name[z], "area": self._anames[self._zarea[z]],
             "bypassed": self._bypass[z], "latched": self._latched[z],
             "alarm_cid": self._zalarm[z], "alarm_incident": self._zinc[z],
             "restore_at_reset": self._zdefer[z],
@@ -1701,18 +1819,18 @@ class Engine:
         for a in range(self._na):
             inc = self._ainc[a]
             if inc is not None:
-                incidents.append(inc.as_dict(s.area_names[a]))
+                incidents.append(inc.as_dict(self._anames[a]))
             z = self._aentry[a]
-            areas[s.area_names[a]] = {
+            areas[self._anames[a]] = {
                 "state": AREA_STATE_NAMES[self._astate[a]], "mode": MODE_NAMES[self._amode[a]],
                 "armed_by": self._aby[a], "drill": self._adrill[a], "walktest": self._awalk[a],
                 "walktest_tripped": list(self._awalked[a]),
                 "walktest_untripped": self._untripped(a) if self._awalk[a] else [],
-                "walktest_scope": [s.zone_names[k] for k in self._scope_of(a)],
+                "walktest_scope": [self._znames[k] for k in self._scope_of(a)],
                 "siren": self._asiren[a], "strobe": self._astrobe[a],
                 "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
                 "buzzer_by_fallback": self._abuzz[a],
-                "entry_zone": s.zone_names[z] if z >= 0 else "",
+                "entry_zone": self._znames[z] if z >= 0 else "",
                 "confirmation_disabled": self._anoconf[a], "exit_error": self._aexiterr[a],
                 "bell_soundings": self._abells[a],
                 "armed_age": self._now - self._aarmed_t[a] if self._aarmed_t[a] >= 0 else None,
@@ -1731,7 +1849,7 @@ class Engine:
             "version": SNAPSHOT_VERSION, "build": BUILD, "controller": s.controller,
             "t_ns": self._now, "uplink": bool(self._uplink), "next_incident": self._next_inc,
             "areas": areas,
-            "zones": {s.zone_names[z]: self._zone_dict(z) for z in range(self._nz)},
+            "zones": {self._znames[z]: self._zone_dict(z) for z in range(self._nz)},
             "incidents": incidents,
             "groups": {s.group_names[g]: {self._key_name(k): self._now - t for k, t in h.items()}
                        for g, h in enumerate(self._ghist)},
@@ -1748,7 +1866,7 @@ class Engine:
             raise SnapshotError("not a guardroom engine snapshot (version 1)")
         try:
             return self._restore(snapshot, max(int(t_ns), 0))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
             self._init_state()
             raise SnapshotError(f"snapshot unusable: {exc!r}") from exc
 
@@ -1768,7 +1886,7 @@ class Engine:
             self._lst[z] = STATE_NAMES.index(zd["state"])
             self._acc[z] = STATE_NAMES.index(zd.get("raw", zd["state"]))
             # a snapshot cannot bypass a hold-up zone
-            self._bypass[z] = "" if s.z_type[z] <= T_DURESS else str(zd.get("bypassed", ""))
+            self._bypass[z] = "" if self._ztype[z] <= T_DURESS else str(zd.get("bypassed", ""))
             self._zdefer[z] = int(zd.get("restore_at_reset", 0))
             self._zpulses[z] = [t - int(age) for age in zd.get("pulses", [])]
             self._latched[z] = bool(zd.get("latched", False))
@@ -1780,13 +1898,13 @@ class Engine:
             timers = zd.get("timers", {})
             if timers.get("offline_grace") is not None and self._lst[z] == OFFLINE:
                 self._set_timer(nz + z, t + int(timers["offline_grace"]))
-            if s.z_watch_ns[z] > 0 and (timers.get("watch") is not None or self._zwatch[z]):
+            if self._zwatch_ns[z] > 0 and (timers.get("watch") is not None or self._zwatch[z]):
                 done_watch.add(z)
                 if not self._zwatch[z]:
-                    self._set_timer(2 * nz + z, t + min(int(timers["watch"]), s.z_watch_ns[z]))
+                    self._set_timer(2 * nz + z, t + min(int(timers["watch"]), self._zwatch_ns[z]))
         for z in range(nz):
-            if s.z_watch_ns[z] > 0 and z not in done_watch:
-                self._set_timer(2 * nz + z, t + s.z_watch_ns[z])
+            if self._zwatch_ns[z] > 0 and z not in done_watch:
+                self._set_timer(2 * nz + z, t + self._zwatch_ns[z])
         for name, ad in snap.get("areas", {}).items():
             a = s.area_index.get(name, -1)
             if a < 0:
@@ -1859,7 +1977,7 @@ class Engine:
             if self._astate[a] == ALARM and self._amode[a] == M_OFF:
                 self._astate[a] = DISARMED
         for z in range(nz):
-            if self._latched[z] and self._ainc[s.z_area[z]] is None:
+            if self._latched[z] and self._ainc[self._zarea[z]] is None:
                 self._latched[z] = False
         self._next_inc = max(int(snap.get("next_incident", 1)), max_id + 1)
         for gname, ages in snap.get("groups", {}).items():

@@ -18,6 +18,13 @@ def test_bench_reports_every_build_and_stream(capsys):
     assert report["site"] == {"zones": 64, "areas": 4}
 
 
+def test_bench_can_time_with_the_cpu_clock(capsys):
+    bench.main(["--repeats", "1", "--samples", "5000", "--json", "--clock", "cpu"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["clock"] == "cpu"
+    assert all(f["batch"] > 0 for f in report["builds"]["interpreted"].values())
+
+
 def test_flood_stream_is_all_glitches():
     """Every flood edge is shorter than the beams' debounce, so the engine decides nothing."""
     buf = bench.flood_stream(4000)

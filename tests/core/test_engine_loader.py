@@ -78,3 +78,45 @@ def test_decision_equality_repr_and_dict():
     b = Decision("alarm", 5, area="Main", cid=120, q=1, report=True)
     assert a == b and a != Decision("alarm", 6, area="Main", cid=120, q=1, report=True)
     assert a.as_dict()["cid"] == 120 and "cid=120" in repr(a)
+
+
+def test_decision_pickles_copies_and_is_unhashable():
+    import copy
+    import pickle
+    d = Decision("output", 7, area="Main", output="siren", on=True, state="fire", incident=3)
+    assert pickle.loads(pickle.dumps(d)) == d and copy.copy(d) == d
+    assert not (d != copy.copy(d))
+    with pytest.raises(TypeError):
+        hash(d)
+    assert d.as_dict() == {"kind": "output", "t_ns": 7, "area": "Main", "zone": "",
+                           "incident": 3, "cid": 0, "q": 0, "verified": False,
+                           "silent": False, "drill": False, "user": "", "text": "",
+                           "output": "siren", "on": True, "state": "fire", "report": False}
+
+
+def test_both_builds_return_the_one_decision_type(eng):
+    """The compiled engine fills the extension type directly; the interpreted one builds the
+    same class: decisions of both builds are the same type and compare equal."""
+    d = eng.Engine(make_site([PANIC])).feed(1, 1, 1)[0]
+    assert type(d) is Decision
+    assert d == Decision(**d.as_dict()) and repr(d) == repr(Decision(**d.as_dict()))
+
+
+def test_decision_is_a_compiled_type_outside_the_garbage_collector_when_built():
+    import gc
+    import guardroom.core.decisions as dmod
+    if loader.compiled_path() is None:
+        pytest.skip("the extensions are not built")
+    assert not dmod.__file__.endswith(".py")
+    assert not gc.is_tracked(Decision("zone", 1, zone="Door", text="x"))
+
+
+def test_decision_runs_as_plain_python_from_its_source():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("guardroom.core._decisions_src",
+                                                  loader.HERE / "decisions.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    a = mod.Decision("alarm", 5, area="Main", cid=120, q=1, report=True)
+    assert a == mod.Decision(**a.as_dict()) and "cid=120" in repr(a)
+    assert mod.Decision.__slots__ == mod.FIELDS
