@@ -15,22 +15,36 @@ def spawn(broker, outbox, controller, count=0, interval=0.0):
 
 
 def read_until(proc, prefix, timeout=20.0):
-    """Lines from the process until one starts with prefix (the child prints as it goes)."""
-    import selectors
+    """Lines from the process until one starts with prefix (the child prints as it goes).
+
+    A reader thread owns the pipe: a selector on a buffered text pipe misses lines that were
+    read ahead into Python's buffer in the same chunk (the fd is then not readable any more)."""
+    import queue
+    import threading
     import time
 
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    q = getattr(proc, "_lines", None)
+    if q is None:
+        q = proc._lines = queue.Queue()
+
+        def pump():
+            for line in proc.stdout:
+                q.put(line)
+            q.put(None)
+        threading.Thread(target=pump, daemon=True).start()
     lines = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-            if line.startswith(prefix):
-                return lines
+        try:
+            line = q.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            q.put(None)
+            break
+        lines.append(line.strip())
+        if line.startswith(prefix):
+            return lines
     raise AssertionError(f"no {prefix!r} from the relay process; got {lines[-5:]}: "
                          f"{proc.stderr.read() if proc.poll() is not None else ''}")
 
