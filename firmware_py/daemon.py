@@ -11,6 +11,8 @@ reboot during an alarm remembers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import signal
@@ -33,6 +35,7 @@ from .statefile import StateFile
 log = logging.getLogger("guardroom.daemon")
 
 DURESS_CID = 121
+GC_FREEZE_AFTER_S = 2.0  # after start-up: gc.freeze() what it made (see _gc_freeze)
 FEED_SLICE = 64         # samples fed to the engine at a time (their decisions stored at once)
 TURN_BUDGET_S = 0.02    # a burst is fed slice after slice for this long, then the loop yields
 PROBE_FROM = 64         # a drain of this many samples or more starts the loop-lag probe
@@ -98,6 +101,8 @@ class Daemon(Dc09Host):
         self._publish_handle = None
         self._state_published_at = -1e9   # loop time of the last state publish
         self._restart_requested = ""
+        self._gc_handle = None       # the gc.freeze() after start-up, pending
+        self._gc_frozen = False
         self.started_ns = 0
         self.ready_ns = 0
         self.counters = {"samples": 0, "decisions": 0, "events": 0, "wakeups": 0,
@@ -188,6 +193,7 @@ class Daemon(Dc09Host):
                                        f"(engine {BUILD})", user="system"))
         self._schedule_state_publish()
         self.ready_ns = time.monotonic_ns()
+        self._gc_handle = self.loop.call_later(GC_FREEZE_AFTER_S, self._gc_freeze)
         systemd.notify("READY=1\nSTATUS=running")
         log.info("ready: site=%s controller=%s engine=%s zones=%d points=%d in %.0f ms",
                  self.site, self.controller, BUILD, len(self.config["zones"]), len(self.points),
@@ -198,6 +204,12 @@ class Daemon(Dc09Host):
             return
         self._stopping = True
         systemd.notify("STOPPING=1")
+        if self._gc_handle is not None:
+            self._gc_handle.cancel()
+            self._gc_handle = None
+        if self._gc_frozen:
+            self._gc_frozen = False
+            gc.unfreeze()
         log.info("stopping")
         if self._wake:
             self._wake.set()
@@ -227,6 +239,17 @@ class Daemon(Dc09Host):
                 except Exception as e:  # noqa: BLE001
                     log.error("close failed: %s", e)
         self._stopped.set()
+
+    def _gc_freeze(self) -> None:
+        """What start-up made (modules, config, engine, drivers, paho) lives as long as the
+        process: move it out of the collector's sight (``gc.freeze``), so the occasional full
+        collection walks only what came after (milliseconds less each time). Cycles that are
+        already garbage are collected first; ``stop()`` unfreezes (a test process runs many
+        daemons)."""
+        self._gc_handle = None
+        gc.collect()
+        gc.freeze()
+        self._gc_frozen = True
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -276,11 +299,18 @@ class Daemon(Dc09Host):
             timer.close()
 
     def _pump(self) -> None:
+        # No garbage collection while samples become sent events: a collection due meanwhile
+        # runs once the turn is over (it is bounded by TURN_BUDGET_S), not in an alarm's path.
+        gc_on = gc.isenabled()
+        if gc_on:
+            gc.disable()
         self._in_pump = True
         try:
             self._pump_once()
         finally:
             self._in_pump = False
+            if gc_on:
+                gc.enable()
 
     def _pump_once(self) -> None:
         """Feed what the drivers put, in order. A burst is fed FEED_SLICE samples at a time
@@ -338,33 +368,39 @@ class Daemon(Dc09Host):
 
     # ------------------------------------------------------------------ decisions
     def _apply(self, decisions) -> None:
-        """Fan decisions out: decided -> stored -> told. The reportable events of the batch go
-        to the durable outbox first, in one transaction (seq assigned), then to the event log
-        (with their seq), so a SIGKILL at any instant never leaves a logged event that will
-        not be delivered. They are handed to the broker after the engine state that explains
-        them is written, so a restart never knows less than the platform was told.
+        """Fan decisions out: decided -> stored -> sent -> logged. The reportable events of the
+        batch go to the durable outbox first, in one transaction (seq assigned); then the
+        outputs are ordered (siren) and the engine state that explains them is written, so a
+        restart never knows less than the platform was told; then paho gets the events (written
+        to the socket in the call, relay/link.py); only then come the second path (DC-09), the
+        delivery record, the event log rows (with their seq) and the console's subscribers. A
+        SIGKILL at any instant therefore never leaves a logged event that will not be
+        delivered (the outbox has it before the log does: issue 9's rule).
 
         What is done before paho gets the event, in order: the outbox's SQLite COMMIT (WAL,
-        into the page cache; its fsync thread syncs the WAL within ``fsync_ms``), the event
-        log's rows (committed by its own timer), the state's ``pwrite`` into a slot file (page
-        cache). All three survive a killed process; none waits for the disk. The state's fsync
-        is queued to a worker thread right after the events are handed to paho; a power cut
-        before it leaves the previous state file whole (see statefile.py)."""
+        into the page cache; its fsync thread syncs the WAL within ``fsync_ms``, woken once
+        the event is sent), the state's ``pwrite`` into a slot file (page cache). Both survive
+        a killed process; neither waits for the disk. Nothing on that stretch wakes another
+        thread (which would take the GIL from it at its next system call): the outbox's fsync
+        thread, the state's fsync (a worker thread), the event log's committer and the
+        delivery record's writer are all woken after the send. A power cut before the state's
+        fsync leaves the previous state file whole (see statefile.py)."""
         decisions = decisions if isinstance(decisions, list) else list(decisions)
-        critical = urgent = False
-        for i in range(0, len(decisions), APPLY_SLICE):
-            batch = [(d, events.from_decision(d)) for d in decisions[i:i + APPLY_SLICE]]
-            self._store([ev for d, ev in batch if d.report])
-            logs: list = []
-            for d, ev in batch:
-                self._apply_one(d, ev=ev, logs=logs)
-                if d.kind in CRITICAL_KINDS:
-                    critical = True
-                    if d.kind in URGENT_STATE_KINDS:
-                        urgent = True
-            self._log_events(logs)
-        saved = critical and self._save_state_fast()
-        self._send()
+        after: list = []            # per slice: (stored events, log rows, subscriber dicts)
+        box = self.outbox
+        saved = urgent = False
+        try:
+            with box.quiet() if box is not None else contextlib.nullcontext():
+                # (the outbox's fsync thread is woken when the block ends)
+                critical, urgent = self._apply_slices(decisions, after)
+                saved = critical and self._save_state_fast()
+                self._send()
+        finally:
+            for stored, logs, fan in after:      # even if something above failed
+                self._stored_after(stored)
+                self._log_events([x if type(x) is dict else events.from_decision(x)
+                                  for x in logs])
+                self._fan_out(fan)
         if saved:
             self._sync_state_later()     # fsync in a worker, once paho has the events
         if urgent:
@@ -374,10 +410,34 @@ class Daemon(Dc09Host):
             # have started a timer earlier than the one the loop sleeps for: wake it to look.
             self._wake.set()
 
+    def _apply_slices(self, decisions: list, after: list) -> tuple[bool, bool]:
+        """``_apply`` up to the send: outbox, outputs, the rest collected into ``after``.
+        Returns (a critical decision: save the state first, an urgent one: publish it)."""
+        critical = urgent = False
+        for i in range(0, len(decisions), APPLY_SLICE):
+            # (the events of decisions only logged, zone changes and output orders, are made
+            # after the send)
+            batch = [(d, events.from_decision(d) if d.report else None)
+                     for d in decisions[i:i + APPLY_SLICE]]
+            stored = self._store([ev for d, ev in batch if d.report])
+            logs: list = []
+            fan: list = []
+            after.append((stored, logs, fan))
+            for d, ev in batch:
+                self._apply_one(d, ev=ev, logs=logs, fan=fan)
+                if d.kind in CRITICAL_KINDS:
+                    critical = True
+                    if d.kind in URGENT_STATE_KINDS:
+                        urgent = True
+        return critical, urgent
+
     def _apply_one(self, d, log_it: bool = True, ev: Optional[dict] = None,
-                   logs: Optional[list] = None):
+                   logs: Optional[list] = None, fan: Optional[list] = None):
         """Outputs, log, subscribers for one decision (its event already stored in the outbox
-        by ``_apply`` when reportable); returns its event if reportable."""
+        by ``_apply`` when reportable); returns its event if reportable. With ``logs`` and
+        ``fan`` the log row and the subscribers' dict are collected there (``_apply`` writes
+        them once the events are sent) instead of done now; ``logs`` then gets the decision
+        itself when no event is given (made into one after the send)."""
         self.counters["decisions"] += 1
         self._track_covert(d)
         if d.kind == "zone":
@@ -389,31 +449,37 @@ class Daemon(Dc09Host):
             self._order_output(d.output, bool(d.on))
         elif d.kind == "area":
             self._show_area_on_readers(d.area, d.state)
-        if ev is None:
-            ev = events.from_decision(d)
         if log_it:
             if logs is not None:
-                logs.append(ev)         # logged with the rest of the batch
+                logs.append(ev if ev is not None else d)   # logged with the rest of the batch
             else:
-                self._log_event(ev)
+                self._log_event(ev if ev is not None else events.from_decision(d))
         if self._subscribers and not self._is_covert(d):  # duress never shows on site
-            dd = d.as_dict()
-            for cb in list(self._subscribers):
-                try:
-                    cb(dd)
-                except Exception:  # noqa: BLE001 - a console view must not break the loop
-                    log.exception("subscriber failed")
+            if fan is not None:
+                fan.append(d.as_dict())
+            else:
+                self._fan_out([d.as_dict()])
         if d.kind != "zone" or d.state in ("offline", "tamper", "fault"):
             self._mark_state_dirty()
         else:
             self._schedule_state_publish()
         return ev if (log_it and d.report) else None
 
-    def _store(self, evs: list) -> None:
+    def _fan_out(self, dicts: list) -> None:
+        """Decisions to the console's subscribers (monitor, walk test)."""
+        for dd in dicts:
+            for cb in list(self._subscribers):
+                try:
+                    cb(dd)
+                except Exception:  # noqa: BLE001 - a console view must not break the loop
+                    log.exception("subscriber failed")
+
+    def _store(self, evs: list) -> list:
         """Reportable events into the outbox, one transaction; seq and id are added to each
-        dict in place (the event log then records them)."""
+        dict in place (the event log then records them). Returns those that got a seq: give
+        them to ``_stored_after`` once they are sent."""
         if not evs:
-            return
+            return []
         self.counters["events"] += len(evs)
         try:
             stored = self.relay.store_events(evs)
@@ -422,7 +488,13 @@ class Daemon(Dc09Host):
             stored = []
         for ev, st in zip(evs, stored):
             ev["seq"], ev["id"] = st["seq"], st["id"]
-            self._note_sent(ev)
+        return evs
+
+    def _stored_after(self, evs: list) -> None:
+        """The delivery record and the second path, once the first has the events."""
+        for ev in evs:
+            if "seq" in ev:
+                self._note_sent(ev)
         for ev in evs:
             self._dc09_offer(ev)   # the second path gets it whatever became of the first
 
@@ -490,8 +562,9 @@ class Daemon(Dc09Host):
             log.error("relay send failed: %s", e)
 
     def _publish(self, ev: dict) -> None:
-        self._store([ev])
+        stored = self._store([ev])
         self._send()
+        self._stored_after(stored)
 
     # ------------------------------------------------------------------ delivery record
     def _open_delivery_record(self, storage: dict) -> None:
@@ -514,17 +587,13 @@ class Daemon(Dc09Host):
             self.deliveries.sent(sent["seq"], event_key(sent))
 
     def _report_event(self, ev: dict) -> None:
-        """An event not made by the engine: stored, logged, then sent."""
-        self._store([ev])
-        self._log_event(ev)
+        """An event not made by the engine: stored, sent, then logged."""
+        stored = self._store([ev])
         self._send()
+        self._stored_after(stored)
+        self._log_event(ev)
         if self._subscribers:
-            dd = dict(ev)
-            for cb in list(self._subscribers):
-                try:
-                    cb(dd)
-                except Exception:  # noqa: BLE001
-                    log.exception("subscriber failed")
+            self._fan_out([dict(ev)])
 
     def report(self, kind: str, cid: int, q: int, text: str, user: str = "",
                area: str = "") -> None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import errno
 import json
 import logging
@@ -118,29 +119,15 @@ class SendCursor:
         self._box = box
         self._after = [0, 0]                       # highest seq read, per lane
         self._buf = (deque(), deque())
-        self.slow_taken = 0                        # lane-1 events in the last take()
-        self.slow_held = False                     # the last take() held lane 1 back
 
-    def take(self, n: int, slow: Optional[int] = None) -> list[tuple[int, str]]:
-        """Up to ``n`` events in send order, of which at most ``slow`` from lane 1 (non-alarm;
-        None = no limit: the relay paces that lane). Afterwards ``slow_taken`` is how many
-        lane-1 events were taken and ``slow_held`` is True when ``slow`` stopped lane 1 while
-        it still had events (the caller comes back when it may send more)."""
+    def take(self, n: int) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
-        buf = self._buf[0]
-        while len(out) < n:
-            if not buf and not self._fill(0):
-                break
-            out.append(buf.popleft())
-        fast = len(out)
-        cap = n if slow is None else min(n, fast + max(0, slow))
-        buf = self._buf[1]
-        while len(out) < cap:
-            if not buf and not self._fill(1):
-                break
-            out.append(buf.popleft())
-        self.slow_taken = len(out) - fast
-        self.slow_held = (len(out) == cap < n and (bool(buf) or self._fill(1)))
+        for lane in (0, 1):
+            buf = self._buf[lane]
+            while len(out) < n:
+                if not buf and not self._fill(lane):
+                    break
+                out.append(buf.popleft())
         return out
 
     def has_alarm(self) -> bool:
@@ -200,6 +187,8 @@ class Outbox:
         self._last_log = 0.0
         self._held_logged = 0
         self._dirty = threading.Event()
+        self._quiet = 0               # inside quiet(): the fsync thread is woken at its end
+        self._woken_late = False
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._guard = SeqGuard(path + ".seq")
@@ -291,6 +280,20 @@ class Outbox:
             finally:
                 self._capping = False
         return out
+
+    @contextlib.contextmanager
+    def quiet(self):
+        """Commits inside the block wake the fsync thread only when it ends (the daemon sends
+        the new events first: a woken thread would take the GIL from the send). The WAL's
+        fsync is delayed by the block's length, a fraction of a millisecond."""
+        self._quiet += 1
+        try:
+            yield self
+        finally:
+            self._quiet -= 1
+            if not self._quiet and self._woken_late:
+                self._woken_late = False
+                self._dirty.set()
 
     def remove(self, seq: int) -> bool:
         """Forget an acknowledged event. Returns False if it was not pending."""
@@ -524,7 +527,10 @@ class Outbox:
 
     def _wrote(self) -> None:
         self._writes += 1
-        self._dirty.set()
+        if self._quiet:
+            self._woken_late = True
+        else:
+            self._dirty.set()
 
     def _rollback(self) -> None:
         try:

@@ -1,17 +1,16 @@
 """The relay: events from the outbox to the broker in seq order, retained state and status,
 acks and authenticated commands back from the platform, uplink supervision.
 
-Runs in the daemon's asyncio loop; paho's network thread only hands callbacks over with
-``loop.call_soon_threadsafe``. A supervisor task opens one ``Link`` (a fresh paho client) per
+Runs in the daemon's asyncio loop, and so does paho (external-loop mode, see link.py: a
+publish is written to the socket within the call; PUBACKs and messages are read by the loop's
+reader and handed on with ``call_soon``). A supervisor task opens one ``Link`` (a fresh paho client) per
 connection, with a jittered, capped exponential backoff between attempts (``backoff_s``: a
 random delay in [0, min(reconnect_max_s, 0.25 * 2**n)] before attempt n, counted from 0 after
 a lost connection), so a fleet that loses its broker at once does not come back at once. With
 ``hosts = [...]`` every failed attempt moves to the next endpoint, round robin. On every connect
 a fresh outbox cursor sends the pending events again: alarm-class events first, each class in
 seq order, at most ``WINDOW`` handed to paho at a time (so a new alarm overtakes a backlog
-within a few round trips); an event leaves the outbox only on its PUBACK. Non-alarm events
-leave at most ``nonalarm_rate`` a second (pace.py), so the broker's queue to a slower platform
-stays short and an alarm is not stuck behind troubles the broker already took.
+within a few round trips); an event leaves the outbox only on its PUBACK.
 """
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -33,7 +33,6 @@ from ..outbox import Outbox
 from ..waiting import Waiters, end_task
 from .hass import discovery_messages
 from .link import Link
-from .pace import Pace
 from .supervision import UplinkSupervisor
 from .topics import Topics
 
@@ -45,7 +44,6 @@ BACKOFF_MAX_S = 2.0   # default cap: an alarm uplink must notice the broker's re
 BACKOFF_FIRST_S = 0.25  # the window of the first retry after a lost connection
 UNROUTED = "No matching subscribers"   # MQTT v5 PUBACK 0x10: the broker delivered it to nobody
 UNROUTED_RETRY_S = 1.0
-NONALARM_RATE = 1000.0  # default [mqtt] nonalarm_rate: non-alarm events sent per second at most
 STOP_TIMEOUT_S = 2.0
 RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
 
@@ -132,16 +130,13 @@ class Relay:
         self.verifier: Optional[CommandVerifier] = None
         self._password = ""
         self._link: Optional[Link] = None
+        self._loop_tid = -1                  # the loop's thread (set by start())
         self._task: Optional[asyncio.Task] = None
         self._tick_handle: Optional[asyncio.TimerHandle] = None
         self._stopping = False
         self._wakeup = asyncio.Event()
         self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
         self._cursor = None                  # the outbox cursor of the live connection
-        # non-alarm events leave at most this fast (the broker's queue to the platform stays
-        # short, so an alarm is not stuck behind troubles already sent); alarms are never paced
-        self._pace = Pace(float(self.cfg.get("nonalarm_rate", NONALARM_RATE)), time.monotonic())
-        self._pace_handle: Optional[asyncio.TimerHandle] = None
         self._inflight_events = 0
         self._acked: list[int] = []
         self._remove_scheduled = False
@@ -200,6 +195,7 @@ class Relay:
         self._cmd_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-cmd")
         self._stopping = False
         self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
+        self._loop_tid = threading.get_ident()
         self._task = self.loop.create_task(self._run(), name="relay")
         self._schedule_tick()
 
@@ -213,9 +209,6 @@ class Relay:
         if self._unrouted_handle is not None:
             self._unrouted_handle.cancel()
             self._unrouted_handle = None
-        if self._pace_handle is not None:
-            self._pace_handle.cancel()
-            self._pace_handle = None
         link = self._link
         if link is not None and link.connacked and not link.ended:
             fut = self.loop.create_future()
@@ -225,7 +218,7 @@ class Relay:
                 except asyncio.TimeoutError:
                     log.warning("no PUBACK for 'offline' within %.0f s", STOP_TIMEOUT_S)
         if link is not None:
-            await self.loop.run_in_executor(None, link.close)
+            link.close()
         await end_task(self._task)
         self._task = None
         self._set_disconnected()
@@ -350,8 +343,13 @@ class Relay:
         return None
 
     def _hop(self, fn, *args) -> None:
+        """A paho callback to the loop: paho runs in the loop thread (link.py), except
+        while ``Link.open()`` connects in an executor thread."""
         try:
-            self.loop.call_soon_threadsafe(fn, *args)
+            if threading.get_ident() == self._loop_tid:
+                self.loop.call_soon(fn, *args)
+            else:
+                self.loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # loop closed: the process is ending
             pass
 
@@ -362,7 +360,7 @@ class Relay:
                     username=c.get("username") or "", password=self._password,
                     tls=bool(c.get("tls")), ca_file=c.get("ca_file") or "",
                     cert_file=c.get("cert_file") or "", key_file=c.get("key_file") or "",
-                    will_topic=self.topics.status, hop=self._hop,
+                    will_topic=self.topics.status, hop=self._hop, loop=self.loop,
                     handlers={"connack": self._on_connack, "closed": self._on_closed,
                               "puback": self._on_puback, "message": self._on_message,
                               "suback": self._on_suback})
@@ -377,10 +375,11 @@ class Relay:
             self.counters["connect_attempts"] += 1
             try:
                 await self.loop.run_in_executor(None, link.open)
+                link.attach()
             except (OSError, ValueError) as e:
                 self.last_error = f"connect to {self.host}:{self.port} failed: {e}"
                 log.info("mqtt: %s", self.last_error)
-                await self.loop.run_in_executor(None, link.close, False)
+                link.close(False)
                 self._next_endpoint()
                 await self._backoff(failures)
                 failures += 1
@@ -390,11 +389,11 @@ class Relay:
             done, _ = await asyncio.wait({link.done}, timeout=connack_wait)
             if not done and not link.got_connack:
                 self.last_error = f"no CONNACK from {self.host}:{self.port} in {connack_wait:g} s"
-                await self.loop.run_in_executor(None, link.close, False)
+                link.close(False)
                 if not link.done.done():
                     link.done.set_result(None)
             await link.done
-            await self.loop.run_in_executor(None, link.close, False)
+            link.close(False)
             if self._stopping:
                 break
             if link.connacked:
@@ -590,12 +589,7 @@ class Relay:
         room = WINDOW - self._inflight_events
         if room <= 0:
             return
-        pace = self._pace
-        batch = cur.take(room, pace.allowance(time.monotonic()))
-        pace.spend(cur.slow_taken)
-        if cur.slow_held and self._pace_handle is None:
-            self._pace_handle = self.loop.call_later(pace.wait_s(), self._pace_wake)
-        for seq, payload in batch:
+        for seq, payload in cur.take(room):
             if not link.publish(self.topics.event, payload, kind="event", seq=seq):
                 # paho refused it: start again from the oldest pending event at the next
                 # PUBACK (duplicates are allowed; a lost event is not)
@@ -603,11 +597,6 @@ class Relay:
                 break
             self._inflight_events += 1
             self.counters["events_published"] += 1
-
-    def _pace_wake(self) -> None:
-        """The non-alarm lane may send again (``nonalarm_rate``)."""
-        self._pace_handle = None
-        self._pump()
 
     def _announce(self) -> None:
         link = self._live_link()
@@ -708,7 +697,7 @@ class Relay:
             if link.inflight and self._sup.silent_s(now) >= hung_after:
                 self.last_error = f"no broker contact for {hung_after:g} s: reconnecting"
                 log.warning("mqtt: %s", self.last_error)
-                self.loop.run_in_executor(None, link.close, False)
+                link.close(False)
         self._evaluate()
         self._schedule_tick()
 

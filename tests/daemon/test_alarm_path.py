@@ -4,10 +4,15 @@ Mosquitto, mock GPIO pins driven over the emulator's control socket, platform em
 * the debounce ends when the engine's clock says so: the engine is given the real time when the
   loop wakes for a deadline, never the deadline itself and never a time before it;
 * the retained `state` (what Home Assistant shows) follows an alarm at once, not after the
-  coalescing delay that other changes get.
+  coalescing delay that other changes get;
+* when paho gets the alarm, the outbox and the state slot have it and nothing else was done:
+  the event log row, the delivery record and the console come after the send, no thread was
+  woken (the outbox's fsync thread), the garbage collector is off.
 """
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 
 import pytest
@@ -101,3 +106,53 @@ def test_alarm_state_is_published_at_once(rig):
     p.wait_for(lambda e: e.get("seq", 0) > last and e["kind"] == "alarm", 10)
     # coalesced, this would come STATE_COALESCE_S (60 s) later
     assert p.wait_until(open_alarm, 10)
+
+
+def _gc_on_in_loop(d) -> bool:
+    """gc.isenabled() read on the daemon's loop thread between two callbacks: outside any
+    ``_pump`` (read from this thread it races the next pump, which turns it off process-wide
+    for its duration)."""
+    async def read():
+        return gc.isenabled()
+    return asyncio.run_coroutine_threadsafe(read(), d.loop).result(10)
+
+
+def test_only_outbox_and_state_come_before_the_send(rig):
+    site, d, rec = rig
+    p = site.platform
+    seen = []
+    send = d.relay.send
+
+    def spy():
+        seq = d.outbox.next_seq - 1
+        ev = d.outbox.get(seq)
+        if ev and ev.get("kind") == "alarm" and not seen:
+            seen.append({"seq": seq, "pending": d.outbox.is_pending(seq),
+                         "state_seq": d.statefile._seq, "gc": gc.isenabled(),
+                         "fsync_woken": d.outbox._dirty.is_set(),
+                         "logged": [r for r in d.eventlog.tail(10) if r.get("seq") == seq],
+                         "zone_logged": [r for r in d.eventlog.tail(10)
+                                         if r.get("kind") == "zone"
+                                         and r.get("zone") == "panic_reception"
+                                         and r.get("state") == "active"
+                                         and r["ts"] >= ev["ts"]]})
+        return send()
+    state_seq0 = d.statefile._seq
+    d.relay.send = spy
+    d.outbox._dirty.clear()
+    last = max((e["seq"] for e in p.events), default=0)
+    site.press("panic_reception")
+    ev = p.wait_for(lambda e: e.get("seq", 0) > last and e["kind"] == "alarm", 10)
+    assert seen, "relay.send never saw the alarm"
+    at = seen[0]
+    assert at["seq"] == ev["seq"] and at["pending"]        # in the durable outbox
+    assert at["state_seq"] > state_seq0                    # the state that explains it
+    assert at["logged"] == [] and at["zone_logged"] == []  # the log comes after the send
+    assert not at["fsync_woken"]                           # no thread woken before it
+    assert not at["gc"]                                    # no collection in its path
+    assert _gc_on_in_loop(d)                               # on again after the turn
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and \
+            not [r for r in d.eventlog.tail(10) if r.get("seq") == ev["seq"]]:
+        time.sleep(0.01)
+    assert [r for r in d.eventlog.tail(10) if r.get("seq") == ev["seq"]]   # logged after

@@ -249,3 +249,30 @@ def test_disk_cap_sheds_oldest_non_alarm_events_and_tells_what(tmp_path):
     assert allseqs == seqs | listed                    # every number delivered or listed
     assert box._size() <= 256 * 1024 * 1.3
     box.close()
+
+
+def test_quiet_block_wakes_the_fsync_thread_only_at_its_end(tmp_path):
+    """The daemon stores, saves the state and sends inside ``quiet()``: a commit there must not
+    wake the fsync thread (it would take the GIL from the send); the WAL is synced once the
+    block ends, and a commit outside a block wakes it at once as before."""
+    box = Outbox(str(tmp_path / "q.sqlite"), fsync_ms=0)
+    try:
+        n0 = box.fsyncs
+        with box.quiet():
+            with box.quiet():                        # nested: the outer end wakes it
+                box.append(event(1))
+            box.append(event(2))
+            assert not box._dirty.is_set()
+            time.sleep(0.05)                         # a woken thread would have synced
+            assert box.fsyncs == n0 and box.durable_seq < 2
+        deadline = time.monotonic() + 5
+        while box.durable_seq < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert box.durable_seq == 2 and box.fsyncs > n0
+        box.append(event(3))
+        deadline = time.monotonic() + 5
+        while box.durable_seq < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert box.durable_seq == 3
+    finally:
+        box.close()

@@ -316,3 +316,44 @@ def test_home_assistant_discovery(broker, tmp_path):
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+def test_paho_runs_in_the_loop_and_a_publish_is_written_within_the_call(broker, platform,
+                                                                          tmp_path):
+    """External-loop mode (relay/link.py): no paho network thread; publish() writes the packet
+    to the socket before it returns (nothing left for a later wake-up); PUBACKs come back
+    through the loop's reader."""
+    async def body():
+        async with relay_on(broker.port, tmp_path, controller="inloop") as (r, calls):
+            await until(lambda: r.status()["connected"], what="connected")
+            names = [t.name for t in threading.enumerate()]
+            assert not [n for n in names if "inloop" in n], names   # paho-mqtt-client-<id>
+            ev = r.publish_event(event(1))
+            link = r._link
+            assert not link.client.want_write()       # written, not queued for someone else
+            assert link.inflight                      # and waiting for its PUBACK
+            await r.wait_delivered(ev["seq"], 10)
+            assert not link.inflight and not link._writing
+            await asyncio.to_thread(platform.wait_until, lambda: ev["id"] in platform.rx, 10)
+    run(body())
+
+
+def test_keepalive_pings_come_from_the_loop(broker, platform, tmp_path):
+    """With no traffic at all (probes 60 s apart), paho's PINGREQ must still go out once a
+    keepalive, and its PINGRESP be read: no network thread does it, the loop's timer calls
+    loop_misc."""
+    async def body():
+        async with relay_on(broker.port, tmp_path, controller="ping",
+                            heartbeat_s=60.0) as (r, calls):
+            await until(lambda: r.status()["connected"], what="connected")
+            r.keepalive_s = 1                # below the schema's floor: a short test
+            r._link.close(False)             # the next session uses it
+            await until(lambda: r.status()["connected"] and r._link.keepalive_s == 1,
+                        what="reconnected with keepalive 1 s")
+            log = []
+            r._link.client.on_log = lambda c, u, level, buf: log.append(buf)
+            await asyncio.sleep(3.5)
+            assert sum("Sending PINGREQ" in m for m in log) >= 2, log
+            assert sum("Received PINGRESP" in m for m in log) >= 2, log
+            assert r.status()["connected"]
+    run(body())
