@@ -119,15 +119,29 @@ class SendCursor:
         self._box = box
         self._after = [0, 0]                       # highest seq read, per lane
         self._buf = (deque(), deque())
+        self.slow_taken = 0                        # lane-1 events in the last take()
+        self.slow_held = False                     # the last take() held lane 1 back
 
-    def take(self, n: int) -> list[tuple[int, str]]:
+    def take(self, n: int, slow: Optional[int] = None) -> list[tuple[int, str]]:
+        """Up to ``n`` events in send order, of which at most ``slow`` from lane 1 (non-alarm;
+        None = no limit: the relay paces that lane). Afterwards ``slow_taken`` is how many
+        lane-1 events were taken and ``slow_held`` is True when ``slow`` stopped lane 1 while
+        it still had events (the caller comes back when it may send more)."""
         out: list[tuple[int, str]] = []
-        for lane in (0, 1):
-            buf = self._buf[lane]
-            while len(out) < n:
-                if not buf and not self._fill(lane):
-                    break
-                out.append(buf.popleft())
+        buf = self._buf[0]
+        while len(out) < n:
+            if not buf and not self._fill(0):
+                break
+            out.append(buf.popleft())
+        fast = len(out)
+        cap = n if slow is None else min(n, fast + max(0, slow))
+        buf = self._buf[1]
+        while len(out) < cap:
+            if not buf and not self._fill(1):
+                break
+            out.append(buf.popleft())
+        self.slow_taken = len(out) - fast
+        self.slow_held = (len(out) == cap < n and (bool(buf) or self._fill(1)))
         return out
 
     def has_alarm(self) -> bool:

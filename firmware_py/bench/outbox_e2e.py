@@ -6,7 +6,9 @@ repeated crashes cost, measured on the daemon process of the emulated site.
   still waiting for the broker) a panic is pressed: press until the platform has the alarm,
   minus the 50 ms debounce. The backlog still waiting at the press is reported with it, and
   press until the broker's PUBACK (``deliveries.sqlite``: the broker holds it; what comes
-  after is the broker's queue to a subscriber slower than the drain). ``loop_lag``: the
+  after is the broker's queue to a subscriber slower than the drain), and how many events
+  reached the platform between the press and the panic (what was ahead of it: the relay
+  paces non-alarm events, ``[mqtt] nonalarm_rate``, to keep that small). ``loop_lag``: the
   worst lateness of the daemon's loop-lag probe (``firmware_py/lagprobe.py``, running
   while a burst is worked through, read from the daemon's log) during each storm;
 * ``backlog``: the broker is stopped and bursts are decided until the outbox holds 10k / 50k /
@@ -109,8 +111,21 @@ def _burst(site, edges: int) -> None:
         left -= chunk
 
 
+def _ahead(p, ev: dict, t0_ns: int) -> int:
+    """Events the platform received after the press and before the panic ``ev``: what sat in
+    front of it (in flight, or in the broker's queue to the platform). A count, not a time,
+    so it does not depend on how busy the machine is."""
+    n = 0
+    for e in list(p.events):
+        if e["id"] == ev["id"]:
+            break
+        if p.rx.get(e["id"], (0, 0))[0] >= t0_ns:
+            n += 1
+    return n
+
+
 def bench_storm(storm: int, presses: int, log) -> dict:
-    out, backlog, puback, lags, turns = [], [], [], [], []
+    out, backlog, puback, lags, turns, ahead = [], [], [], [], [], []
     with _site(_patch) as site:
         p = site.platform
         p.wait_until(lambda: p.states, 10)
@@ -137,6 +152,7 @@ def bench_storm(storm: int, presses: int, log) -> dict:
             ev = _wait_seq_after(site, last, lambda e: e["kind"] == "alarm"
                                  and e["zone"] == "panic_reception", 120)
             out.append((p.rx[ev["id"]][0] - t0) / 1e6 - PANIC_DEBOUNCE_MS)
+            ahead.append(_ahead(p, ev, t0))
             p.wait_until(lambda: len(p.events) - before >= made + 1, 300)
             pb = _puback_wall(var, ev["seq"])
             if pb:
@@ -145,12 +161,14 @@ def bench_storm(storm: int, presses: int, log) -> dict:
             lags.append(max((a for a, _ in seen_lags), default=0.0))
             turns.append(max((b for _, b in seen_lags), default=0.0))
             log(f"  panic after a {storm} storm {i + 1}/{presses}: {out[-1]:.1f} ms "
-                f"(PUBACK {puback[-1] if pb else float('nan'):.1f} ms, backlog {backlog[-1]}); "
+                f"(PUBACK {puback[-1] if pb else float('nan'):.1f} ms, backlog {backlog[-1]}, "
+                f"{ahead[-1]} events reached the platform between press and panic); "
                 f"loop lag max {lags[-1]:.1f} ms, longest turn {turns[-1]:.1f} ms CPU")
             _reset_building(site, "panic_reception")
     return {"panic_in_storm": _stats(out), "storm": storm,
             "panic_in_storm_puback": _stats(puback), "storm_loop_lag_ms": _stats(lags),
             "storm_turn_cpu_ms": _stats(turns),
+            "storm_ahead_of_panic": _stats([float(a) for a in ahead]),
             "storm_backlog_at_press": _stats([float(b) for b in backlog])}
 
 
@@ -259,6 +277,11 @@ def report_lines(res: dict) -> list[str]:
                    f"{st['median']:>10.1f} {st['p99']:>10.1f} {st['n']:>4}")
         out.append(f"  backlog at the press: median {res['storm_backlog_at_press']['median']:.0f}"
                    " events")
+        ah = res.get("storm_ahead_of_panic") or {}
+        if ah.get("n"):
+            out.append(f"  events reaching the platform between press and panic: median "
+                       f"{ah['median']:.0f}, max {ah['max']:.0f} ([mqtt] nonalarm_rate paces "
+                       "the rest)")
         pb = res.get("panic_in_storm_puback") or {}
         if pb.get("n"):
             out.append(f"{'  of which press -> broker PUBACK (ms)':52} "

@@ -10,7 +10,9 @@ a lost connection), so a fleet that loses its broker at once does not come back 
 ``hosts = [...]`` every failed attempt moves to the next endpoint, round robin. On every connect
 a fresh outbox cursor sends the pending events again: alarm-class events first, each class in
 seq order, at most ``WINDOW`` handed to paho at a time (so a new alarm overtakes a backlog
-within a few round trips); an event leaves the outbox only on its PUBACK.
+within a few round trips); an event leaves the outbox only on its PUBACK. Non-alarm events
+leave at most ``nonalarm_rate`` a second (pace.py), so the broker's queue to a slower platform
+stays short and an alarm is not stuck behind troubles the broker already took.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from ..outbox import Outbox
 from ..waiting import Waiters, end_task
 from .hass import discovery_messages
 from .link import Link
+from .pace import Pace
 from .supervision import UplinkSupervisor
 from .topics import Topics
 
@@ -44,6 +47,7 @@ BACKOFF_MAX_S = 2.0   # default cap: an alarm uplink must notice the broker's re
 BACKOFF_FIRST_S = 0.25  # the window of the first retry after a lost connection
 UNROUTED = "No matching subscribers"   # MQTT v5 PUBACK 0x10: the broker delivered it to nobody
 UNROUTED_RETRY_S = 1.0
+NONALARM_RATE = 1000.0  # default [mqtt] nonalarm_rate: non-alarm events sent per second at most
 STOP_TIMEOUT_S = 2.0
 RTT_KEEP = 256         # round trips remembered for wait_delivered   # wait this long for the "offline" PUBACK on a clean stop
 
@@ -137,6 +141,10 @@ class Relay:
         self._wakeup = asyncio.Event()
         self._sup = UplinkSupervisor(self.heartbeat_s, time.monotonic())
         self._cursor = None                  # the outbox cursor of the live connection
+        # non-alarm events leave at most this fast (the broker's queue to the platform stays
+        # short, so an alarm is not stuck behind troubles already sent); alarms are never paced
+        self._pace = Pace(float(self.cfg.get("nonalarm_rate", NONALARM_RATE)), time.monotonic())
+        self._pace_handle: Optional[asyncio.TimerHandle] = None
         self._inflight_events = 0
         self._acked: list[int] = []
         self._remove_scheduled = False
@@ -209,6 +217,9 @@ class Relay:
         if self._unrouted_handle is not None:
             self._unrouted_handle.cancel()
             self._unrouted_handle = None
+        if self._pace_handle is not None:
+            self._pace_handle.cancel()
+            self._pace_handle = None
         link = self._link
         if link is not None and link.connacked and not link.ended:
             fut = self.loop.create_future()
@@ -589,7 +600,12 @@ class Relay:
         room = WINDOW - self._inflight_events
         if room <= 0:
             return
-        for seq, payload in cur.take(room):
+        pace = self._pace
+        batch = cur.take(room, pace.allowance(time.monotonic()))
+        pace.spend(cur.slow_taken)
+        if cur.slow_held and self._pace_handle is None:
+            self._pace_handle = self.loop.call_later(pace.wait_s(), self._pace_wake)
+        for seq, payload in batch:
             if not link.publish(self.topics.event, payload, kind="event", seq=seq):
                 # paho refused it: start again from the oldest pending event at the next
                 # PUBACK (duplicates are allowed; a lost event is not)
@@ -597,6 +613,11 @@ class Relay:
                 break
             self._inflight_events += 1
             self.counters["events_published"] += 1
+
+    def _pace_wake(self) -> None:
+        """The non-alarm lane may send again (``nonalarm_rate``)."""
+        self._pace_handle = None
+        self._pump()
 
     def _announce(self) -> None:
         link = self._live_link()

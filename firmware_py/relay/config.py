@@ -33,6 +33,8 @@ def _check(sec: dict):
         return "cert_file and key_file go together (client certificate)"
     if not sec.get("tls") and (sec.get("ca_file") or sec.get("cert_file")):
         return "ca_file/cert_file are set but tls is false"
+    if 0 < sec.get("nonalarm_rate", 0) < 10:
+        return "nonalarm_rate: 0 (unpaced) or at least 10 events/s"
     if (sec.get("password") or sec.get("password_file")) and not sec.get("username"):
         return "a password needs a username"
     return None
@@ -64,6 +66,12 @@ MQTT_SCHEMA = Section({
                              doc="cap of the jittered reconnect backoff (a random wait up to "
                                  "0.25, 0.5, 1, 2 .. s); raise it for a large fleet on one "
                                  "broker tier"),
+    "nonalarm_rate": Int(default=1000, min=0, max=1_000_000,
+                         doc="non-alarm events (troubles, restores, tests...) sent per second "
+                             "at most; alarm-class events are never paced. Keep it below what "
+                             "the platform reads, so the broker's queue to it stays short and "
+                             "an alarm is not stuck behind troubles; 0 = unpaced, else at "
+                             "least 10"),
     "heartbeat_s": Float(default=10.0, min=0.5, max=3600,
                          doc="uplink declared down after this long without broker contact"),
     "topic_prefix": Str(default="guardroom", pattern=_PREFIX, max_len=128,
