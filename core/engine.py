@@ -97,6 +97,12 @@ FBP_BUZZER = cython.declare(cython.int, 2)
 FBP_NONE = cython.declare(cython.int, 3)
 FALLBACK_POLICY_TEXT = ("sounded locally", "shown on the strobes only",
                         "sounded on the guard-room buzzers only", "not signalled locally (policy)")
+# why a zone is bypassed (0: it is not), BYPASS_NAMES order
+BY_NONE = cython.declare(cython.int, 0)
+BY_MANUAL = cython.declare(cython.int, 1)
+BY_FORCED = cython.declare(cython.int, 2)
+BY_SWINGER = cython.declare(cython.int, 3)
+BYPASS_NAMES = ("", "manual", "forced", "swinger")
 # why a zone counts as triggered
 WHY_ACTIVE = cython.declare(cython.int, 0)
 WHY_OFFLINE = cython.declare(cython.int, 1)
@@ -195,6 +201,11 @@ class Engine:
     _zarea: cython.int[::1]        # per zone: its area
     _zpulse_n: cython.int[::1]     # per zone: activations that make one (pulse counting)
     _zwatch_ns: cython.longlong[::1]  # per zone: sensor watch period (0: off)
+    _zpulse_ns: cython.longlong[::1]  # per zone: pulse counting window
+    _zsilent: cython.int[::1]      # per zone: -1 type default, 0 audible, 1 silent
+    _zcid: cython.int[::1]         # per zone: its own alarm code (0: the type's)
+    _zmomentary: cython.int[::1]   # per zone: a momentary keyswitch
+    _afinal: cython.int[::1]       # per area: exit ended by closing the final door
     _dact: cython.longlong[::1]
     _drest: cython.longlong[::1]
     _dl: cython.longlong[::1]
@@ -207,39 +218,39 @@ class Engine:
     _out: list
     _znames: list      # zone names (Decision fields)
     _anames: list      # area names
-    _ztexts: list      # per zone: None or its 25 zone-decision texts (old * 5 + new)
+    _ztexts: list      # zone-decision texts, formatted once: [25 * z + 5 * old + new]
     _user: object
-    _bypass: object    # per zone: "" or why ("manual", "forced", "swinger")
-    _latched: object   # per zone: hold-up latched until reset
+    _bypass: cython.int[::1]    # per zone: why it is bypassed (BY_*, 0 not bypassed)    # per zone: "" or why ("manual", "forced", "swinger")
+    _latched: cython.int[::1]   # per zone: hold-up latched until reset
     _zalarm: cython.int[::1]    # per zone: cid of the alarm its current condition raised (0 none)
     _zinc: cython.longlong[::1]  # per zone: incident id of that alarm
     _zdefer: cython.int[::1]    # per zone: hold-up alarm code whose restore waits for the reset
     _ztrouble: cython.int[::1]  # per zone: cid of the trouble its current condition raised (0 none)
-    _zwatch: object    # per zone: sensor-watch trouble raised
-    _zswing: object    # per zone: alarms in this armed period (swinger shutdown)
+    _zwatch: cython.int[::1]    # per zone: sensor-watch trouble raised
+    _zswing: cython.int[::1]    # per zone: alarms in this armed period (swinger shutdown)
     _zpulses: object   # per zone: times of accepted activations (pulse counting)
     _astate: cython.int[::1]    # per area: its state (DISARMED...ALARM)
     _amode: cython.int[::1]     # per area: its arming mode (M_*)
     _aby: object       # who armed
-    _adrill: object
-    _awalk: object
+    _adrill: cython.int[::1]
+    _awalk: cython.int[::1]
     _awalked: object   # zone names tripped since walk test start
     _awscope: object   # zone numbers the running walk test covers
-    _asiren: object    # sirens wanted by an alarm / fallback
-    _astrobe: object   # strobes wanted (until reset)
-    _atest: object     # siren test running
-    _afb: object       # sirens on only because of a fallback (ack turns them off)
-    _aentry: object    # zone that started the entry delay, or -1
+    _asiren: cython.int[::1]    # sirens wanted by an alarm / fallback
+    _astrobe: cython.int[::1]   # strobes wanted (until reset)
+    _atest: cython.int[::1]     # siren test running
+    _afb: cython.int[::1]       # sirens on only because of a fallback (ack turns them off)
+    _aentry: cython.int[::1]    # zone that started the entry delay, or -1
     _ainc: object      # open Incident or None
-    _anoconf: object   # per area: confirmation disabled for this entry (BS 8243)
-    _aexiterr: object  # per area: the running entry delay is an exit error
-    _abells: object    # per area: siren soundings in this armed period
-    _abell_used: object  # per area: ns of siren sounding in this armed period
-    _abell_t0: object  # per area: when the current sounding started
-    _aarmed_t: object  # per area: when the exit time ended (-1: not armed)
-    _aintr_t: object   # per area: first intruder alarm of this armed period (-1: none)
-    _arecent: object   # per area: recent closing (459) reported in this armed period
-    _abuzz: object     # per area: buzzers on by a hold-up fallback (policy "buzzer")
+    _anoconf: cython.int[::1]   # per area: confirmation disabled for this entry (BS 8243)
+    _aexiterr: cython.int[::1]  # per area: the running entry delay is an exit error
+    _abells: cython.int[::1]    # per area: siren soundings in this armed period
+    _abell_used: cython.longlong[::1]  # per area: ns of siren sounding in this armed period
+    _abell_t0: cython.longlong[::1]  # per area: when the current sounding started
+    _aarmed_t: cython.longlong[::1]  # per area: when the exit time ended (-1: not armed)
+    _aintr_t: cython.longlong[::1]   # per area: first intruder alarm of this armed period (-1: none)
+    _arecent: cython.int[::1]   # per area: recent closing (459) reported in this armed period
+    _abuzz: cython.int[::1]     # per area: buzzers on by a hold-up fallback (policy "buzzer")
     _outs: object      # output name -> on
     _ghist: object     # per group: {zone: time of its last alarm}
     _sab: object       # {zone: time it went offline} inside the sabotage window
@@ -263,11 +274,16 @@ class Engine:
         self._ref = -1
         self._znames = list(s.zone_names)
         self._anames = list(s.area_names)
-        self._ztexts = [None] * nz
+        self._ztexts = [None] * (25 * nz)
         self._ztype = array("i", s.z_type or [0])
         self._zarea = array("i", s.z_area or [0])
         self._zpulse_n = array("i", s.z_pulses or [0])
         self._zwatch_ns = array("q", s.z_watch_ns or [0])
+        self._zpulse_ns = array("q", s.z_pulse_ns or [0])
+        self._zsilent = array("i", s.z_silent or [0])
+        self._zcid = array("i", s.z_cid or [0])
+        self._zmomentary = array("i", [1 if x else 0 for x in s.z_momentary] or [0])
+        self._afinal = array("i", [1 if x else 0 for x in s.a_final_door] or [0])
         self._dact = array("q", s.z_act_ns or [0])
         self._drest = array("q", s.z_rest_ns or [0])
         self._init_state()
@@ -277,6 +293,7 @@ class Engine:
         nz = self._nz
         na = self._na
         n = max(nz, 1)
+        nna = max(na, 1)
         self._acc = array("i", [NORMAL]) * n
         self._seen = array("i", [0]) * n
         self._pend = array("i", [-1]) * n
@@ -301,37 +318,37 @@ class Engine:
         self._next_inc = 1
         self._out = []
         self._user = ""
-        self._bypass = [""] * nz
-        self._latched = [False] * nz
+        self._bypass = array("i", [BY_NONE]) * n
+        self._latched = array("i", [0]) * n
         self._zalarm = array("i", [0]) * n
         self._zinc = array("q", [0]) * n
         self._zdefer = array("i", [0]) * n
         self._ztrouble = array("i", [0]) * n
-        self._zwatch = [False] * nz
-        self._zswing = [0] * nz
+        self._zwatch = array("i", [0]) * n
+        self._zswing = array("i", [0]) * n
         self._zpulses = [[] for _ in range(nz)]
         self._astate = array("i", [DISARMED]) * max(na, 1)
         self._amode = array("i", [M_OFF]) * max(na, 1)
         self._aby = [""] * na
-        self._adrill = [False] * na
-        self._awalk = [False] * na
+        self._adrill = array("i", [0]) * nna
+        self._awalk = array("i", [0]) * nna
         self._awalked = [[] for _ in range(na)]
         self._awscope = [[] for _ in range(na)]
-        self._asiren = [False] * na
-        self._astrobe = [False] * na
-        self._atest = [False] * na
-        self._afb = [False] * na
-        self._aentry = [-1] * na
+        self._asiren = array("i", [0]) * nna
+        self._astrobe = array("i", [0]) * nna
+        self._atest = array("i", [0]) * nna
+        self._afb = array("i", [0]) * nna
+        self._aentry = array("i", [-1]) * nna
         self._ainc = [None] * na
-        self._anoconf = [False] * na
-        self._aexiterr = [False] * na
-        self._abells = [0] * na
-        self._abell_used = [0] * na
-        self._abell_t0 = [0] * na
-        self._aarmed_t = [-1] * na
-        self._aintr_t = [-1] * na
-        self._arecent = [False] * na
-        self._abuzz = [False] * na
+        self._anoconf = array("i", [0]) * nna
+        self._aexiterr = array("i", [0]) * nna
+        self._abells = array("i", [0]) * nna
+        self._abell_used = array("q", [0]) * nna
+        self._abell_t0 = array("q", [0]) * nna
+        self._aarmed_t = array("q", [-1]) * nna
+        self._aintr_t = array("q", [-1]) * nna
+        self._arecent = array("i", [0]) * nna
+        self._abuzz = array("i", [0]) * nna
         self._outs = {name: False for name in s.output_names}
         self._ghist = [{} for _ in s.group_names]
         self._sab = {}
@@ -488,9 +505,11 @@ class Engine:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def _set_timer(self, i: cython.Py_ssize_t, d: cython.longlong) -> cython.int:
-        """Start, move or (d = INF) stop timer i. Stopping is lazy (O(1)): the heap entry
-        stays until it reaches the top, where a deadline that no longer matches _dl is
-        dropped; _next may therefore be early, never late."""
+        """Start, move or (d = INF) stop timer i. Stopping and moving later are lazy (O(1)):
+        the heap entry keeps its earlier key until it reaches the top, where _top drops a
+        stopped timer or sifts a moved one down to its real deadline (a heap key is never
+        later than its timer's deadline); _next may therefore be early, never late. Moving
+        earlier sifts up at once."""
         k: cython.Py_ssize_t
         self._dl[i] = d
         if d >= INF:
@@ -503,10 +522,9 @@ class Engine:
             self._hi[k] = i
             self._hpos[i] = k
             self._hup(k)
-        else:
+        elif d < self._hk[k]:
             self._hk[k] = d
             self._hup(k)
-            self._hdown(self._hpos[i])
         if d < self._next:
             self._next = d
         return 0
@@ -516,10 +534,19 @@ class Engine:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def _top(self) -> cython.longlong:
-        """The earliest running deadline (INF: none), dropping stopped timers on the way."""
-        while self._hn > 0 and self._dl[self._hi[0]] != self._hk[0]:
-            self._hpop()
-        return self._hk[0] if self._hn > 0 else INF
+        """The earliest running deadline (INF: none), dropping stopped timers and sifting
+        moved ones down to their deadline on the way."""
+        d: cython.longlong
+        while self._hn > 0:
+            d = self._dl[self._hi[0]]
+            if d == self._hk[0]:
+                return d
+            if d >= INF:
+                self._hpop()
+            else:
+                self._hk[0] = d
+                self._hdown(0)
+        return INF
 
     @cython.cfunc
     @cython.exceptval(-1)
@@ -703,7 +730,11 @@ class Engine:
 
     @cython.cfunc
     def _fire(self, i: cython.Py_ssize_t):
-        nz = self._nz
+        nz: cython.Py_ssize_t = self._nz
+        v: cython.int
+        j: cython.Py_ssize_t
+        a: cython.Py_ssize_t
+        k: cython.Py_ssize_t
         if i < nz:
             v = self._pend[i]
             self._pend[i] = -1
@@ -767,7 +798,7 @@ class Engine:
         d.drill = False
         if a >= 0:
             d.area = self._anames[a]
-            d.drill = self._adrill[a]
+            d.drill = self._adrill[a] != 0
             if incident:
                 cur = self._ainc[a]
                 if cur is not None and cur.id == incident:
@@ -792,14 +823,11 @@ class Engine:
     @cython.cfunc
     def _change_text(self, z: cython.int, old: cython.int, new: cython.int):
         """The text of a zone decision, formatted once per zone and transition."""
-        texts = self._ztexts[z]
-        if texts is None:
-            texts = [None] * 25
-            self._ztexts[z] = texts
-        t = texts[old * 5 + new]
+        k: cython.Py_ssize_t = 25 * z + 5 * old + new
+        t = self._ztexts[k]
         if t is None:
             t = f"'{self._znames[z]}' {STATE_NAMES[old]} -> {STATE_NAMES[new]}"
-            texts[old * 5 + new] = t
+            self._ztexts[k] = t
         return t
 
     @cython.cfunc
@@ -811,7 +839,10 @@ class Engine:
     @cython.cfunc
     def _accept(self, z: cython.int, v: cython.int):
         """A debounced value change of zone z at self._now."""
-        s = self._site
+        logical: cython.int
+        n: cython.int
+        old: cython.int
+        now: cython.longlong
         self._acc[z] = v
         logical = v
         if v == ACTIVE:
@@ -821,7 +852,7 @@ class Engine:
                 times = self._zpulses[z]
                 now = self._now
                 times.append(now)
-                while times and now - times[0] > s.z_pulse_ns[z]:
+                while times and now - times[0] > self._zpulse_ns[z]:
                     times.pop(0)
                 if len(times) >= n:
                     times.clear()
@@ -835,7 +866,6 @@ class Engine:
     @cython.cfunc
     def _activity(self, z: cython.int):
         """An accepted activation: restores a sensor-watch trouble and restarts its timer."""
-        s = self._site
         if self._zwatch_ns[z] > 0:
             if self._zwatch[z]:
                 self._zwatch[z] = False
@@ -845,6 +875,8 @@ class Engine:
 
     @cython.cfunc
     def _zone_change(self, z: cython.int, old: cython.int, new: cython.int):
+        a: cython.int
+        cid: cython.int
         s = self._site
         a = self._zarea[z]
         name = self._znames[z]
@@ -868,17 +900,17 @@ class Engine:
             self._ztrouble[z] = 0
             text = f"'{name}' back online" if cid == codes.SUPERVISION else f"'{name}' trouble cleared"
             self._emit("trouble_restore", a, z, cid, 3, True, text)
-        if new == NORMAL and self._bypass[z] == "forced":
+        if new == NORMAL and self._bypass[z] == BY_FORCED:
             # a forced set inhibits an open zone only until it closes (EN 50131-1)
-            self._bypass[z] = ""
+            self._bypass[z] = BY_NONE
             self._emit("bypass", a, z, codes.BYPASS, 3, True,
                        f"'{name}' closed: forced bypass ended, the zone is armed")
         if (self._ztype[z] == T_ENTRY and old == ACTIVE and new == NORMAL
-                and self._astate[a] == EXIT and s.a_final_door[a] and not self._awalk[a]):
+                and self._astate[a] == EXIT and self._afinal[a] and not self._awalk[a]):
             self._set_timer(self._ti(a, K_DELAY), INF)   # BS 8243: closing the final door sets
             self._exit_ended(a)
         if (self._ztype[z] == T_KEYSWITCH and old == ACTIVE and new == NORMAL
-                and not s.z_momentary[z] and not self._bypass[z] and not self._awalk[a]
+                and not self._zmomentary[z] and not self._bypass[z] and not self._awalk[a]
                 and self._astate[a] != DISARMED):
             self._by_keyswitch(a, False)
         if new == ACTIVE:
@@ -887,7 +919,7 @@ class Engine:
             # a walk test trips tamper switches and loops on purpose: 607, no incident
             self._walk_trip(a, z, f"loop {STATE_NAMES[new]}")
         elif new == TAMPER:
-            hold = self._ztype[z] <= T_DURESS or s.z_silent[z] == 1
+            hold = self._ztype[z] <= T_DURESS or self._zsilent[z] == 1
             self._alarm(a, z, codes.LOOP_TAMPER, hold or self._astate[a] == DISARMED,
                         f"Loop tamper (open circuit) on '{name}'", False, True, True)
         elif new == FAULT:
@@ -899,10 +931,11 @@ class Engine:
             self._went_offline(z)
 
     @cython.cfunc
-    def _walking(self, z: cython.int):
+    @cython.exceptval(-1)
+    def _walking(self, z: cython.int) -> cython.bint:
         """Zone z is in the scope of its area's running walk test."""
-        a = self._zarea[z]
-        return self._awalk[a] and z in self._awscope[a]
+        a: cython.int = self._zarea[z]
+        return self._awalk[a] != 0 and z in self._awscope[a]
 
     @cython.cfunc
     def _walk_trip(self, a, z, what):
@@ -942,24 +975,22 @@ class Engine:
 
     @cython.cfunc
     def _activate(self, z: cython.int):
-        s = self._site
-        ty = self._ztype[z]
-        a = self._zarea[z]
-        name = self._znames[z]
+        ty: cython.int = self._ztype[z]
+        a: cython.int = self._zarea[z]
         if self._walking(z):
             self._walk_trip(a, z, "tripped")
             if ty != T_PANIC and ty != T_DURESS:
                 return      # a real hold-up is never suppressed by a walk test
         if ty == T_TECHNICAL:
             if not self._bypass[z]:
-                cid = s.z_cid[z] or codes.TECHNICAL
+                cid = self._zcid[z] or codes.TECHNICAL
                 self._ztrouble[z] = cid
-                self._emit("trouble", a, z, cid, 1, True, ALARM_TEXT[ty].format(name))
+                self._emit("trouble", a, z, cid, 1, True, ALARM_TEXT[ty].format(self._znames[z]))
             return
         if self._bypass[z]:
             return
         if ty == T_KEYSWITCH:
-            if s.z_momentary[z] and self._astate[a] != DISARMED:
+            if self._zmomentary[z] and self._astate[a] != DISARMED:
                 self._by_keyswitch(a, False)
             elif self._astate[a] == DISARMED:
                 self._by_keyswitch(a, True)
@@ -970,10 +1001,9 @@ class Engine:
     def _trigger(self, z: cython.int, offline: cython.int):
         """Zone z counts as active (``offline`` WHY_ACTIVE), or offline past grace with
         offline_alarm (WHY_OFFLINE), or its loop is shorted (WHY_SHORT)."""
-        s = self._site
-        ty = self._ztype[z]
-        a = self._zarea[z]
-        st = self._astate[a]
+        ty: cython.int = self._ztype[z]
+        a: cython.int = self._zarea[z]
+        st: cython.int = self._astate[a]
         if ty <= T_TAMPER or ty >= T_FIRE:      # 24 h zones
             self._zone_alarm(z, offline)
         elif ty == T_PERIMETER:
@@ -991,8 +1021,8 @@ class Engine:
     @cython.cfunc
     def _zone_silent(self, z: cython.int):
         s = self._site
-        if s.z_silent[z] >= 0:
-            return s.z_silent[z] == 1
+        if self._zsilent[z] >= 0:
+            return self._zsilent[z] == 1
         ty = self._ztype[z]
         if ty == T_PANIC or ty == T_DURESS or ty == T_MEDICAL or ty == T_TECH24:
             return True
@@ -1010,7 +1040,7 @@ class Engine:
             text = f"Loop short on {s.z_type_name[z]} zone '{name}'"
         else:
             text = ALARM_TEXT[self._ztype[z]].format(name)
-        self._alarm(self._zarea[z], z, s.z_cid[z] or TYPE_CID[self._ztype[z]], self._zone_silent(z),
+        self._alarm(self._zarea[z], z, self._zcid[z] or TYPE_CID[self._ztype[z]], self._zone_silent(z),
                     text, self._ztype[z] <= T_DURESS, True, True)
 
     @cython.cfunc
@@ -1078,7 +1108,7 @@ class Engine:
         s = self._site
         inc = self._ainc[a]
         if inc is None:
-            inc = Incident(self._next_inc, a, self._adrill[a])
+            inc = Incident(self._next_inc, a, self._adrill[a] != 0)
             self._next_inc += 1
             self._ainc[a] = inc
         if z >= 0:
@@ -1129,7 +1159,7 @@ class Engine:
             if T_TAMPER <= ty <= T_INTERIOR and limit > 0 and self._amode[a] != M_OFF:
                 self._zswing[z] += 1
                 if self._zswing[z] >= limit and not self._bypass[z]:
-                    self._set_bypass(z, "swinger", f"swinger shutdown after {self._zswing[z]} trips")
+                    self._set_bypass(z, BY_SWINGER, f"swinger shutdown after {self._zswing[z]} trips")
         if not silent:
             inc.silent = False
             self._sound(a, False)
@@ -1241,7 +1271,7 @@ class Engine:
                 cid = codes.EXIT_ERROR
                 text = f"Exit error: '{self._znames[z]}' open when the exit time ended, not unset"
             else:
-                cid = s.z_cid[z] or TYPE_CID[T_ENTRY]
+                cid = self._zcid[z] or TYPE_CID[T_ENTRY]
                 text = f"Entry delay expired: '{self._znames[z]}' not disarmed"
             self._alarm(a, z, cid, self._zone_silent(z), text, False,
                         self._lst[z] == ACTIVE and not self._zalarm[z], True)
@@ -1317,12 +1347,12 @@ class Engine:
             want = False
             for b, role in s.out_members[name]:
                 if role == ROLE_SIREN:
-                    want = self._asiren[b] or self._atest[b]
+                    want = self._asiren[b] != 0 or self._atest[b] != 0
                 elif role == ROLE_STROBE:
-                    want = self._astrobe[b] or self._atest[b]
+                    want = self._astrobe[b] != 0 or self._atest[b] != 0
                 else:  # buzzer: sounds while the exit or entry delay runs, or by fallback
                     want = (self._astate[b] == EXIT or self._astate[b] == ENTRY
-                            or self._abuzz[b])
+                            or self._abuzz[b] != 0)
                 if want:
                     break
             if want != self._outs[name]:
@@ -1435,7 +1465,7 @@ class Engine:
             self._refuse(a, -1, f"cannot arm '{an}': {'; '.join(why)}")
             return
         for z in blocking:
-            self._set_bypass(z, "forced", "auto-bypass on forced arm")
+            self._set_bypass(z, BY_FORCED, "auto-bypass on forced arm")
         self._new_period(a)
         self._amode[a] = mode
         self._aby[a] = self._user
@@ -1641,11 +1671,11 @@ class Engine:
         for z in s.a_zones[a]:
             self._zswing[z] = 0
             if self._bypass[z]:
-                self._bypass[z] = ""
+                self._bypass[z] = BY_NONE
                 self._emit("bypass", a, z, codes.BYPASS, 3, True, "bypass cleared on disarm")
 
     @cython.cfunc
-    def _set_bypass(self, z, why, text):
+    def _set_bypass(self, z, why: cython.int, text):
         self._bypass[z] = why
         self._emit("bypass", self._zarea[z], z, codes.BYPASS, 1, True, text)
 
@@ -1658,7 +1688,7 @@ class Engine:
         elif self._bypass[z]:
             self._refuse(self._zarea[z], z, f"'{name}' is already bypassed")
         else:
-            self._set_bypass(z, "manual", f"'{name}' bypassed by {self._user}")
+            self._set_bypass(z, BY_MANUAL, f"'{name}' bypassed by {self._user}")
 
     @cython.cfunc
     def _unbypass_cmd(self, z):
@@ -1667,7 +1697,7 @@ class Engine:
         if not self._bypass[z]:
             self._refuse(self._zarea[z], z, f"'{name}' is not bypassed")
             return
-        self._bypass[z] = ""
+        self._bypass[z] = BY_NONE
         self._emit("bypass", self._zarea[z], z, codes.BYPASS, 3, True,
                    f"'{name}' back in service ({self._user})")
 
@@ -1797,11 +1827,11 @@ class Engine:
         return {
             "state": STATE_NAMES[self._lst[z]], "raw": STATE_NAMES[self._acc[z]],
             "type": s.z_type_name[z], "area": self._anames[self._zarea[z]],
-            "bypassed": self._bypass[z], "latched": self._latched[z],
+            "bypassed": BYPASS_NAMES[self._bypass[z]], "latched": bool(self._latched[z]),
             "alarm_cid": self._zalarm[z], "alarm_incident": self._zinc[z],
             "restore_at_reset": self._zdefer[z],
             "pulses": [self._now - p for p in self._zpulses[z]],
-            "trouble_cid": self._ztrouble[z], "watch_trouble": self._zwatch[z],
+            "trouble_cid": self._ztrouble[z], "watch_trouble": bool(self._zwatch[z]),
             "swinger_count": self._zswing[z],
             "timers": {"offline_grace": self._remaining(nz + z),
                        "watch": self._remaining(2 * nz + z)},
@@ -1823,19 +1853,19 @@ class Engine:
             z = self._aentry[a]
             areas[self._anames[a]] = {
                 "state": AREA_STATE_NAMES[self._astate[a]], "mode": MODE_NAMES[self._amode[a]],
-                "armed_by": self._aby[a], "drill": self._adrill[a], "walktest": self._awalk[a],
+                "armed_by": self._aby[a], "drill": bool(self._adrill[a]), "walktest": bool(self._awalk[a]),
                 "walktest_tripped": list(self._awalked[a]),
                 "walktest_untripped": self._untripped(a) if self._awalk[a] else [],
                 "walktest_scope": [self._znames[k] for k in self._scope_of(a)],
-                "siren": self._asiren[a], "strobe": self._astrobe[a],
-                "siren_by_fallback": self._afb[a], "siren_test": self._atest[a],
-                "buzzer_by_fallback": self._abuzz[a],
+                "siren": bool(self._asiren[a]), "strobe": bool(self._astrobe[a]),
+                "siren_by_fallback": bool(self._afb[a]), "siren_test": bool(self._atest[a]),
+                "buzzer_by_fallback": bool(self._abuzz[a]),
                 "entry_zone": self._znames[z] if z >= 0 else "",
-                "confirmation_disabled": self._anoconf[a], "exit_error": self._aexiterr[a],
+                "confirmation_disabled": bool(self._anoconf[a]), "exit_error": bool(self._aexiterr[a]),
                 "bell_soundings": self._abells[a],
                 "armed_age": self._now - self._aarmed_t[a] if self._aarmed_t[a] >= 0 else None,
                 "intruder_age": self._now - self._aintr_t[a] if self._aintr_t[a] >= 0 else None,
-                "recent_closing_sent": self._arecent[a],
+                "recent_closing_sent": bool(self._arecent[a]),
                 "bell_sounded_ns": self._abell_used[a] + (
                     self._now - self._abell_t0[a] if self._asiren[a] else 0),
                 "incident": inc.id if inc is not None else 0,
@@ -1886,7 +1916,9 @@ class Engine:
             self._lst[z] = STATE_NAMES.index(zd["state"])
             self._acc[z] = STATE_NAMES.index(zd.get("raw", zd["state"]))
             # a snapshot cannot bypass a hold-up zone
-            self._bypass[z] = "" if self._ztype[z] <= T_DURESS else str(zd.get("bypassed", ""))
+            why = str(zd.get("bypassed", ""))
+            self._bypass[z] = (BY_NONE if self._ztype[z] <= T_DURESS or not why
+                               else BYPASS_NAMES.index(why) if why in BYPASS_NAMES else BY_MANUAL)
             self._zdefer[z] = int(zd.get("restore_at_reset", 0))
             self._zpulses[z] = [t - int(age) for age in zd.get("pulses", [])]
             self._latched[z] = bool(zd.get("latched", False))
