@@ -56,14 +56,18 @@ def _count(path: str, sql: str) -> int:
         return 0
 
 
-def _disk_kib(var: str) -> int:
+def _disk_kib(var: str, names=("outbox.sqlite", "outbox.sqlite-wal")) -> int:
     total = 0
-    for name in ("outbox.sqlite", "outbox.sqlite-wal"):
+    for name in names:
         try:
             total += os.stat(os.path.join(var, name)).st_blocks * 512
         except OSError:
             pass
     return total // 1024
+
+
+def _wal_kib(var: str) -> int:
+    return _disk_kib(var, ("outbox.sqlite-wal",))
 
 
 def _issued(var: str) -> int:
@@ -173,7 +177,7 @@ def bench_storm(storm: int, presses: int, log) -> dict:
 
 
 def bench_backlog(steps: tuple, log) -> dict:
-    res: dict = {"backlog_rss_kib": {}, "backlog_disk_kib": {}}
+    res: dict = {"backlog_rss_kib": {}, "backlog_disk_kib": {}, "backlog_wal_kib": {}}
     with _site(_patch) as site:
         p = site.platform
         p.wait_until(lambda: p.states, 10)
@@ -195,8 +199,9 @@ def bench_backlog(steps: tuple, log) -> dict:
                 time.sleep(0.2)      # another process' database: polled
             res["backlog_rss_kib"][target] = _rss_kib(pid)
             res["backlog_disk_kib"][target] = _disk_kib(var)
+            res["backlog_wal_kib"][target] = _wal_kib(var)
             log(f"  backlog {target}: RSS {res['backlog_rss_kib'][target]} KiB, disk "
-                f"{res['backlog_disk_kib'][target]} KiB")
+                f"{res['backlog_disk_kib'][target]} KiB (WAL {res['backlog_wal_kib'][target]})")
         depth = _count(box, "SELECT COUNT(*) FROM outbox")
         t0 = time.monotonic()
         site.start_broker()
@@ -208,6 +213,7 @@ def bench_backlog(steps: tuple, log) -> dict:
         time.sleep(2.0)
         res["rss_after_drain_kib"] = _rss_kib(pid)
         res["disk_after_drain_kib"] = _disk_kib(var)
+        res["wal_after_drain_kib"] = _wal_kib(var)
         res["backlog_gaps"] = len(p.gaps)
         log(f"  drained {depth} in {secs:.1f} s; RSS after {res['rss_after_drain_kib']} KiB")
     return res
@@ -301,6 +307,10 @@ def report_lines(res: dict) -> list[str]:
         out.append("outbox disk (MiB): " + ", ".join(
             f"{k}: {v / 1024:.1f}" for k, v in res["backlog_disk_kib"].items())
             + f"; after the drain {res['disk_after_drain_kib'] / 1024:.1f}")
+        if res.get("backlog_wal_kib"):
+            out.append("  of which WAL (MiB): " + ", ".join(
+                f"{k}: {v / 1024:.1f}" for k, v in res["backlog_wal_kib"].items())
+                + f"; after the drain {res.get('wal_after_drain_kib', 0) / 1024:.1f}")
         out.append(f"drain: {res['drain_events']} events in {res['drain_s']} s "
                    f"({res['drain_per_s']} events/s), {res['backlog_gaps']} gaps")
     if "kills_lost" in res:
