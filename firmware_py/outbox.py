@@ -37,7 +37,9 @@ Either way ``healthy`` turns False, ``on_trouble(text)`` is called once per epis
 found before ``on_trouble`` is set is delivered when it is set), and ``maintain()`` retries
 every ``RETRY_S``: once the database is writable and the reserve rebuilt, the held events are
 written back and ``on_recover(text)`` is called. A corrupt file found at open is renamed
-``<path>.corrupt-<unix time>`` and a new one started.
+``<path>.corrupt-<unix time>`` and a new one started. A file deleted or replaced while open
+(SQLite would keep writing to the unlinked inode) is found by ``maintain()`` (every CHECK_S):
+storage trouble, then everything pending is copied to a new file at the path (``_relocate``).
 
 Disk cap: when the database holds more than ``max_bytes``, the oldest non-essential lane 1
 events are deleted and one summary event (cid 1624, ``shed``: seq range, count, counts per
@@ -71,6 +73,7 @@ CHECKPOINT_EVERY_S = 2.0      # the fsync thread checkpoints the WAL at most thi
 CHECKPOINT_EVERY_ROWS = 20    # ... or after this many commits
 WAL_MAX = 16 * 1024 * 1024    # a WAL past this is truncated by the fsync thread
 PAGE = 256                    # rows a cursor reads at once
+CHECK_S = 2.0                 # maintain(): how often the file is checked to still be at its path
 RETRY_S = 2.0                 # maintain(): how often a troubled outbox tries the disk again
 LOG_EVERY_S = 60.0            # while in trouble, one summary log line at most this often
 SHED_CID = "1624"             # Contact ID 624: event log overflow
@@ -203,8 +206,17 @@ class Outbox:
         self._dirty = threading.Event()
         self._quiet = 0               # inside quiet(): the fsync thread is woken at its end
         self._woken_late = False
+        self._ck: Optional[sqlite3.Connection] = None   # the fsync thread's checkpointer
+        self._ck_lock = threading.Lock()
+        self._ident: Optional[tuple[int, int]] = None   # (st_dev, st_ino) of the open file
+        self._next_check = 0.0
+        self._vanished = False        # the open file is no longer at self.path
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        try:                           # the guard is made first: its folder too
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        except OSError:
+            pass                       # _open() reports it
         self._guard = SeqGuard(path + ".seq")
         self._open()
         self._thread = threading.Thread(target=self._fsync_loop, name="outbox-fsync",
@@ -390,9 +402,14 @@ class Outbox:
     def maintain(self) -> None:
         """Call now and then from the owner's thread: a troubled outbox retries the disk
         (every RETRY_S) and writes back what it holds in memory; logs a rate-limited summary."""
-        if self._closed or not self._in_trouble:
+        if self._closed:
             return
         now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + CHECK_S
+            self._check_file()
+        if not self._in_trouble:
+            return
         if now - self._last_log >= LOG_EVERY_S and self.in_memory != self._held_logged:
             self._last_log = now
             self._held_logged = self.in_memory
@@ -401,7 +418,10 @@ class Outbox:
         if now < self._next_retry:
             return
         self._next_retry = now + RETRY_S
-        self._recover()
+        if self._vanished:
+            self._relocate()
+        else:
+            self._recover()
 
     def flush(self) -> None:
         """fsync the WAL now (blocking). The daemon never needs this; close() calls it."""
@@ -482,6 +502,7 @@ class Outbox:
                 self._trouble(f"outbox {self.path} was corrupt ({e}); kept as {aside}, its "
                               "events are lost; a new file is used")
             self._db = db
+            self._ident = self._stat_ident()
             self._next_seq = max(nxt, floor or 1)
             self._written_seq = self._durable_seq = self._next_seq - 1
             self._make_reserve()
@@ -655,6 +676,7 @@ class Outbox:
                 except sqlite3.Error:
                     pass
             self._db = db
+            self._ident = self._stat_ident()
             self._broken = False
         if self.reserve_bytes:
             try:
@@ -683,6 +705,113 @@ class Outbox:
                 self.on_recover(text)
             except Exception:  # noqa: BLE001
                 log.exception("outbox on_recover callback failed")
+
+    # ------------------------------------------------------------------ a vanished file
+    def _stat_ident(self) -> Optional[tuple[int, int]]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self) -> None:
+        """Is the open database still the file at ``path``? A file deleted or replaced while
+        open keeps taking writes (SQLite writes to the unlinked inode) that the next start
+        would not find. Checked every CHECK_S; the seq guard file too."""
+        guard_gone = self._guard.vanished() or not self._guard.is_open
+        if guard_gone or (self._ident is not None and self._stat_ident() != self._ident):
+            try:                          # the whole folder may have gone
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            except OSError as e:
+                log.error("outbox: cannot make the folder of %s: %s", self.path, e.strerror)
+        if guard_gone:
+            if self._guard.reopen(self._next_seq - 1):
+                log.error("outbox: seq guard %s vanished or was not open; written again at %d",
+                          self._guard.path, self._next_seq - 1)
+        if self._db is None or self._vanished or self._ident is None:
+            return
+        now = self._stat_ident()
+        if now == self._ident:
+            return
+        self._vanished = True
+        self._broken = True              # from now on new events are held in memory
+        what = "deleted" if now is None else "replaced by another file"
+        self._trouble(f"outbox {self.path} was {what} while open; its {self._count} pending "
+                      "events are copied to a new file")
+        self._relocate()
+
+    def _relocate(self) -> None:
+        """Copy what the vanished file holds (read through the connection that still has it
+        open) into a new database at ``path``, keeping the numbering; a file found at the path
+        is kept aside as ``<path>.replaced-<unix time>``. On failure the old connection stays
+        (events still sent from it, new ones held in memory) and maintain() tries again."""
+        rescue = self.path + ".rescue"
+        try:
+            if self._db is not None:             # 1. everything the old file holds -> rescue
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    if os.path.exists(rescue + suffix):
+                        os.remove(rescue + suffix)
+                out = sqlite3.connect(rescue)
+                try:
+                    self._db.backup(out)
+                finally:
+                    out.close()
+                # 2. a file someone put at the path is not ours: aside, with its WAL
+                if os.path.exists(self.path):
+                    aside = f"{self.path}.replaced-{int(time.time())}"
+                    for suffix in ("", "-wal", "-shm"):
+                        if os.path.exists(self.path + suffix):
+                            os.replace(self.path + suffix, aside + suffix)
+                    log.error("outbox: the file found at %s is kept as %s", self.path, aside)
+                with self._ck_lock:               # 3. no connection left on the old file
+                    self._close_ck()
+                    old, self._db = self._db, None
+                    try:
+                        old.close()
+                    except sqlite3.Error:
+                        pass
+                # the old file's WAL and shm, if still at the path, belong to no file now:
+                # a new database would take that WAL for its own
+                for suffix in ("-wal", "-shm"):
+                    if not os.path.exists(self.path) and os.path.exists(self.path + suffix):
+                        os.remove(self.path + suffix)
+            db = self._connect()                  # 4. a new file, filled from the rescue
+            try:
+                db.execute("ATTACH DATABASE ? AS rescue", (rescue,))
+                db.execute("INSERT OR IGNORE INTO outbox(seq, body, lane) "
+                           "SELECT seq, body, lane FROM rescue.outbox")
+                db.commit()
+                db.execute("DETACH DATABASE rescue")
+                if self._gone:
+                    db.executemany("DELETE FROM outbox WHERE seq = ?",
+                                   [(x,) for x in self._gone])
+                    self._gone.clear()
+                db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
+                           (self._next_seq,))
+                db.commit()
+                top = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0] or 0
+            except BaseException:
+                db.close()
+                raise
+        except (sqlite3.Error, OSError) as e:
+            self.problem = f"outbox {self.path} vanished; moving it to a new file failed: {e}"
+            log.error("outbox: %s", self.problem)
+            return
+        self._db = db
+        self._ident = self._stat_ident()
+        self._written_seq = top
+        self._durable_seq = 0
+        self._vanished = False
+        self._broken = False                 # maintain() writes back what is held, reports
+        self._next_retry = 0.0               # recovery (on_recover) at its next call
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(rescue + suffix)
+            except OSError:
+                pass
+        self._wrote()
+        log.warning("outbox: %s recreated with %d pending events, numbering continues at %d",
+                    self.path, self._count, self._next_seq)
 
     def _load_check(self, db: sqlite3.Connection) -> None:
         db.execute("SELECT COUNT(*) FROM outbox").fetchone()
@@ -839,7 +968,6 @@ class Outbox:
     def _fsync_loop(self) -> None:
         """Group commit: fsync the WAL when something was written, then rest fsync_ms;
         checkpoint now and then, truncating a WAL that grew past WAL_MAX."""
-        ck: Optional[sqlite3.Connection] = None
         last_ck = time.monotonic()
         ck_writes = 0
         while not self._stop.is_set():
@@ -852,19 +980,9 @@ class Outbox:
                 now = time.monotonic()
                 if self._db is not None and (self._writes - ck_writes >= CHECKPOINT_EVERY_ROWS
                                              or now - last_ck >= CHECKPOINT_EVERY_S):
-                    if ck is None:
-                        ck = sqlite3.connect(self.path, timeout=0.2, check_same_thread=False)
-                    try:
-                        wal = os.path.getsize(self.path + "-wal")
-                    except OSError:
-                        wal = 0
-                    self.wal_max_seen = max(self.wal_max_seen, wal)
-                    # PASSIVE never blocks the writer. A WAL the writer keeps growing is
-                    # never fully backfilled, so a big one is TRUNCATEd (waits for the writer
-                    # for at most the 0.2 s busy timeout, then gives up until next time).
-                    mode = "TRUNCATE" if wal > WAL_MAX else "PASSIVE"
-                    ck.execute(f"PRAGMA wal_checkpoint({mode})")
-                    self.checkpoints += 1
+                    with self._ck_lock:       # _relocate() closes it when the file vanished
+                        if self._db is not None and not self._vanished:
+                            self._checkpoint()
                     ck_writes, last_ck = self._writes, now
             except sqlite3.Error as e:
                 log.debug("outbox checkpoint: %s", e)
@@ -873,8 +991,29 @@ class Outbox:
                 log.error("outbox fsync failed: %s", e)
             if self.fsync_ms:
                 self._stop.wait(self.fsync_ms / 1000.0)
-        if ck is not None:
+        with self._ck_lock:
+            self._close_ck()
+
+    def _checkpoint(self) -> None:
+        """(fsync thread, under _ck_lock) one checkpoint on the thread's own connection."""
+        if self._ck is None:
+            self._ck = sqlite3.connect(self.path, timeout=0.2, check_same_thread=False)
+        try:
+            wal = os.path.getsize(self.path + "-wal")
+        except OSError:
+            wal = 0
+        self.wal_max_seen = max(self.wal_max_seen, wal)
+        # PASSIVE never blocks the writer. A WAL the writer keeps growing is never fully
+        # backfilled, so a big one is TRUNCATEd (waits for the writer for at most the 0.2 s
+        # busy timeout, then gives up until next time).
+        mode = "TRUNCATE" if wal > WAL_MAX else "PASSIVE"
+        self._ck.execute(f"PRAGMA wal_checkpoint({mode})")
+        self.checkpoints += 1
+
+    def _close_ck(self) -> None:
+        if self._ck is not None:
             try:
-                ck.close()
+                self._ck.close()
             except sqlite3.Error:
                 pass
+            self._ck = None

@@ -124,6 +124,43 @@ class SeqGuard:
                 self.ok = False
                 self.error = f"cannot fsync {self.path}: {e.strerror}"
 
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
+    def vanished(self) -> bool:
+        """The open file is no longer the one at ``path`` (deleted or replaced): what is
+        written would be lost at the next start."""
+        if self._fd is None:
+            return False
+        try:
+            st, mine = os.stat(self.path), os.fstat(self._fd)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino)
+
+    def reopen(self, issued: int) -> bool:
+        """Write the numbering again to a file at ``path`` (a new one, or the one found there
+        if it says more), fsynced. False if it cannot."""
+        issued, reserved = max(self.issued, issued), self.reserved
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+        self.ok = False
+        self._open()
+        self.issued = max(self.issued, issued)
+        self.reserved = max(self.reserved, reserved, self.issued + BLOCK)
+        if not self._write(clean=False):
+            return False
+        try:
+            os.fsync(self._fd)
+        except OSError:
+            return False
+        return True
+
     def close(self, next_seq: int) -> None:
         """Clean stop: record the exact next seq, so the next start continues without a gap."""
         if self._fd is None:
