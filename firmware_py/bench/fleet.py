@@ -119,14 +119,22 @@ def worker_main(args) -> int:
     logging.basicConfig(level=logging.ERROR)
     from guardroom.relay import MQTT_SCHEMA
 
-    cfg = MQTT_SCHEMA.validate({"host": "127.0.0.1", "port": args.port, "heartbeat_s": 10.0,
-                                "keepalive_s": 30, "cmd_hmac_key": KEY_HEX,
-                                "reconnect_max_s": args.reconnect_max_s}, "mqtt")
+    base = {"heartbeat_s": 10.0, "keepalive_s": 30, "cmd_hmac_key": KEY_HEX,
+            "reconnect_max_s": args.reconnect_max_s, "protocol": args.protocol}
+    hosts = [h for h in args.hosts.split(",") if h]
+
+    def config(i: int) -> dict:
+        """Controller i's [mqtt]: one broker, or the cluster's nodes with its list starting at
+        node i mod n (so the fleet is spread over the nodes)."""
+        if not hosts:
+            return MQTT_SCHEMA.validate(dict(base, host="127.0.0.1", port=args.port), "mqtt")
+        k = i % len(hosts)
+        return MQTT_SCHEMA.validate(dict(base, hosts=hosts[k:] + hosts[:k]), "mqtt")
     made: dict = {}
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        ctls = [Controller(ctl_name(i), cfg, args.dir, loop, made)
+        ctls = [Controller(ctl_name(i), config(i), args.dir, loop, made)
                 for i in range(args.first, args.first + args.count)]
         for c in ctls:
             await c.relay.start()
@@ -160,7 +168,13 @@ def worker_main(args) -> int:
                 await asyncio.sleep(max(0.0, nxt - loop.time()))
 
         def status() -> dict:
-            return {"controllers": len(ctls),
+            by: dict[str, int] = {}
+            for c in ctls:
+                st = c.relay.status()
+                if st["connected"]:
+                    key = f"{st['broker']}/{st['protocol']}"
+                    by[key] = by.get(key, 0) + 1
+            return {"controllers": len(ctls), "by_broker": by,
                     "connected": sum(1 for c in ctls if c.relay.status()["connected"]),
                     "depth": sum(c.outbox.depth() for c in ctls),
                     "attempts": sum(c.relay.counters["connect_attempts"] for c in ctls),
@@ -298,13 +312,18 @@ class Fleet:
         self.dir = tempfile.mkdtemp(prefix="guardroom-fleet-")
         self.broker = MosquittoBroker(workdir=os.path.join(self.dir, "broker"))
         self.reconnect_max_s = reconnect_max_s
+        self.protocol = "auto"
+        self.hosts: list[str] = []                  # a cluster's MQTT endpoints (host:port)
         self.workers: list[subprocess.Popen] = []
         self.ranges: list[tuple[int, int]] = []     # (first, count) of each worker
         self.dead: set[str] = set()                 # controllers of a killed worker
         self.consumers: dict[int, subprocess.Popen] = {}
 
-    def start(self) -> None:
+    def start_broker(self) -> None:
         self.broker.start()
+
+    def start(self) -> None:
+        self.start_broker()
         for k in range(self.k):
             self.start_consumer(k)
         per = -(-self.n // self.procs)
@@ -314,7 +333,8 @@ class Fleet:
             self.workers.append(subprocess.Popen(
                 [sys.executable, "-m", "guardroom.bench.fleet", "--worker", "--first",
                  str(first), "--count", str(count), "--port", str(self.broker.port),
-                 "--dir", self.dir, "--reconnect-max-s", str(self.reconnect_max_s)],
+                 "--dir", self.dir, "--reconnect-max-s", str(self.reconnect_max_s),
+                 "--protocol", self.protocol, "--hosts", ",".join(self.hosts)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
 
     def start_consumer(self, k: int) -> None:
@@ -339,6 +359,10 @@ class Fleet:
                                                     "attempts", "acks", "made", "rss_kib",
                                                     "panics")}
         out["cpu_s"] = round(sum(s["cpu_s"] for s in sts), 2)
+        out["by_broker"] = {}
+        for s in sts:
+            for k, v in s.get("by_broker", {}).items():
+                out["by_broker"][k] = out["by_broker"].get(k, 0) + v
         return out
 
     def received(self) -> int:
@@ -598,9 +622,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--outage-s", type=float, default=3.0, help="broker/consumer outage")
     ap.add_argument("--reconnect-max-s", type=float, default=5.0,
                     help="the controllers' [mqtt] reconnect_max_s")
-    ap.add_argument("--scenarios", default="steady,wave,restart,consumers",
+    ap.add_argument("--scenarios", default="",
                     help="comma list of steady, wave, restart, consumers, death (death kills "
-                         "a worker process: put it last)")
+                         "a worker process: put it last); default steady,wave,restart,"
+                         "consumers. With --broker rabbitmq-cluster: steady, nodekill "
+                         "(default both)")
+    ap.add_argument("--kill-node", type=int, default=0, help="rabbitmq-cluster: the node "
+                    "killed in nodekill (0 holds the quorum queues' leaders)")
+    ap.add_argument("--protocol", choices=("auto", "v5", "v311"), default="auto",
+                    help="the controllers' [mqtt] protocol")
+    ap.add_argument("--broker", choices=("mosquitto", "rabbitmq-cluster"), default="mosquitto",
+                    help="mosquitto: one broker, MQTT 5 shared subscriptions; rabbitmq-cluster: "
+                         "three RabbitMQ nodes (MQTT 3.1.1), AMQP consumers on a quorum queue, "
+                         "one node killed (scenarios steady,nodekill; see "
+                         "guardroom.bench.fleet_rabbit)")
+    ap.add_argument("--nodes", type=int, default=3, help="rabbitmq-cluster: nodes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     # internal: the worker and consumer processes
@@ -609,6 +645,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--hosts", default="", help=argparse.SUPPRESS)
     ap.add_argument("--dir", default="", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -617,11 +654,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.consumer >= 0:
         return consumer_main(args)
     procs = args.processes or max(2, -(-args.controllers // 100))
-    scen = [s for s in args.scenarios.split(",") if s]
-    bad = set(scen) - {"steady", "wave", "restart", "consumers", "death"}
+    rabbit = args.broker == "rabbitmq-cluster"
+    scen = [s for s in (args.scenarios or ("steady,nodekill" if rabbit else
+                                            "steady,wave,restart,consumers")).split(",") if s]
+    bad = set(scen) - ({"steady", "nodekill"} if rabbit else
+                       {"steady", "wave", "restart", "consumers", "death"})
     if bad:
-        ap.error(f"unknown scenario(s): {', '.join(sorted(bad))}")
+        ap.error(f"unknown scenario(s) for {args.broker}: {', '.join(sorted(bad))}")
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
+    if rabbit:
+        from . import fleet_rabbit
+        from ..emulators.rabbitmq import available
+
+        if available():
+            ap.error(available())
+        if not 0 <= args.kill_node < args.nodes or args.nodes < 1:
+            ap.error("--kill-node must name one of the --nodes")
+        res = fleet_rabbit.run(args.controllers, procs, args.consumers, args.rate,
+                               args.seconds, scen, args.reconnect_max_s, args.nodes,
+                               args.kill_node, args.protocol, log)
+        print(json.dumps(res, indent=2) if args.json else fleet_rabbit.report(res, scen))
+        return 0 if res["lost_total"] == 0 and res["seq_gaps"] == 0 else 1
     res = run(args.controllers, procs, args.consumers, args.rate, args.seconds, scen,
               args.reconnect_max_s, args.outage_s, log)
     if args.json:
