@@ -3,8 +3,10 @@
 # mosquitto (the MQTT broker the tests and the demo start on a free loopback port), openssl
 # (throwaway TLS certificates in tests), a C compiler and the Python headers (the Cython core),
 # python3-venv, the CJK font Chinese reports embed (fonts-wqy-microhei, 5 MB) and poppler-utils
-# (pdftotext/pdftoppm: the report tests read the PDFs back). Works as root or with sudo; on a
-# Pi the same packages come from Pi OS.
+# (pdftotext/pdftoppm: the report tests read the PDFs back) and rabbitmq-server (the fleet
+# bench and its test start a three-node cluster of it with the MQTT plugin, as the calling user
+# on free loopback ports; the package's own service is not used). Works as root or with sudo;
+# on a Pi the same packages come from Pi OS.
 set -euo pipefail
 
 need=()
@@ -16,6 +18,7 @@ python3 -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join
   || need+=(python3-dev)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 \
   || need+=(python3-venv)
 

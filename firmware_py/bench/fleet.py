@@ -120,7 +120,8 @@ def worker_main(args) -> int:
     from guardroom.relay import MQTT_SCHEMA
 
     base = {"heartbeat_s": 10.0, "keepalive_s": 30, "cmd_hmac_key": KEY_HEX,
-            "reconnect_max_s": args.reconnect_max_s, "protocol": args.protocol}
+            "reconnect_max_s": args.reconnect_max_s, "protocol": args.protocol,
+            "session_expiry_s": args.session_expiry_s}
     hosts = [h for h in args.hosts.split(",") if h]
 
     def config(i: int) -> dict:
@@ -313,6 +314,7 @@ class Fleet:
         self.broker = MosquittoBroker(workdir=os.path.join(self.dir, "broker"))
         self.reconnect_max_s = reconnect_max_s
         self.protocol = "auto"
+        self.session_expiry_s = 0                   # the controllers' [mqtt] session_expiry_s
         self.hosts: list[str] = []                  # a cluster's MQTT endpoints (host:port)
         self.workers: list[subprocess.Popen] = []
         self.ranges: list[tuple[int, int]] = []     # (first, count) of each worker
@@ -334,7 +336,8 @@ class Fleet:
                 [sys.executable, "-m", "guardroom.bench.fleet", "--worker", "--first",
                  str(first), "--count", str(count), "--port", str(self.broker.port),
                  "--dir", self.dir, "--reconnect-max-s", str(self.reconnect_max_s),
-                 "--protocol", self.protocol, "--hosts", ",".join(self.hosts)],
+                 "--protocol", self.protocol, "--hosts", ",".join(self.hosts),
+                 "--session-expiry-s", str(self.session_expiry_s)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
 
     def start_consumer(self, k: int) -> None:
@@ -625,8 +628,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--scenarios", default="",
                     help="comma list of steady, wave, restart, consumers, death (death kills "
                          "a worker process: put it last); default steady,wave,restart,"
-                         "consumers. With --broker rabbitmq-cluster: steady, nodekill "
-                         "(default both)")
+                         "consumers. With --broker rabbitmq-cluster: steady, nodekill, after "
+                         "(steady traffic on the nodes left; default all three)")
     ap.add_argument("--kill-node", type=int, default=0, help="rabbitmq-cluster: the node "
                     "killed in nodekill (0 holds the quorum queues' leaders)")
     ap.add_argument("--protocol", choices=("auto", "v5", "v311"), default="auto",
@@ -637,6 +640,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                          "one node killed (scenarios steady,nodekill; see "
                          "guardroom.bench.fleet_rabbit)")
     ap.add_argument("--nodes", type=int, default=3, help="rabbitmq-cluster: nodes")
+    ap.add_argument("--clean-sessions", action="store_true",
+                    help="rabbitmq-cluster: controllers on clean sessions (session_expiry_s 0) "
+                         "instead of persistent ones on quorum queues: shows what a node death "
+                         "does to them")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     # internal: the worker and consumer processes
@@ -646,6 +653,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--hosts", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--session-expiry-s", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default="", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -655,9 +663,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return consumer_main(args)
     procs = args.processes or max(2, -(-args.controllers // 100))
     rabbit = args.broker == "rabbitmq-cluster"
-    scen = [s for s in (args.scenarios or ("steady,nodekill" if rabbit else
+    scen = [s for s in (args.scenarios or ("steady,nodekill,after" if rabbit else
                                             "steady,wave,restart,consumers")).split(",") if s]
-    bad = set(scen) - ({"steady", "nodekill"} if rabbit else
+    bad = set(scen) - ({"steady", "nodekill", "after"} if rabbit else
                        {"steady", "wave", "restart", "consumers", "death"})
     if bad:
         ap.error(f"unknown scenario(s) for {args.broker}: {', '.join(sorted(bad))}")
@@ -672,7 +680,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             ap.error("--kill-node must name one of the --nodes")
         res = fleet_rabbit.run(args.controllers, procs, args.consumers, args.rate,
                                args.seconds, scen, args.reconnect_max_s, args.nodes,
-                               args.kill_node, args.protocol, log)
+                               args.kill_node, args.protocol, log,
+                               clean_sessions=args.clean_sessions)
         print(json.dumps(res, indent=2) if args.json else fleet_rabbit.report(res, scen))
         return 0 if res["lost_total"] == 0 and res["seq_gaps"] == 0 else 1
     res = run(args.controllers, procs, args.consumers, args.rate, args.seconds, scen,

@@ -42,6 +42,7 @@ from .fleet import KEY_HEX, PREFIX, SITE, Fleet, _cpu_s, _pct, _rss_kib, analyse
 Q_EVENTS = "platform.events"
 Q_STATUS = "platform.status"
 PREFETCH = 200
+SESSION_EXPIRY_S = 3600      # the controllers' [mqtt] session_expiry_s on the cluster
 
 
 def declare(port: int) -> None:
@@ -53,7 +54,10 @@ def declare(port: int) -> None:
         ch = conn.channel()
         for q, keys in ((Q_EVENTS, [f"{PREFIX}.*.*.event"]),
                         (Q_STATUS, [f"{PREFIX}.*.*.status", f"{PREFIX}.*.*.state"])):
-            ch.queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
+            args = {"x-queue-type": "quorum"}
+            if q == Q_STATUS:        # a last-value store needs them in order: one consumer
+                args["x-single-active-consumer"] = True
+            ch.queue_declare(q, durable=True, arguments=args)
             for k in keys:
                 ch.queue_bind(q, "amq.topic", routing_key=k)
     finally:
@@ -116,12 +120,18 @@ def consumer_main(args) -> int:
 # ---------------------------------------------------------------------------- coordinator
 class RabbitFleet(Fleet):
     def __init__(self, n: int, procs: int, consumers: int, reconnect_max_s: float,
-                 nodes: int, protocol: str, log):
+                 nodes: int, protocol: str, log, clean_sessions: bool = False):
         from guardroom.emulators.rabbitmq import RabbitCluster
 
         super().__init__(n, procs, consumers, reconnect_max_s, log)
         self.protocol = protocol
-        self.cluster = RabbitCluster(nodes, workdir=os.path.join(self.dir, "rabbit"), log=log)
+        # persistent controller sessions whose subscription queues are quorum queues
+        # (replicated): a controller whose node dies resumes its session on another node.
+        # A clean session's queue is a classic queue on the node it was made on, and while
+        # that node is down no other node lets the controller subscribe again.
+        self.session_expiry_s = 0 if clean_sessions else SESSION_EXPIRY_S
+        self.cluster = RabbitCluster(nodes, workdir=os.path.join(self.dir, "rabbit"), log=log,
+                                     mqtt_config={"mqtt.durable_queue_type": "quorum"})
 
     def start_broker(self) -> None:
         self.cluster.start()
@@ -144,8 +154,9 @@ class RabbitFleet(Fleet):
                 pass
         return out
 
-    def broker_cpu_s(self) -> float:
-        return sum(_cpu_s(p) for p in self.cluster.pids())
+    def broker_cpu(self) -> dict:
+        """CPU seconds of every running node, by pid (a killed node drops out)."""
+        return {p: _cpu_s(p) for p in self.cluster.pids()}
 
     def broker_rss_kib(self) -> int:
         return sum(_rss_kib(p) for p in self.cluster.pids())
@@ -202,13 +213,15 @@ def _nodekill(fleet: RabbitFleet, victim: int, rate: float, seconds: float, log)
     r["alarms_raised"] = st["panics"] - st_a["panics"]
     r["acks"] = st["acks"] - st_a["acks"]
     r["t_kill_ns"] = t_kill
+    r["t_done_ns"] = time.monotonic_ns()   # before the fleet stops (each stop says offline)
     return r
 
 
 def _after_kill(r: dict, made: dict, rx: list, status: list, conns: list, nodes: int) -> dict:
     """What the kill did to the controllers that were on the killed node: the latency of their
     events made from 2 s before the kill to the end of the move, the platform's view."""
-    t_kill, victim = r.pop("t_kill_ns"), r["killed_node"]
+    t_kill, t_done, victim = r.pop("t_kill_ns"), r.pop("t_done_ns"), r["killed_node"]
+    status = [x for x in status if x[3] < t_done]
     t_end = t_kill + int(((r["moved_s"] or 120) + 1) * 1e9)
     first: dict[str, int] = {}
     for eid, t in rx:
@@ -233,6 +246,12 @@ def _after_kill(r: dict, made: dict, rx: list, status: list, conns: list, nodes:
     r["other_events_around_kill"] = {"count": len(others), "p50_ms": _pct(others, 0.5),
                                      "p99_ms": _pct(others, 0.99), "max_ms": _pct(others, 1.0)}
     r["platform_saw_wills"] = len(wills)
+    seqs: dict[str, list] = {}
+    for c, kind, body, t in sorted(status, key=lambda x: x[3]):
+        if kind == "status" and moved(c) and t > t_kill - 1e9:
+            seqs.setdefault(c, []).append([body, round((t - t_kill) / 1e6, 1)])
+    r["status_after_kill_sample"] = dict(sorted(seqs.items())[:3])
+    r["platform_last_status_offline"] = sum(1 for v in seqs.values() if v[-1][0] != "online")
     b = sorted(births.values())
     r["platform_saw_births"] = len(b)
     r["births_after_kill_ms"] = {"p50": _pct(b, 0.5), "max": _pct(b, 1.0)}
@@ -243,15 +262,18 @@ def _after_kill(r: dict, made: dict, rx: list, status: list, conns: list, nodes:
 
 def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenarios: list[str],
         reconnect_max_s: float = 5.0, nodes: int = 3, kill_node: int = 0,
-        protocol: str = "auto", log=lambda s: None) -> dict:
+        protocol: str = "auto", log=lambda s: None, clean_sessions: bool = False) -> dict:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     old_term = signal.signal(signal.SIGTERM, _terminate)   # SIGTERM cleans up like Ctrl-C
-    fleet = RabbitFleet(n, procs, consumers, reconnect_max_s, nodes, protocol, log)
+    fleet = RabbitFleet(n, procs, consumers, reconnect_max_s, nodes, protocol, log,
+                        clean_sessions)
     res: dict = {"broker": f"rabbitmq-cluster ({nodes} nodes)", "controllers": n,
                  "processes": procs, "consumer_processes": consumers,
-                 "rate_per_controller": rate, "seconds": seconds, "protocol": protocol}
+                 "rate_per_controller": rate, "seconds": seconds, "protocol": protocol,
+                 "session_expiry_s": fleet.session_expiry_s,
+                 "reconnect_max_s": reconnect_max_s}
     try:
         t0 = time.monotonic()
         fleet.start()
@@ -264,8 +286,8 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
                        "broker_rss_kib_all_nodes": fleet.broker_rss_kib()}
         for sc in scenarios:
             log(f"scenario {sc}")
-            st_a, b_a, t_a = fleet.status(), fleet.broker_cpu_s(), time.monotonic()
-            if sc == "steady":
+            st_a, b_a, t_a = fleet.status(), fleet.broker_cpu(), time.monotonic()
+            if sc in ("steady", "after"):
                 r: dict = {}
                 fleet.send(op="traffic", rate=rate, seconds=seconds, panic=True, scenario=sc)
                 time.sleep(seconds)
@@ -278,7 +300,9 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
             span = time.monotonic() - t_a
             r["events_made"] = st_b["made"] - st_a["made"]
             r["events_per_s"] = round(r["events_made"] / span, 1)
-            r["broker_cpu_pct_all_nodes"] = round((fleet.broker_cpu_s() - b_a) / span * 100, 1)
+            b_b = fleet.broker_cpu()    # the nodes alive at both ends
+            r["broker_cpu_pct_live_nodes"] = round(sum(b_b[p] - b_a[p] for p in b_b
+                                                       if p in b_a) / span * 100, 1)
             r["controllers_cpu_pct"] = round((st_b["cpu_s"] - st_a["cpu_s"]) / span * 100, 1)
             r["broker_rss_kib_all_nodes"] = fleet.broker_rss_kib()
             res[sc] = r

@@ -372,6 +372,7 @@ class Relay:
                     tls=bool(c.get("tls")), ca_file=c.get("ca_file") or "",
                     cert_file=c.get("cert_file") or "", key_file=c.get("key_file") or "",
                     will_topic=self.topics.status, hop=self._hop, loop=self.loop,
+                    session_expiry_s=int(c.get("session_expiry_s", 0)),
                     handlers={"connack": self._on_connack, "closed": self._on_closed,
                               "puback": self._on_puback, "message": self._on_message,
                               "suback": self._on_suback})
@@ -407,11 +408,18 @@ class Relay:
             link.close(False)
             if self._stopping:
                 break
-            if link.connacked:
+            if link.connacked and getattr(link, "online_sent", False):   # SUBACK seen
                 failures = 0
                 await self._backoff(failures)   # a short jitter: not the whole fleet at once
                 failures += 1
                 continue
+            if link.connacked:
+                # accepted, then closed before the SUBACK (a RabbitMQ node that cannot reach
+                # the node holding this client's session queue): a failed attempt, so the
+                # backoff grows and the next endpoint is tried instead of a tight loop here
+                self.last_error = (f"{self.host}:{self.port} closed the session before its "
+                                   f"SUBACK ({link.closed_reason or 'no reason'})")
+                log.warning("mqtt: %s", self.last_error)
             if self._proto_mode == "auto":
                 if proto == "v5" and (not link.got_connack
                                       or "protocol" in link.refusal.lower()):

@@ -61,6 +61,12 @@ MQTT_SCHEMA = Section({
                      doc="MQTT client id; empty = the controller id"),
     "protocol": Choice(["auto", "v5", "v311"], default="auto",
                        doc="auto = MQTT v5, falling back to 3.1.1 if the broker refuses v5"),
+    "session_expiry_s": Int(default=0, min=0, max=604800,
+                            doc="0 = a clean session; > 0 = a persistent session kept this long "
+                                "by the broker (acks and commands sent while the controller is "
+                                "away wait for it; on a RabbitMQ cluster with quorum session "
+                                "queues it can resume on another node). MQTT 3.1.1 has no "
+                                "expiry: the broker's own limit applies"),
     "keepalive_s": Int(default=30, min=5, max=3600, doc="MQTT keepalive"),
     "reconnect_max_s": Float(default=2.0, min=0.5, max=600,
                              doc="cap of the jittered reconnect backoff (a random wait up to "

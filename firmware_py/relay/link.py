@@ -50,9 +50,11 @@ class Link:
     def __init__(self, *, host: str, port: int, client_id: str, protocol: str,
                  keepalive_s: int, username: str, password: str, tls: bool, ca_file: str,
                  cert_file: str, key_file: str, will_topic: str, hop: Callable,
-                 handlers: dict, loop: Optional[asyncio.AbstractEventLoop] = None):
+                 handlers: dict, loop: Optional[asyncio.AbstractEventLoop] = None,
+                 session_expiry_s: int = 0):
         self.host, self.port, self.protocol = host, port, protocol
         self.keepalive_s = keepalive_s
+        self.session_expiry_s = session_expiry_s   # 0: clean session
         self.hop = hop
         self.loop = loop
         self.h = handlers               # connack, closed, puback, message, suback
@@ -69,7 +71,7 @@ class Link:
         self._writing = False           # add_writer in place
         self._misc: Optional[asyncio.TimerHandle] = None
         proto = mqtt.MQTTv5 if protocol == "v5" else mqtt.MQTTv311
-        kw = {} if protocol == "v5" else {"clean_session": True}
+        kw = {} if protocol == "v5" else {"clean_session": session_expiry_s == 0}
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto,
                         reconnect_on_failure=False, **kw)
         c.max_inflight_messages_set(MAX_INFLIGHT)
@@ -92,7 +94,15 @@ class Link:
     def open(self) -> None:
         """TCP (+TLS) connect and send CONNECT. Blocking: run it in an executor, then call
         ``attach()`` in the loop."""
-        kw = {"clean_start": True} if self.protocol == "v5" else {}
+        kw: dict = {}
+        if self.protocol == "v5":
+            kw["clean_start"] = self.session_expiry_s == 0
+            if self.session_expiry_s:
+                from paho.mqtt.packettypes import PacketTypes
+                from paho.mqtt.properties import Properties
+
+                kw["properties"] = Properties(PacketTypes.CONNECT)
+                kw["properties"].SessionExpiryInterval = self.session_expiry_s
         self.client.connect(self.host, self.port, self.keepalive_s, **kw)
         self.tcp_ok = True
         sock = self.client.socket()

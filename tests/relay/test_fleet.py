@@ -113,3 +113,123 @@ def test_event_that_reached_no_subscriber_stays_and_is_sent_again(tmp_path):
                 await r.stop()
         run(body())
         box.close()
+
+
+class _DropAfterConnack:
+    """A broker at the wire that accepts a 3.1.1 CONNECT and closes the connection at the
+    client's next packet (its SUBSCRIBE): what a RabbitMQ node does to a clean session whose
+    subscription queue lives on a dead node."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.sessions = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    if conn.recv(4096)[:1] == b"\x10":         # CONNECT
+                        conn.sendall(b"\x20\x02\x00\x00")         # CONNACK, accepted
+                        self.sessions += 1
+                        conn.recv(4096)                           # SUBSCRIBE: closed
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_session_closed_before_its_suback_moves_to_the_next_broker(tmp_path, broker, platform):
+    # Old code: a CONNACKed session counted as a success however short, so the controller
+    # reconnected to the same endpoint in a tight loop and never tried the next one.
+    drop = _DropAfterConnack()
+    box = Outbox(str(tmp_path / "drop.sqlite"), controller="drop")
+
+    async def body():
+        cfg = MQTT_SCHEMA.validate({"hosts": [f"127.0.0.1:{drop.port}",
+                                              f"127.0.0.1:{broker.port}"],
+                                    "protocol": "v311", "heartbeat_s": 1.0}, "mqtt")
+        r = Relay(cfg, "drop", "bank", box, asyncio.get_running_loop())
+        for i in range(10):
+            r.publish_event(event(i))
+        await r.start()
+        try:
+            await until(lambda: box.depth() == 0, timeout=20, what="delivered via 2nd broker")
+            assert r.status()["broker"] == f"127.0.0.1:{broker.port}"
+            assert drop.sessions >= 1
+            evs = await asyncio.to_thread(platform.wait_count, 10, 15, "drop")
+            assert [e["seq"] for e in evs] == list(range(1, 11))
+        finally:
+            await r.stop()
+    try:
+        run(body())
+    finally:
+        drop.close()
+        box.close()
+
+
+@pytest.mark.parametrize("protocol", ["v5", "v311"])
+def test_persistent_session_gets_the_ack_sent_while_it_was_away(tmp_path, broker, platform,
+                                                               protocol):
+    # session_expiry_s > 0: the broker keeps the controller's subscriptions, so an ack the
+    # platform sends while the controller is away (or moving to another node) reaches it.
+    # With a clean session (the default) the same ack is dropped by the broker.
+    from guardroom.cmdauth import sign
+
+    key = "5a" * 32
+    got: dict = {}
+
+    async def session(expiry: int, name: str) -> list:
+        box = Outbox(str(tmp_path / f"{name}.sqlite"), controller=name)
+        cfg = MQTT_SCHEMA.validate({"host": "127.0.0.1", "port": broker.port,
+                                    "protocol": protocol, "session_expiry_s": expiry,
+                                    "cmd_hmac_key": key, "heartbeat_s": 1.0}, "mqtt")
+        acks: list = []
+        loop = asyncio.get_running_loop()
+        r = Relay(cfg, name, "bank", box, loop, on_ack=acks.append)
+        await r.start()
+        await until(lambda: r.status()["connected"] and platform.status.get(f"bank/{name}")
+                    == "online", timeout=15, what="online")
+        await r.stop()
+        await asyncio.to_thread(platform.wait_status, name, "offline", 10)
+        ack = sign({"incident": 7, "user": "op", "sender": "platform"}, bytes.fromhex(key))
+        info = platform.client.publish(f"guardroom/bank/{name}/ack", json.dumps(ack), qos=1)
+        await asyncio.to_thread(info.wait_for_publish, 5)
+        r = Relay(cfg, name, "bank", box, loop, on_ack=acks.append)
+        await r.start()
+        try:
+            await until(lambda: platform.status.get(f"bank/{name}") == "online", timeout=15,
+                        what="back online")
+            if expiry:
+                await until(lambda: acks, timeout=10, what="the ack kept by the broker")
+            else:
+                await asyncio.sleep(1.0)   # an absence: nothing to wait for
+        finally:
+            await r.stop()
+            box.close()
+        return acks
+
+    async def body():
+        got["persistent"] = await session(600, f"pers{protocol}")
+        got["clean"] = await session(0, f"clean{protocol}")
+    run(body())
+    assert [a["incident"] for a in got["persistent"]] == [7]
+    assert got["clean"] == []
+
+
+def test_session_expiry_config():
+    assert MQTT_SCHEMA.validate({"host": "h"}, "mqtt")["session_expiry_s"] == 0
+    with pytest.raises(ConfigError):
+        MQTT_SCHEMA.validate({"host": "h", "session_expiry_s": -1}, "mqtt")
