@@ -1,7 +1,7 @@
 """Fleet benchmark on a RabbitMQ cluster: the broker tier of a district, with one node killed.
 
     guardroom bench fleet --broker rabbitmq-cluster --controllers N [--nodes 3]
-        [--scenarios steady,nodekill] [--kill-node 0] [--json]
+        [--scenarios steady,nodekill,after] [--kill-node 0] [--clean-sessions] [--json]
 
 The bench starts ``--nodes`` RabbitMQ nodes on this machine (guardroom.emulators.rabbitmq: own
 node names, ports and data dirs under a temp dir, MQTT plugin, clustered) and stops them at the
@@ -9,7 +9,10 @@ end, on failure and on Ctrl-C too. The controllers are the ones of ``guardroom b
 (real engine, outbox and relay in worker processes); each has ``[mqtt] hosts`` = every node's
 MQTT port, its list starting at node ``i mod nodes``, so the fleet is spread over the nodes and
 moves on when its node goes. RabbitMQ 3.10 speaks MQTT 3.1.1 only: the relay's ``auto`` mode
-falls back to it.
+falls back to it. Controllers have persistent sessions (``session_expiry_s``) whose queues are
+quorum queues (``mqtt.durable_queue_type = quorum``), so they can resume on another node;
+``--clean-sessions`` shows what happens without (they cannot subscribe anywhere while their
+node is down). ``after`` is steady traffic on the nodes left.
 
 The platform reads over AMQP, not MQTT: quorum queues (replicated on every node) bound to
 ``amq.topic`` (where the MQTT plugin publishes, ``/`` becoming ``.``): ``platform.events``
@@ -42,6 +45,7 @@ from .fleet import KEY_HEX, PREFIX, SITE, Fleet, _cpu_s, _pct, _rss_kib, analyse
 Q_EVENTS = "platform.events"
 Q_STATUS = "platform.status"
 PREFETCH = 200
+WARMUP_S = 10.0
 SESSION_EXPIRY_S = 3600      # the controllers' [mqtt] session_expiry_s on the cluster
 
 
@@ -280,6 +284,10 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
         res["cluster_start_s"] = round(time.monotonic() - t0, 2)
         res["connect_all_s"] = round(fleet.wait(lambda s: s["connected"] == n, 300,
                                                 "every controller connected"), 2)
+        # the nodes are still busy making every controller's quorum session queue (3 Raft
+        # members each) for a while after the last CONNACK: let them settle before measuring
+        time.sleep(WARMUP_S)
+        res["warmup_s"] = WARMUP_S
         st0 = fleet.status()
         res["by_broker"] = st0["by_broker"]
         res["idle"] = {"worker_rss_kib_per_controller": round(st0["rss_kib"] / n, 1),
