@@ -640,6 +640,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                          "one node killed (scenarios steady,nodekill; see "
                          "guardroom.bench.fleet_rabbit)")
     ap.add_argument("--nodes", type=int, default=3, help="rabbitmq-cluster: nodes")
+    ap.add_argument("--settle-s", type=float, default=10.0,
+                    help="rabbitmq-cluster: idle time after every controller connected, before "
+                         "measuring (the nodes are still making the session queues)")
     ap.add_argument("--clean-sessions", action="store_true",
                     help="rabbitmq-cluster: controllers on clean sessions (session_expiry_s 0) "
                          "instead of persistent ones on quorum queues: shows what a node death "
@@ -681,7 +684,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         res = fleet_rabbit.run(args.controllers, procs, args.consumers, args.rate,
                                args.seconds, scen, args.reconnect_max_s, args.nodes,
                                args.kill_node, args.protocol, log,
-                               clean_sessions=args.clean_sessions)
+                               clean_sessions=args.clean_sessions, settle_s=args.settle_s)
         print(json.dumps(res, indent=2) if args.json else fleet_rabbit.report(res, scen))
         return 0 if res["lost_total"] == 0 and res["seq_gaps"] == 0 else 1
     res = run(args.controllers, procs, args.consumers, args.rate, args.seconds, scen,

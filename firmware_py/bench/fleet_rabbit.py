@@ -266,7 +266,8 @@ def _after_kill(r: dict, made: dict, rx: list, status: list, conns: list, nodes:
 
 def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenarios: list[str],
         reconnect_max_s: float = 5.0, nodes: int = 3, kill_node: int = 0,
-        protocol: str = "auto", log=lambda s: None, clean_sessions: bool = False) -> dict:
+        protocol: str = "auto", log=lambda s: None, clean_sessions: bool = False,
+        settle_s: float = WARMUP_S) -> dict:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -286,8 +287,8 @@ def run(n: int, procs: int, consumers: int, rate: float, seconds: float, scenari
                                                 "every controller connected"), 2)
         # the nodes are still busy making every controller's quorum session queue (3 Raft
         # members each) for a while after the last CONNACK: let them settle before measuring
-        time.sleep(WARMUP_S)
-        res["warmup_s"] = WARMUP_S
+        time.sleep(settle_s)
+        res["settle_s"] = settle_s
         st0 = fleet.status()
         res["by_broker"] = st0["by_broker"]
         res["idle"] = {"worker_rss_kib_per_controller": round(st0["rss_kib"] / n, 1),

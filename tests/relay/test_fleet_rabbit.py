@@ -21,7 +21,8 @@ def test_controllers_on_a_killed_node_fail_over_and_the_platform_gets_everything
     r = subprocess.run([sys.executable, "-m", "guardroom", "bench", "fleet", "--broker",
                         "rabbitmq-cluster", "--controllers", "6", "--processes", "1",
                         "--consumers", "2", "--rate", "1", "--seconds", "6",
-                        "--reconnect-max-s", "1", "--scenarios", "nodekill", "--json"],
+                        "--reconnect-max-s", "1", "--scenarios", "nodekill", "--settle-s", "0",
+                        "--json"],
                        capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads(r.stdout)
