@@ -8,6 +8,9 @@ log kept even with logging off); this does one ``write``, reads the answer into 
 knows the answer's length from its first bytes, and checks the CRC once. pymodbus stays the
 emulators' server and the test rigs' client.
 
+A poll's requests are prepared once (``Request``: the RTU frame with its CRC, the text used in
+errors) and an RTU answer identical to the last one whose CRC was checked is not checked again.
+
 Errors are ``TransactionError`` with the kinds the driver counts: ``timeout`` (no complete
 answer in time), ``crc`` (an RTU answer whose CRC is wrong, reported as soon as it is
 complete), ``exception`` (an exception response, ``code`` set) and ``connection``.
@@ -57,6 +60,24 @@ def _pdu_len(pdu: bytes) -> int:
     if fc in (5, 6, 15, 16):
         return 5
     return -1          # a function this master never asks for: garbage
+
+
+class Request:
+    """One request, built once: ``frame`` is the complete RTU frame (CRC included), ``what``
+    names it in errors. ``seen``/``seen_pdu``: the last RTU answer to it whose CRC was good,
+    and its PDU (the same bytes again are that PDU, without a second CRC pass)."""
+
+    __slots__ = ("device_id", "pdu", "frame", "what", "seen", "seen_pdu")
+
+    def __init__(self, device_id: int, pdu: bytes, what: str = "request"):
+        self.device_id = device_id
+        self.pdu = pdu
+        self.what = what
+        frame = bytes((device_id,)) + pdu
+        c = crc16(frame)
+        self.frame = frame + bytes((c & 0xFF, c >> 8))
+        self.seen = b""
+        self.seen_pdu = b""
 
 
 class LeanClient:
@@ -119,35 +140,39 @@ class LeanClient:
     # -- one transaction -----------------------------------------------------------------
     def request(self, device_id: int, pdu: bytes, timeout_s: float | None = None,
                 what: str = "request") -> bytes:
+        """A one-off request (coil writes, probes); polls ``send`` a prepared ``Request``."""
+        return self.send(Request(device_id, pdu, what), timeout_s)
+
+    def send(self, req: Request, timeout_s: float | None = None) -> bytes:
+        """Send ``req`` and wait for its answer: the response PDU (function code first)."""
         if not self.connected:
-            raise TransactionError("connection", f"{what}: not connected")
+            raise TransactionError("connection", f"{req.what}: not connected")
         fd = self._fd
         try:
-            self._drop_stale(fd)
             if self.rtu:
-                frame = bytes((device_id,)) + pdu
-                c = crc16(frame)
-                frame += bytes((c & 0xFF, c >> 8))
-            else:
+                self._drop_stale(fd)
+                frame = req.frame
+            else:   # a late answer to an earlier request is told apart by its transaction id
                 self._tid = tid = (self._tid + 1) & 0xFFFF
-                frame = struct.pack(">HHHB", tid, 0, len(pdu) + 1, device_id) + pdu
+                frame = struct.pack(">HHHB", tid, 0, len(req.pdu) + 1, req.device_id) + req.pdu
             _write_all(fd, frame)
-            answer = self._read_answer(fd, device_id, time.monotonic() + (
-                self.timeout if timeout_s is None else timeout_s), what)
+            answer = self._read_answer(fd, req, time.monotonic() + (
+                self.timeout if timeout_s is None else timeout_s))
         except OSError as e:
             self.close()
-            raise TransactionError("connection", f"{what}: {e}") from None
+            raise TransactionError("connection", f"{req.what}: {e}") from None
         if answer[0] & 0x80:
             code = answer[1] if len(answer) > 1 else 0
-            raise TransactionError("exception", f"{what}: exception response {code}", code)
+            raise TransactionError("exception", f"{req.what}: exception response {code}", code)
         return answer
 
-    def _read_answer(self, fd: int, device_id: int, deadline: float, what: str) -> bytes:
+    def _read_answer(self, fd: int, req: Request, deadline: float) -> bytes:
         buf = bytearray()
+        rtu = self.rtu
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TransactionError("timeout", f"{what}: no answer")
+                raise TransactionError("timeout", f"{req.what}: no answer")
             r, _, _ = select.select((fd,), (), (), left)
             if not r:
                 continue
@@ -157,14 +182,15 @@ class LeanClient:
                 continue
             if not data:
                 self.close()
-                raise TransactionError("connection", f"{what}: the link was closed")
+                raise TransactionError("connection", f"{req.what}: the link was closed")
+            if rtu and not buf and data == req.seen:
+                return req.seen_pdu        # the same answer as last time, CRC already good
             buf += data
-            pdu = self._rtu_frame(buf, device_id, what) if self.rtu else \
-                self._tcp_frame(buf)
+            pdu = self._rtu_frame(buf, req) if rtu else self._tcp_frame(buf)
             if pdu is not None:
                 return pdu
 
-    def _rtu_frame(self, buf: bytearray, device_id: int, what: str) -> bytes | None:
+    def _rtu_frame(self, buf: bytearray, req: Request) -> bytes | None:
         n = _pdu_len(buf[1:])
         if n == 0:
             return None
@@ -172,13 +198,15 @@ class LeanClient:
         if n > 0 and len(buf) < end:
             return None
         frame = bytes(buf[:end])
-        if n < 0 or frame[0] != device_id or \
+        if n < 0 or frame[0] != req.device_id or \
                 crc16(frame[:-2]) != frame[-2] | (frame[-1] << 8):
             self.crc_errors += 1
             if self.on_crc is not None:
                 self.on_crc()
-            raise TransactionError("crc", f"{what}: answer with a bad CRC")
-        return frame[1:-2]
+            raise TransactionError("crc", f"{req.what}: answer with a bad CRC")
+        req.seen = frame
+        req.seen_pdu = pdu = frame[1:-2]
+        return pdu
 
     def _tcp_frame(self, buf: bytearray) -> bytes | None:
         while len(buf) >= 7:
@@ -204,15 +232,20 @@ class LeanClient:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    try:
+        n = os.write(fd, data)
+    except BlockingIOError:
+        n = 0
+    if n == len(data):
+        return
+    view = memoryview(data)[n:]
     deadline = time.monotonic() + 1.0
     while view:
+        if time.monotonic() > deadline:
+            raise OSError("write timed out")
+        select.select((), (fd,), (), 0.1)
         try:
             n = os.write(fd, view)
         except BlockingIOError:
             n = 0
         view = view[n:]
-        if view:
-            if time.monotonic() > deadline:
-                raise OSError("write timed out")
-            select.select((), (fd,), (), 0.1)

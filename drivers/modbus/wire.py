@@ -11,7 +11,7 @@ import struct
 from typing import Callable
 
 from .errors import TransactionError
-from .lean import LeanClient
+from .lean import LeanClient, Request
 
 
 def quiet_pymodbus() -> None:
@@ -46,16 +46,22 @@ class CrcWatch:
 _READ_FC = {"coils": 1, "discrete_inputs": 2, "holding_registers": 3, "input_registers": 4}
 
 
+def read_request(table: str, address: int, count: int, device_id: int) -> Request:
+    """A read of ``count`` items of ``table`` from ``address``, prepared once per poll block."""
+    return Request(device_id, struct.pack(">BHH", _READ_FC[table], address, count),
+                   f"read {table} {address}+{count} from {device_id}")
+
+
 def read(client: LeanClient, table: str, address: int, count: int, device_id: int,
          watch: CrcWatch | None = None) -> list[int]:
     """Read ``count`` items of ``table`` from ``address``; a list of ints (bits as 0/1)."""
-    fc = _READ_FC[table]
-    what = f"read {table} {address}+{count} from {device_id}"
-    pdu = client.request(device_id, struct.pack(">BHH", fc, address, count), what=what)
-    return _decode(pdu, fc, count, what)
+    req = read_request(table, address, count, device_id)
+    return decode(client.send(req), req, count)
 
 
-def _decode(pdu: bytes, fc: int, count: int, what: str) -> list[int]:
+def decode(pdu: bytes, req: Request, count: int) -> list[int]:
+    """The answer ``pdu`` to the read ``req`` as ints (bits as 0/1)."""
+    fc, what = req.pdu[0], req.what
     if pdu[0] != fc:
         raise TransactionError("exception", f"{what}: answer to function {pdu[0]}")
     data = pdu[2:2 + pdu[1]]

@@ -1,13 +1,26 @@
 """One RS-485 bus: libosdp's control panel for the readers on one serial port, driven by one
 thread at the I/O edge.
 
-The thread is the only user of the libosdp context: it calls ``refresh()`` every 50 ms (the
-library needs one at least every 50 ms, and its poll cycle is 50 ms: refreshing more often
-only costs CPU) and at once when the loop queues a command, submits those commands, watches the
-online and secure-channel bits, and retries readers that stopped answering (libosdp on its
-own waits up to 300 s before it tries a silent or NAKing reader again; a guard room wants to
-know within seconds that a reader is back). Everything it learns goes to the event loop
-through ``post`` (``loop.call_soon_threadsafe``), stamped with ``time.monotonic_ns()``."""
+The thread is the only user of the libosdp context. libosdp's ``refresh()`` advances its state
+machine one step per call: queue a POLL, send it, read the reply, note the time. A fixed 50 ms
+tick took four wake-ups per POLL (one POLL every 200 ms). While every reader is online the
+thread now refreshes twice per wake-up and sleeps until the next step is due: the reply
+``REPLY_S`` after a frame went out (when the tick read it too; a tick later while it is still
+coming in), the next POLL ``POLL_S`` after the last one. That is two wake-ups per POLL at the
+same POLL rate and the same reply timing. While a reader is offline, coming up or being
+retried, the thread keeps the plain 50 ms tick (``REFRESH_S``, the period libosdp asks for). A
+command queued by the loop wakes it at once (a pipe).
+
+Why not wake on the port becoming readable: the reply would be read as its first bytes arrive,
+and libosdp (3.2) loses frames whose header comes in several reads (an emulated line handing
+over two bytes at a time never brought the reader online); reading 50 ms after the frame went
+out, as before, sees whole replies.
+
+It also submits the loop's commands, watches the online and secure-channel bits, and retries
+readers that stopped answering (libosdp on its own waits up to 300 s before it tries a silent
+or NAKing reader again; a guard room wants to know within seconds that a reader is back).
+Everything it learns goes to the event loop through ``post`` (``loop.call_soon_threadsafe``),
+stamped with ``time.monotonic_ns()``."""
 from __future__ import annotations
 
 import collections
@@ -25,6 +38,8 @@ from ..threadname import name_thread
 from .channel import SerialChannel
 
 REFRESH_S = 0.050
+POLL_S = 0.200   # POLL period of an idle online reader: the rate the 50 ms tick gave
+REPLY_S = 0.050  # from a frame sent to reading its reply, as the 50 ms tick did
 LOG_LEVEL = osdp_sys.LOG_ERROR  # never debug: debug output may show key material
 
 
@@ -70,6 +85,8 @@ class Bus:
         self._attempts = [0] * n  # retries since the reader was last online
         self.refresh_errors = 0
         self.last_refresh_error = ""
+        self.wakeups = 0          # times the thread woke (two refreshes each)
+        self._all_online = False
         self.stopped = False
 
     # -- loop side ------------------------------------------------------------------------
@@ -136,38 +153,67 @@ class Bus:
     def _run(self) -> None:
         name_thread(f"osdp-{self.name}")
         ctx = self._ctx
+        ch = self.channel
+        wake = self._wake_r
+        next_poll = 0.0
         while not self._stop.is_set():
-            while self._cmds:
-                idx, command, fut = self._cmds.popleft()
+            self.wakeups += 1
+            self._submit_queued(ctx)
+            tx = ch.writes
+            self._refresh(ctx)
+            reads = ch.read_calls
+            self._refresh(ctx)
+            # libosdp reads the port only while it waits for (the rest of) a reply
+            pending = ch.read_calls != reads
+            wrote = ch.writes != tx
+            now = time.monotonic()
+            if wrote:
+                next_poll = now + POLL_S
+            self._watch_links(ctx, now)
+            if not self._all_online:
+                timeout = REFRESH_S
+            elif wrote or pending:
+                # the reply is read REPLY_S after the frame went out (when the 50 ms tick
+                # read it too), or a tick later if it is still coming in; libosdp's own reply
+                # timeout runs on these refreshes
+                timeout = REPLY_S if wrote else REFRESH_S
+            else:
+                timeout = next_poll - now
+                if timeout <= 0:      # due, yet libosdp sent nothing: tick until it does
+                    timeout = REFRESH_S
+            if select.select((wake,), (), (), timeout)[0]:
                 try:
-                    ok = bool(ctx.submit_command(idx, command))
-                except Exception as e:  # noqa: BLE001 - a bad dict must not kill the bus
-                    ok = False
-                    self.last_refresh_error = f"submit: {type(e).__name__}: {e}"
-                if not fut.done():
-                    fut.set_result(ok)
-            try:
-                ctx.refresh()
-            except Exception as e:  # noqa: BLE001 - keep polling whatever a callback did
-                self.refresh_errors += 1
-                self.last_refresh_error = f"{type(e).__name__}: {e}"
-            self._watch_links(ctx)
-            # sleep until the next refresh is due, or until the loop queues a command
-            r, _, _ = select.select((self._wake_r,), (), (), REFRESH_S)
-            if r:
-                try:
-                    os.read(self._wake_r, 512)
+                    os.read(wake, 512)
                 except BlockingIOError:
                     pass
 
-    def _watch_links(self, ctx) -> None:
+    def _submit_queued(self, ctx) -> None:
+        while self._cmds:
+            idx, command, fut = self._cmds.popleft()
+            try:
+                ok = bool(ctx.submit_command(idx, command))
+            except Exception as e:  # noqa: BLE001 - a bad dict must not kill the bus
+                ok = False
+                self.last_refresh_error = f"submit: {type(e).__name__}: {e}"
+            if not fut.done():
+                fut.set_result(ok)
+
+    def _refresh(self, ctx) -> None:
+        try:
+            ctx.refresh()
+        except Exception as e:  # noqa: BLE001 - keep polling whatever a callback did
+            self.refresh_errors += 1
+            self.last_refresh_error = f"{type(e).__name__}: {e}"
+
+    def _watch_links(self, ctx, now: float) -> None:
         try:
             online_mask, sc_mask = ctx.status(), ctx.sc_status()
         except Exception as e:  # noqa: BLE001
             self.refresh_errors += 1
             self.last_refresh_error = f"status: {type(e).__name__}: {e}"
+            self._all_online = False
             return
-        now = time.monotonic()
+        self._all_online = online_mask == (1 << len(self.readers)) - 1
         for idx in range(len(self.readers)):
             online = bool(online_mask & (1 << idx))
             sc = bool(sc_mask & (1 << idx))

@@ -2,10 +2,16 @@
 
 libosdp calls ``read``/``write``/``flush`` from its refresh thread. An exception escaping
 into libosdp kills that thread, so every I/O error is caught here, counted, and the port is
-closed and reopened a few seconds later (a USB adapter pulled out and plugged back in)."""
+closed and reopened a few seconds later (a USB adapter pulled out and plugged back in).
+
+Reads and writes go straight to the tty's file descriptor (non-blocking): libosdp calls them
+on the bus thread's every refresh, and pyserial's ``read``/``write`` add a ``select`` and a
+timeout object per call. ``read_calls`` counts libosdp's reads (it reads only while it waits
+for a reply: bus.py schedules its refreshes by that) and ``writes`` the frames it sent."""
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 
@@ -13,6 +19,7 @@ import serial
 from osdp import Channel
 
 REOPEN_S = 2.0
+WRITE_TIMEOUT_S = 1.0
 
 
 class SerialChannel(Channel):
@@ -28,6 +35,8 @@ class SerialChannel(Channel):
         self._next_open = 0.0
         self.rx_bytes = 0
         self.tx_bytes = 0
+        self.read_calls = 0     # libosdp reads only while a reply is awaited (bus.py)
+        self.writes = 0         # frames handed to the port
         self.io_errors = 0
         self.last_error = ""
         self.closed = False
@@ -70,14 +79,13 @@ class SerialChannel(Channel):
 
     # -- libosdp's side ---------------------------------------------------------------------
     def read(self, max_bytes: int) -> bytes:
+        self.read_calls += 1
         port = self._ensure()
         if port is None:
             return b""
         try:
             fd = getattr(port, "fd", None)
             if fd is not None:
-                # libosdp asks on every refresh: a plain non-blocking read of the tty
-                # (pyserial's read() adds a select and a Timeout object per call)
                 try:
                     data = os.read(fd, max_bytes)
                 except BlockingIOError:
@@ -95,12 +103,17 @@ class SerialChannel(Channel):
         if port is None:
             return 0
         try:
-            n = port.write(bytes(buf))
+            fd = getattr(port, "fd", None)
+            if fd is not None:
+                n = _write_all(fd, bytes(buf))
+            else:
+                n = port.write(bytes(buf))
         except (serial.SerialException, OSError, TypeError) as e:
             self._fail(e)
             return 0
         n = len(buf) if n is None else n
         self.tx_bytes += n
+        self.writes += 1
         return n
 
     def flush(self) -> None:
@@ -124,4 +137,30 @@ class SerialChannel(Channel):
     def stats(self) -> dict:
         return {"device": self.device, "baudrate": self.baudrate, "open": self.is_open,
                 "rx_bytes": self.rx_bytes, "tx_bytes": self.tx_bytes,
+                "writes": self.writes,
                 "io_errors": self.io_errors, "last_error": self.last_error}
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    """One ``write`` when the tty takes the frame (always, for OSDP's short frames); else wait
+    for room up to WRITE_TIMEOUT_S, as pyserial's ``write_timeout`` did."""
+    try:
+        n = os.write(fd, data)
+    except BlockingIOError:
+        n = 0
+    if n == len(data):
+        return n
+    view = memoryview(data)[n:]
+    deadline = time.monotonic() + WRITE_TIMEOUT_S
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise OSError("write timed out")
+        select.select((), (fd,), (), left)
+        try:
+            k = os.write(fd, view)
+        except BlockingIOError:
+            k = 0
+        view = view[k:]
+        n += k
+    return n

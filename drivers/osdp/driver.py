@@ -436,6 +436,7 @@ class OsdpDriver(Driver):
             ports[name] = {
                 "serial": ch.stats() if ch else {"open": False},
                 "refresh_errors": bus.refresh_errors if bus else 0,
+                "wakeups": bus.wakeups if bus else 0,
                 "readers": [s.name for s in states],
             }
         readers = {}
