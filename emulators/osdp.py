@@ -11,7 +11,6 @@ with pyserial, exactly as it opens a real RS-485 adapter. Several readers can sh
     front.door(True); front.card("12345678"); front.keys("1234#")
     front.led, front.buzzer, front.outputs           # what the control panel commanded
     bus.noise(64)                                    # garbage on the wire towards the CP
-    bus.dribble(0.001)                               # replies one byte at a time (slow UART)
     front.set_offline(True)                          # stops answering
     bus.stop()
 
@@ -56,12 +55,6 @@ class OsdpBus:
         self._lock = threading.Lock()
         self.readers: list[EmulatedReader] = []
         self.noise_bytes = 0
-        self.sent_bytes = 0      # what the readers put on the wire (noise not counted)
-        self.dribble_s = 0.0
-        self.dribble_chunk = 1
-        self._pending = bytearray()
-        self._paced = threading.Condition()
-        self._wire: Optional[threading.Thread] = None
         self._running = False
         self._closed = False
 
@@ -88,10 +81,6 @@ class OsdpBus:
             r.stop()
         if not self._closed:
             self._closed = True
-            with self._paced:
-                self._paced.notify_all()
-            if self._wire is not None:
-                self._wire.join(5)
             os.close(self._master)
             os.close(self._slave)
 
@@ -123,40 +112,10 @@ class OsdpBus:
             del reader._inbox[:n]
         return b"" if reader.offline else data
 
-    def dribble(self, gap_s: float, chunk: int = 1) -> None:
-        """Hand the readers' frames to the line ``chunk`` bytes at a time, ``gap_s`` apart
-        (0: whole frames), as a slow UART delivers them: the control panel gets them in
-        pieces. The pieces are paced by a wire thread; the readers never wait for it."""
-        self.dribble_s, self.dribble_chunk = gap_s, max(1, chunk)
-        if gap_s > 0 and self._wire is None:
-            self._wire = threading.Thread(target=self._pace, daemon=True, name="osdp-wire")
-            self._wire.start()
-
     def _write(self, reader: "EmulatedReader", buf: bytes) -> int:
         if reader.offline:
             return len(buf)  # a dead reader's words never reach the wire
-        buf = bytes(buf)
-        if self.dribble_s > 0:
-            with self._paced:
-                self._pending.extend(buf)
-                self._paced.notify()
-            return len(buf)
-        n = self._send(buf)
-        self.sent_bytes += n
-        return n
-
-    def _pace(self) -> None:
-        while self._running or not self._closed:
-            with self._paced:
-                while not self._pending and not self._closed:
-                    self._paced.wait(0.5)
-                if self._closed:
-                    return
-                k = self.dribble_chunk
-                piece = bytes(self._pending[:k])
-                del self._pending[:k]
-            self.sent_bytes += self._send(piece)
-            time.sleep(self.dribble_s)   # the emulated line's own pace
+        return self._send(bytes(buf))
 
     def _send(self, buf: bytes) -> int:
         with self._lock:

@@ -565,28 +565,3 @@ def test_idle_online_reader_costs_two_wakeups_per_poll(osdp_bus, osdp_key):
             await wait_emu(emu, lambda: emu.led["color"] == "red")
     run(main())
 
-
-def test_replies_in_pieces_are_read_to_the_last_byte(osdp_bus, osdp_key):
-    """A slow line delivers every reply one byte at a time: the thread, woken by the port
-    becoming readable, reads them all (secure channel handshake, inputs, a card) and no poll
-    is lost to a half-read frame."""
-    bus, emu, cfg = online_rig(osdp_bus, osdp_key)
-    bus.dribble(0.002)
-
-    async def main():
-        async with Rig(cfg) as rig:
-            await rig.level_is("front_offline", NORMAL)
-            online_at = len(rig.samples)
-            assert rig.driver.status()["readers"]["front"]["secure_channel"]
-            for i in range(4):
-                emu.door(i % 2 == 0)
-                await rig.level_is("door_front", ACTIVE if i % 2 == 0 else NORMAL)
-            emu.card(4242)
-            await rig.until(lambda: [c["value"] for c in rig.credentials()] == ["4242"])
-            assert not [x for x in rig.samples[online_at:] if x[2] == OFFLINE], rig.samples
-            ch = rig.driver._channels["doors"]
-            emu.set_offline(True)           # no more bytes on the wire...
-            await rig.until(lambda: ch.rx_bytes == bus.sent_bytes,
-                            what="every byte the reader sent read by the CP")
-            assert rig.driver.status()["ports"]["doors"]["refresh_errors"] == 0
-    run(main())
