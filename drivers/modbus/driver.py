@@ -197,16 +197,20 @@ class _Bus:
             d.next_due = now
         retry_max = self.cfg["retry_max_ms"]
         wake = self._wake_r
+        poller = select.poll()          # registered once: no fd lists built per sleep
+        poller.register(wake, select.POLLIN)
+        only = polled[0] if len(polled) == 1 else None
         while not self._stopping:
-            self._run_jobs()
+            if self._jobs:
+                self._run_jobs()
             if polled:
-                dev = min(polled, key=_due)
+                dev = only or min(polled, key=_due)
                 delay = dev.next_due - time.monotonic()
             else:
                 dev, delay = None, None
             if delay is None or delay > 0:
-                r, _, _ = select.select((wake,), (), (), delay)
-                if r:
+                # ms, rounded up by poll(): a poll is never early
+                if poller.poll(None if delay is None else delay * 1000.0):
                     try:
                         os.read(wake, 512)
                     except BlockingIOError:

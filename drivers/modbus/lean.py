@@ -17,10 +17,12 @@ complete), ``exception`` (an exception response, ``code`` set) and ``connection`
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import socket
 import struct
+import termios
 import time
 
 from .errors import TransactionError
@@ -94,6 +96,8 @@ class LeanClient:
         self._serial = None
         self._sock: socket.socket | None = None
         self._fd = -1
+        self._poller = None         # select.poll on the link, registered once per connect
+        self._avail = bytearray(4)  # FIONREAD's answer, filled in place
         self._tid = 0
         self.crc_errors = 0
         self.on_crc = None
@@ -122,6 +126,8 @@ class LeanClient:
             self.close()
             self.last_connect_error = str(e) or type(e).__name__
             return False
+        self._poller = select.poll()
+        self._poller.register(self._fd, select.POLLIN)
         self.connected = True
         return True
 
@@ -136,6 +142,7 @@ class LeanClient:
                 except Exception:  # noqa: BLE001 - closing a failed link is best effort
                     pass
         self._fd = -1
+        self._poller = None
 
     # -- one transaction -----------------------------------------------------------------
     def request(self, device_id: int, pdu: bytes, timeout_s: float | None = None,
@@ -169,12 +176,12 @@ class LeanClient:
     def _read_answer(self, fd: int, req: Request, deadline: float) -> bytes:
         buf = bytearray()
         rtu = self.rtu
+        wait = self._poller.poll
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransactionError("timeout", f"{req.what}: no answer")
-            r, _, _ = select.select((fd,), (), (), left)
-            if not r:
+            if not wait(left * 1000.0):     # ms, rounded up: never wakes before the deadline
                 continue
             try:
                 data = os.read(fd, 512)
@@ -221,9 +228,15 @@ class LeanClient:
             # an answer to an earlier request that timed out: dropped
         return None
 
-    @staticmethod
-    def _drop_stale(fd: int) -> None:
-        """Bytes that arrived since the last answer (noise, a late answer) are not ours."""
+    def _drop_stale(self, fd: int) -> None:
+        """Bytes that arrived since the last answer (noise, a late answer) are not ours.
+        Asked with FIONREAD (no exception raised on the usual empty line)."""
+        try:
+            fcntl.ioctl(fd, termios.FIONREAD, self._avail, True)
+            if self._avail == b"\0\0\0\0":
+                return
+        except OSError:     # a link without FIONREAD: read it empty instead
+            pass
         try:
             while os.read(fd, 512):
                 pass
