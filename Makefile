@@ -14,7 +14,7 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py core/engine.py core/decisions.py core/decisions.pxd
+$(STAMP): pyproject.toml setup.py $(wildcard core/*.py core/*.pxd)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
 	$(PY) -m pip install -q -e '.[test]'

@@ -37,7 +37,7 @@ def packages():
 
 
 # the compiled modules of guardroom.core (each core/<name>.py, with core/<name>.pxd if any)
-CORE_MODULES = ("decisions", "engine")
+CORE_MODULES = ("decisions", "engine", "areas", "incidents", "sirens", "snapshot")
 PXD_TREE = os.path.join("build", "pxd")
 
 

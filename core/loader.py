@@ -2,8 +2,10 @@
 
 ``load_engine("compiled")`` loads the Cython extension next to this file (ImportError when it
 was not built); ``load_engine("interpreted")`` loads core/engine.py explicitly from its source
-file (a built .so in the same folder would win a normal import). When Cython is not installed,
-the interpreted build runs on core/_cython_shim.py.
+file (a built .so in the same folder would win a normal import), and the interpreted engine
+loads its cold modules (areas, incidents, sirens, snapshot) from their sources the same way
+(``source_module``). When Cython is not installed, the interpreted build runs on
+core/_cython_shim.py.
 """
 import importlib.machinery
 import importlib.util
@@ -16,6 +18,8 @@ BUILDS = ("compiled", "interpreted")
 HERE = Path(__file__).resolve().parent
 COMPILED_NAME = "guardroom.core.engine"
 INTERPRETED_NAME = "guardroom.core._engine_interpreted"
+# the compiled modules of the engine besides engine itself (setup.py CORE_MODULES)
+ENGINE_PARTS = ("constants", "areas", "incidents", "sirens", "snapshot")
 
 _loaded = {}
 _MISSING = object()
@@ -37,17 +41,43 @@ def _load_compiled():
     path = compiled_path()
     if path is None:
         raise ImportError("the compiled engine is not built (python setup.py build_ext --inplace)")
-    source = HERE / "engine.py"
-    if source.exists() and source.stat().st_mtime > path.stat().st_mtime + 1:
-        warnings.warn(f"{path.name} is older than core/engine.py: rebuild it "
-                      "(python setup.py build_ext --inplace)", RuntimeWarning, stacklevel=3)
+    for name in ("engine",) + ENGINE_PARTS:
+        source = HERE / (name + ".py")
+        if source.exists() and source.stat().st_mtime > path.stat().st_mtime + 1:
+            warnings.warn(f"{path.name} is older than core/{name}.py: rebuild it "
+                          "(python setup.py build_ext --inplace)", RuntimeWarning, stacklevel=3)
     loader = importlib.machinery.ExtensionFileLoader(COMPILED_NAME, str(path))
     spec = importlib.util.spec_from_file_location(COMPILED_NAME, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    if module.BUILD != "compiled":
-        raise ImportError(f"{path} is not a compiled engine")
-    sys.modules.setdefault(COMPILED_NAME, module)
+    # registered before it runs: its cold modules import it back for the Engine type
+    sys.modules[COMPILED_NAME] = module
+    try:
+        loader.exec_module(module)
+        if module.BUILD != "compiled":
+            raise ImportError(f"{path} is not a compiled engine")
+    except BaseException:
+        if sys.modules.get(COMPILED_NAME) is module:
+            del sys.modules[COMPILED_NAME]
+        raise
+    return module
+
+
+def source_module(name):
+    """core/<name>.py loaded from its source file as ``guardroom.core._<name>_interpreted``
+    (once; a built extension of the same name would win a normal import): the interpreted
+    engine's cold modules. Registered before it runs, so modules that load each other work."""
+    full = f"guardroom.core._{name}_interpreted"
+    known = sys.modules.get(full)
+    if known is not None:
+        return known
+    spec = importlib.util.spec_from_file_location(full, HERE / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[full]
+        raise
     return module
 
 

@@ -120,3 +120,25 @@ def test_decision_runs_as_plain_python_from_its_source():
     a = mod.Decision("alarm", 5, area="Main", cid=120, q=1, report=True)
     assert a == mod.Decision(**a.as_dict()) and "cid=120" in repr(a)
     assert mod.Decision.__slots__ == mod.FIELDS
+
+
+def test_constants_pxd_repeats_constants_py():
+    """core/constants.pxd (C enum constants of the compiled modules) and core/constants.py
+    (the interpreted build's names) define the same integers."""
+    import re
+    from guardroom.core import constants
+    text = (loader.HERE / "constants.pxd").read_text()
+    declared = dict(re.findall(r"^    ([A-Z][A-Z0-9_]*) = (-?\d+)$", text, re.M))
+    assert len(declared) > 40
+    for name, value in declared.items():
+        assert getattr(constants, name) == int(value), name
+    ints = {k for k, v in vars(constants).items() if k.isupper() and type(v) is int}
+    assert ints - set(declared) == {"INF", "TMAX", "MAX_TEST_S"}
+    assert f"#define GUARDROOM_INF {constants.INF}LL" in text
+    assert f"#define GUARDROOM_TMAX {constants.TMAX}LL" in text
+
+
+def test_the_interpreted_engine_runs_its_cold_modules_from_source():
+    mod = load_engine("interpreted")
+    for part in (mod.areas, mod.incidents, mod.sirens, mod.snapshots):
+        assert part.__file__.endswith(".py") and not part.cython.compiled
