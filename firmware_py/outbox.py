@@ -198,6 +198,8 @@ class Outbox:
         self._written_seq = 0         # highest seq committed to the file
         self._durable_seq = 0         # highest seq known fsynced
         self._writes = 0              # commits so far
+        self._fresh: list = [None, None]   # per lane: (top before, [(seq, body)]) of the
+        self._fresh_at = -1                # last append, committed whole at commit no. this
         self._db: Optional[sqlite3.Connection] = None
         self._closed = False
         self._next_retry = 0.0
@@ -344,6 +346,7 @@ class Outbox:
             try:
                 cur = self._db.executemany("DELETE FROM outbox WHERE seq = ?",
                                            [(s,) for s in seqs])
+                self._floor(self._db)
                 self._db.commit()
                 gone += max(0, cur.rowcount)
                 self._wrote()
@@ -530,9 +533,16 @@ class Outbox:
 
     # ------------------------------------------------------------------ writing
     def _store(self, rows: list) -> None:
+        self._fresh = [None, None]
         if self._db is not None and not self._tight and not self._broken:
             try:
                 self._insert(rows)
+                # what a cursor that read everything before would now SELECT (see _read)
+                for lane in (0, 1):
+                    mine = [(s, b) for s, b, ln, _ in rows if ln == lane]
+                    if mine:
+                        self._fresh[lane] = (self._top[lane], mine)
+                self._fresh_at = self._writes
                 return
             except (sqlite3.Error, OSError) as e:
                 self._rollback()
@@ -552,13 +562,25 @@ class Outbox:
         self._hold(rows)
 
     def _insert(self, rows: list) -> None:
+        # The rows themselves record their seq (at open: the larger of meta's floor and
+        # MAX(seq) + 1); meta's floor is moved only where rows are deleted (``_floor``), so an
+        # append writes the table and its index, not the meta page too.
         db = self._db
-        db.executemany("INSERT INTO outbox(seq, body, lane) VALUES (?, ?, ?)",
-                       [(s, b, lane) for s, b, lane, _ in rows])
-        db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (self._next_seq,))
+        if len(rows) == 1:
+            s, b, lane, _ = rows[0]
+            db.execute("INSERT INTO outbox(seq, body, lane) VALUES (?, ?, ?)", (s, b, lane))
+        else:
+            db.executemany("INSERT INTO outbox(seq, body, lane) VALUES (?, ?, ?)",
+                           [(s, b, lane) for s, b, lane, _ in rows])
         db.commit()
         self._written_seq = rows[-1][0]
         self._wrote()
+
+    def _floor(self, db: sqlite3.Connection) -> None:
+        """In a transaction that deletes rows: record the next seq in meta, so numbering never
+        falls back below a deleted row (at open, next seq = max(meta, MAX(seq) + 1); rows
+        still present record themselves)."""
+        db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (self._next_seq,))
 
     def _wrote(self) -> None:
         self._writes += 1
@@ -746,6 +768,7 @@ class Outbox:
         is kept aside as ``<path>.replaced-<unix time>``. On failure the old connection stays
         (events still sent from it, new ones held in memory) and maintain() tries again."""
         rescue = self.path + ".rescue"
+        self._fresh = [None, None]
         try:
             if self._db is not None:             # 1. everything the old file holds -> rescue
                 for suffix in ("", "-wal", "-shm", "-journal"):
@@ -842,6 +865,7 @@ class Outbox:
                 try:
                     self._db.executemany("DELETE FROM outbox WHERE seq = ?",
                                          [(x,) for x in self._gone])
+                    self._floor(self._db)
                     self._db.commit()
                     self._gone.clear()
                 except (sqlite3.Error, OSError):
@@ -882,6 +906,7 @@ class Outbox:
             return
         try:
             db.executemany("DELETE FROM outbox WHERE seq = ?", [(e["seq"],) for e in victims])
+            self._floor(db)
             db.commit()
             self._wrote()
         except (sqlite3.Error, OSError) as e:
@@ -922,6 +947,14 @@ class Outbox:
 
     # ------------------------------------------------------------------ reading
     def _read(self, lane: int, after: int, limit: int) -> list[tuple[int, str]]:
+        fresh = self._fresh[lane]
+        if fresh is not None and fresh[0] <= after and self._fresh_at == self._writes \
+                and not self._mem[lane] and not self._gone and not self._broken:
+            # The cursor has read the lane up to the last append, which committed every row
+            # (no commit since: nothing deleted, nothing written back): the rows after
+            # ``after`` are that append's own. The new alarm is handed to paho without reading
+            # back what was just written.
+            return [r for r in fresh[1] if r[0] > after][:limit]
         rows: list[tuple[int, str]] = []
         if self._db is not None and self._top[lane] > after:
             try:

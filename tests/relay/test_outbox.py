@@ -217,6 +217,59 @@ def test_alarm_class_events_come_first_in_a_cursor_each_class_in_seq_order(tmp_p
     box.close()
 
 
+def test_the_database_alone_keeps_numbering_after_its_top_rows_are_deleted(tmp_path):
+    """Appends do not write meta (the rows record their seq); a delete moves meta's floor in
+    its transaction. With the seq guard file lost, the database alone still never reissues a
+    seq: neither after the top rows were acknowledged nor with rows still pending."""
+    path = str(tmp_path / "o.sqlite")
+    box = Outbox(path, controller="c")
+    box.append_many([event(i) for i in range(5)])
+    box.remove_many([4, 5])                           # the two newest: MAX(seq) falls to 3
+    box.append(event(6))                              # seq 6, then acknowledged too
+    box.remove(6)
+    box.close()
+    os.remove(path + ".seq")
+    box = Outbox(path, controller="c")
+    assert box.next_seq == 7
+    assert [e["seq"] for e in box.pending()] == [1, 2, 3]
+    box.append_many([event(i) for i in range(3)])     # 7, 8, 9 pending, nothing deleted
+    box.close()
+    os.remove(path + ".seq")
+    box = Outbox(path, controller="c")
+    assert box.next_seq == 10
+    box.close()
+
+
+def test_a_cursor_gets_the_new_alarm_as_the_database_has_it(tmp_path):
+    """A cursor that has read everything gets the next append's rows without reading them back
+    (the alarm path); whatever the commits in between (an acknowledgement, a write-back), what
+    it is given is what the database holds, in send order."""
+    box = Outbox(str(tmp_path / "o.sqlite"), controller="c")
+    cur = box.cursor()
+    assert cur.take(40) == []
+    a = box.append_many([event(0, kind="trouble", cid="1300"), event(1, cid="1120"),
+                         event(2, kind="trouble", cid="1300")])
+    got = cur.take(40)
+    assert [s for s, _ in got] == [2, 1, 3]          # alarm-class first
+    assert [json.loads(b) for _, b in got] == [a[1], a[0], a[2]]
+    assert cur.take(40) == []
+    box.remove_many([1, 2, 3])
+    panic = box.append(event(3, cid="1120"))
+    assert cur.take(40) == [(panic["seq"], box.payload(panic["seq"]))]
+    box.remove(panic["seq"])                          # acknowledged: a new cursor (a
+    again = box.cursor()                              # reconnect) must not send it again
+    assert again.take(40) == []
+    more = box.append_many([event(4, cid="1120"), event(5, cid="1120")])
+    assert [s for s, _ in cur.take(1)] == [more[0]["seq"]]
+    assert [s for s, _ in cur.take(40)] == [more[1]["seq"]]
+    late = box.cursor()
+    assert [s for s, _ in late.take(40)] == [more[0]["seq"], more[1]["seq"]]
+    last = box.append_many([event(6, cid="1120"), event(7, cid="1120")])
+    box.remove(last[0]["seq"])                        # acknowledged (sent by another cursor)
+    assert [s for s, _ in late.take(40)] == [last[1]["seq"]]
+    box.close()
+
+
 def test_pending_events_are_not_mirrored_in_memory(tmp_path):
     box = Outbox(str(tmp_path / "o.sqlite"), controller="c")
     box.append_many(event(i, kind="trouble", cid="1300") for i in range(5000))
