@@ -436,6 +436,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--backlog", default="10000,50000,200000",
                     help="outbox: backlog sizes at which RSS and disk are read")
     ap.add_argument("--kills", type=int, default=20, help="outbox: SIGKILLs during bursts")
+    ap.add_argument("--kill-edges", type=int, default=3000,
+                    help="outbox: edges per burst a SIGKILL lands in")
+    ap.add_argument("--kill-seed", type=int, default=9,
+                    help="outbox: seed of the random kill instants")
     ap.add_argument("--back-to-back", action="store_true",
                     help="press again as soon as the reset's restore arrives (before issue 18's "
                     "second sitting: the press then meets the state publish that follows the "
@@ -464,7 +468,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         res.update(bench_outbox(log, storm=args.storm, presses=max(3, args.repeats // 6),
                                 steps=tuple(int(x) for x in args.backlog.split(",") if x),
-                                kills=args.kills))
+                                kills=args.kills, kill_edges=args.kill_edges,
+                                kill_seed=args.kill_seed))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

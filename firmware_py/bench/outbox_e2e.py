@@ -219,22 +219,31 @@ def bench_backlog(steps: tuple, log) -> dict:
     return res
 
 
-def _logged(db_path: str) -> dict:
+def _logged(db_path: str) -> tuple[dict, int]:
+    """The reportable records of the event log by seq, and how many seqs were logged twice
+    (two log rows with one seq: a seq issued twice)."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
         rows = db.execute("SELECT body FROM log").fetchall()
     finally:
         db.close()
-    out = {}
+    out, twice = {}, 0
     for (body,) in rows:
         rec = json.loads(body)
         if "seq" in rec:
+            if rec["seq"] in out:
+                twice += 1
             out[rec["seq"]] = rec
-    return out
+    return out, twice
 
 
 def bench_kills(kills: int, edges: int, log, seed: int = 9) -> dict:
+    """``kills`` SIGKILLs at random instants (0-250 ms, from ``seed``) into bursts of ``edges``
+    edges, a restart after each; then every logged reportable event is looked for on the
+    platform. ``lost``: logged, never delivered; ``repeats``: a seq that names two different
+    events (logged twice, or delivered with another payload than the log holds)."""
     rnd = random.Random(seed)
+    t0 = time.monotonic()
     with _site(_patch) as site:
         p = site.platform
         for _ in range(kills):
@@ -246,17 +255,23 @@ def bench_kills(kills: int, edges: int, log, seed: int = 9) -> dict:
             site.kill_daemon()
             th.join(30)
         site.start_daemon()
-        logged = _logged(os.path.join(site.workdir, "var", "events.sqlite"))
+        logged, twice = _logged(os.path.join(site.workdir, "var", "events.sqlite"))
         ctl = site.config["site"]["controller"]
         try:
             p.wait_until(lambda: all(f"{ctl}-{s}" in p.rx for s in logged), 120)
         except TimeoutError:
             pass
         lost = sum(1 for s in logged if f"{ctl}-{s}" not in p.rx)
-        log(f"  {kills} SIGKILLs: {len(logged)} events logged, {lost} lost, "
-            f"{p.duplicates} duplicates")
-    return {"kills": kills, "kills_events_logged": len(logged), "kills_lost": lost,
-            "kills_duplicates": p.duplicates}
+        got = {e["seq"]: e for e in p.events_of(ctl)}
+        differ = sum(1 for s, rec in logged.items()
+                     if s in got and any(got[s].get(k) != v for k, v in rec.items()))
+        log(f"  {kills} SIGKILLs into bursts of {edges} edges (seed {seed}): {len(logged)} "
+            f"events logged, {lost} lost, {twice + differ} seq repeats, {p.duplicates} "
+            f"duplicates, {len(p.gaps)} gaps ({time.monotonic() - t0:.0f} s)")
+    return {"kills": kills, "kills_edges": edges, "kills_seed": seed,
+            "kills_events_logged": len(logged), "kills_lost": lost,
+            "kills_repeats": twice + differ, "kills_duplicates": p.duplicates,
+            "kills_gaps": len(p.gaps)}
 
 
 def _quiet_burst(site, edges: int) -> None:
@@ -267,11 +282,12 @@ def _quiet_burst(site, edges: int) -> None:
 
 
 def bench_outbox(log, storm: int = 20_000, presses: int = 5,
-                 steps: tuple = (10_000, 50_000, 200_000), kills: int = 20) -> dict:
+                 steps: tuple = (10_000, 50_000, 200_000), kills: int = 20,
+                 kill_edges: int = 3000, kill_seed: int = 9) -> dict:
     res = {}
     res.update(bench_storm(storm, presses, log))
     res.update(bench_backlog(steps, log))
-    res.update(bench_kills(kills, 3000, log))
+    res.update(bench_kills(kills, kill_edges, log, kill_seed))
     return res
 
 
@@ -314,6 +330,8 @@ def report_lines(res: dict) -> list[str]:
         out.append(f"drain: {res['drain_events']} events in {res['drain_s']} s "
                    f"({res['drain_per_s']} events/s), {res['backlog_gaps']} gaps")
     if "kills_lost" in res:
-        out.append(f"{res['kills']} SIGKILLs during bursts: {res['kills_events_logged']} events "
-                   f"logged, {res['kills_lost']} lost, {res['kills_duplicates']} duplicates")
+        out.append(f"{res['kills']} SIGKILLs during bursts of {res.get('kills_edges', '?')} "
+                   f"edges: {res['kills_events_logged']} events logged, {res['kills_lost']} "
+                   f"lost, {res.get('kills_repeats', '?')} seq repeats, "
+                   f"{res['kills_duplicates']} duplicates")
     return out

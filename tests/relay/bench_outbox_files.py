@@ -1,0 +1,133 @@
+"""Figures for docs/performance.md (not a test: run it by hand): what the outbox's file
+maintenance costs the event loop.
+
+    .venv/bin/python tests/relay/bench_outbox_files.py vanish 50000 200000
+    .venv/bin/python tests/relay/bench_outbox_files.py compact 50000 200000
+
+``vanish N``: an outbox holding N events has its file deleted while open; ``maintain()`` is
+called every 10 ms (the relay calls it every tick) until the outbox is back on a new file, with a
+loop-lag probe (a 1 ms timer) running: the longest ``maintain()`` call, the worst timer
+lateness, and the time until the new file holds everything.
+
+``compact N``: N events stored, then removed as the relay does after PUBACKs (1000 per commit),
+then the file is left to the fsync thread: file size before and after, time until it shrank,
+the longest writer append while it worked (an alarm arriving then) and the worst loop lag.
+"""
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from guardroom.outbox import Outbox
+
+EVENT = {"ts": "2024-05-01T10:00:00.000Z", "kind": "trouble", "cid": "1380", "area": "bank",
+         "zone": "door1", "incident": 0, "verified": False, "silent": False, "drill": False,
+         "user": "", "text": "Zone door1 trouble (burst of a chattering input, for the bench)"}
+
+
+class LagProbe:
+    """A timer every ``period`` s; ``worst`` is its largest lateness (ms)."""
+
+    def __init__(self, period: float = 0.001):
+        self.period = period
+        self.worst = 0.0
+        self._task = None
+
+    async def _run(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(self.period)
+            self.worst = max(self.worst, (loop.time() - t - self.period) * 1000)
+
+    async def __aenter__(self):
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        await asyncio.sleep(0.005)          # the probe's timer is running
+        return self
+
+    async def __aexit__(self, *exc):
+        self._task.cancel()
+
+
+def _fill(box, n):
+    for i in range(0, n, 1000):
+        box.append_many([EVENT] * min(1000, n - i))
+
+
+def _file_mib(path):
+    total = 0
+    for s in ("", "-wal"):
+        try:
+            total += os.stat(path + s).st_size
+        except OSError:
+            pass
+    return total / 2 ** 20
+
+
+async def vanish(n: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "outbox.sqlite")
+        box = Outbox(path, fsync_ms=50, controller="b")
+        _fill(box, n)
+        box.flush()
+        await asyncio.sleep(0.5)
+        calls = []
+        os.unlink(path)
+        box._next_check = 0.0
+        t0 = time.perf_counter()
+        async with LagProbe() as probe:
+            while True:
+                c0 = time.perf_counter()
+                box.maintain()
+                calls.append((time.perf_counter() - c0) * 1000)
+                if box.healthy and os.path.exists(path) and not box.in_memory:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+        took = time.perf_counter() - t0
+        ok = len(box.pending()) == n
+        print(f"vanish {n}: back on a new file after {took:.2f} s, longest maintain() "
+              f"{max(calls):.1f} ms, worst loop lag {probe.worst:.1f} ms, "
+              f"{'all' if ok else 'NOT all'} {n} events kept ({_file_mib(path):.1f} MiB)")
+        box.close()
+
+
+async def compact(n: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "outbox.sqlite")
+        box = Outbox(path, fsync_ms=50, controller="b")
+        _fill(box, n)
+        for s in range(1, n + 1, 1000):
+            box.remove_many(range(s, min(n + 1, s + 1000)))
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        before = _file_mib(path)
+        t0 = time.perf_counter()
+        appends = []
+        async with LagProbe() as probe:
+            while time.perf_counter() - t0 < 60:
+                a0 = time.perf_counter()
+                seq = box.append(dict(EVENT, kind="alarm", cid="1120"))["seq"]
+                appends.append((time.perf_counter() - a0) * 1000)
+                box.remove(seq)
+                await asyncio.sleep(0.02)
+                if _file_mib(path) < 1.0 and not getattr(box, "compacting", False):
+                    break
+        took = time.perf_counter() - t0
+        print(f"compact {n}: file {before:.1f} -> {_file_mib(path):.1f} MiB (database + WAL) "
+              f"in {took:.2f} s; alarm append+remove meanwhile median "
+              f"{statistics.median(appends):.2f} ms, max {max(appends):.1f} ms "
+              f"({len(appends)}); worst loop lag {probe.worst:.1f} ms")
+        box.close()
+
+
+def main(argv):
+    what, sizes = argv[0], [int(x) for x in argv[1:]] or [50_000, 200_000]
+    for n in sizes:
+        asyncio.run({"vanish": vanish, "compact": compact}[what](n))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
