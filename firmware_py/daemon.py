@@ -155,6 +155,8 @@ class Daemon(Dc09Host):
 
         self.eventlog = EventLog(os.path.join(storage["dir"], "events.sqlite"),
                                  keep=storage["log_keep"])
+        self.eventlog.on_trouble = self._on_storage_trouble      # the file vanished
+        self.eventlog.on_recover = self._on_storage_restore
         self.outbox = Outbox(os.path.join(storage["dir"], "outbox.sqlite"),
                              fsync_ms=storage["fsync_ms"], controller=self.controller,
                              reserve_bytes=storage["outbox_reserve_kib"] * 1024,
@@ -601,8 +603,9 @@ class Daemon(Dc09Host):
         self._report_event(events.make(kind, cid, q, text, user=user, area=area))
 
     def _on_storage_trouble(self, text: str) -> None:
-        """The outbox found a storage problem (once per episode): a 1300 trouble, stored in
-        the outbox's reserve (essential events are kept even on a full disk)."""
+        """The outbox or the event log found a storage problem (once per episode; any
+        thread): a 1300 trouble, stored in the outbox's reserve (essential events are kept
+        even on a full disk)."""
         log.error("storage trouble: %s", text)
         ev = events.make("trouble", 300, 1, f"Storage trouble: {text}", user="system")
         if self.loop and self.loop.is_running():

@@ -14,6 +14,13 @@ the last deleted row, so ``verify`` still checks the whole remaining chain.
 Appends are cheap: the row is inserted in an open transaction that a small committer thread
 commits every ``commit_ms`` (WAL, ``synchronous=NORMAL``: a killed process loses nothing that
 was committed; a power cut can lose the last commit window). The log is not the alarm path.
+
+A file deleted or replaced while open (SQLite would keep writing to the unlinked inode, and the
+next start would find nothing, or someone else's file) is noticed by the committer thread every
+``CHECK_S``: ``on_trouble(text)``, then every row the old connection still holds is copied, a
+page at a time with the lock released between pages, into a new file put at the path (a file
+found there is kept as ``<path>.replaced-<unix time>``), then ``on_recover(text)``. Row numbers
+and the hash chain continue: ``verify()`` passes across the move.
 """
 from __future__ import annotations
 
@@ -24,13 +31,17 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from typing import Callable, IO, Optional
 
+from . import sqlitefile
 from .errors import StorageError
 
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+CHECK_S = 2.0        # how often the committer checks that the file is still at its path
+MOVE_PAGE = 2000     # rows copied per hold of the lock when the file vanished
 CSV_COLUMNS = ("row", "ts", "kind", "cid", "area", "zone", "incident", "verified", "silent",
                "drill", "user", "text", "hash")
 
@@ -65,13 +76,16 @@ class EventLog:
         self.commit_ms = commit_ms
         self._lock = threading.RLock()
         self._subs: list[Callable[[int, dict], None]] = []
+        #: ``on_trouble(text)`` / ``on_recover(text)``: the file vanished / is back (called
+        #: from the committer thread)
+        self.on_trouble: Optional[Callable[[str], None]] = None
+        self.on_recover: Optional[Callable[[str], None]] = None
+        self.problem = ""
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                       timeout=2.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = self._connect()
+            self._ident = sqlitefile.ident(path)
+            self._side = sqlitefile.side_idents(path)
             row = self._db.execute("SELECT row, hash FROM log ORDER BY row DESC LIMIT 1"
                                    ).fetchone()
             if row is None:
@@ -89,6 +103,18 @@ class EventLog:
         self._thread = threading.Thread(target=self._committer, name="eventlog-commit",
                                         daemon=True)
         self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                             timeout=2.0)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # ------------------------------------------------------------------ writing
     def append(self, record: dict) -> int:
@@ -182,14 +208,116 @@ class EventLog:
         self._count -= excess
 
     def _committer(self) -> None:
+        next_check = time.monotonic() + CHECK_S
         while True:
-            self._wake.wait()
+            woke = self._wake.wait(CHECK_S)
             if self._closed:
                 return
-            self._wake.clear()
-            # Let a burst accumulate into one commit.
-            threading.Event().wait(self.commit_ms / 1000.0)
-            self.commit()
+            if woke:
+                self._wake.clear()
+                # Let a burst accumulate into one commit.
+                threading.Event().wait(self.commit_ms / 1000.0)
+                self.commit()
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + CHECK_S
+                try:
+                    self.check_file()
+                except Exception:  # noqa: BLE001 - the committer must go on
+                    log.exception("event log file check failed")
+
+    # ------------------------------------------------------------------ a vanished file
+    def check_file(self) -> bool:
+        """Is the open file still the one at ``path``? If not (deleted, or replaced by another
+        file), report it and move what the old file holds to a new file at the path. The
+        committer thread calls this every CHECK_S. Returns True when the file is in place."""
+        now = sqlitefile.ident(self.path)
+        if now == self._ident or self._closed:
+            return True
+        what = "deleted" if now is None else "replaced by another file"
+        if not self.problem:
+            self.problem = (f"event log {self.path} was {what} while open; its {self._count} "
+                            "rows are copied to a new file")
+            log.error("storage trouble: %s", self.problem)
+            self._call(self.on_trouble, self.problem)
+        try:
+            self._move()
+        except (sqlite3.Error, OSError) as e:
+            log.error("event log: moving %s to a new file failed: %s (tried again in %g s)",
+                      self.path, e, CHECK_S)
+            return False
+        text = f"event log {self.path} back on disk with {self._count} rows"
+        self.problem = ""
+        log.warning("%s", text)
+        self._call(self.on_recover, text)
+        return True
+
+    def _call(self, fn, text: str) -> None:
+        if fn is not None:
+            try:
+                fn(text)
+            except Exception:  # noqa: BLE001
+                log.exception("event log callback failed")
+
+    def _move(self) -> None:
+        """Copy every row the old connection holds (MOVE_PAGE rows per hold of the lock:
+        appends go on meanwhile, to the old file, and are copied too), the anchor and the row
+        counter into ``<path>.rescue``; then, under the lock, the last rows, close the old
+        connection, put the copy at the path and open it."""
+        rescue = self.path + ".rescue"
+        sqlitefile.remove(rescue)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        out = sqlite3.connect(rescue, isolation_level=None)
+        try:
+            out.executescript(_SCHEMA)
+            after = 0
+            while True:
+                with self._lock:
+                    rows = self._db.execute("SELECT row, body, hash FROM log WHERE row > ? "
+                                            "ORDER BY row LIMIT ?", (after, MOVE_PAGE)
+                                            ).fetchall()
+                    if len(rows) < MOVE_PAGE:
+                        self._finish_move(out, rows, rescue)
+                        return
+                out.execute("BEGIN")
+                out.executemany("INSERT INTO log(row, body, hash) VALUES (?, ?, ?)", rows)
+                out.execute("COMMIT")
+                after = rows[-1][0]
+        finally:
+            out.close()
+
+    def _finish_move(self, out: sqlite3.Connection, rows: list, rescue: str) -> None:
+        """(lock held) The last rows, the anchor and the row counter; the copy in place."""
+        a = self._db.execute("SELECT row, hash FROM anchor WHERE id=1").fetchone()
+        counter = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='log'"
+                                   ).fetchone()
+        out.execute("BEGIN")
+        out.executemany("INSERT INTO log(row, body, hash) VALUES (?, ?, ?)", rows)
+        if a is not None:
+            out.execute("INSERT OR REPLACE INTO anchor(id, row, hash) VALUES (1, ?, ?)", a)
+        if counter is not None:            # row numbers continue, never reused
+            out.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name='log'",
+                        (counter[0],))
+            out.execute("INSERT INTO sqlite_sequence(name, seq) SELECT 'log', ? WHERE NOT "
+                        "EXISTS (SELECT 1 FROM sqlite_sequence WHERE name='log')",
+                        (counter[0],))
+        out.execute("COMMIT")
+        out.close()
+        self.commit()                      # the open transaction: into the old file, copied
+        old = self._db
+        try:
+            old.close()
+        except sqlite3.Error:
+            pass
+        self._in_txn = False
+        self._uncommitted = 0
+        try:
+            aside = sqlitefile.put_in_place(rescue, self.path, self._side)
+            if aside:
+                log.error("event log: the file found at %s is kept as %s", self.path, aside)
+        finally:   # the copy, or (it could not be put in place) whatever the path gives
+            self._db = self._connect()
+            self._ident = sqlitefile.ident(self.path)
+            self._side = sqlitefile.side_idents(self.path)
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ PUBACK, so a broker outage, a crash, a restart or a full disk loses nothing.
 The public API is this list plus ``append``, ``remove``, ``depth``, ``next_seq``,
 ``durable_seq``, ``healthy``, ``problem``, ``is_pending``, ``payload``, ``pending`` (tests and
 tools: reads everything), ``flush``, ``close``, and the callbacks ``on_trouble(text)``,
-``on_recover(text)``, ``on_event(event)``. Several instances (one per uplink path) may live in
+``on_recover(text)``, ``on_event(event)``, ``on_wake()`` (from a thread: call ``maintain()`` soon). Several instances (one per uplink path) may live in
 one process, each on its own file.
 
 Storage: SQLite in WAL mode, ``synchronous=NORMAL``. A batch is one commit into the OS page
@@ -39,7 +39,8 @@ every ``RETRY_S``: once the database is writable and the reserve rebuilt, the he
 written back and ``on_recover(text)`` is called. A corrupt file found at open is renamed
 ``<path>.corrupt-<unix time>`` and a new one started. A file deleted or replaced while open
 (SQLite would keep writing to the unlinked inode) is found by ``maintain()`` (every CHECK_S):
-storage trouble, then everything pending is copied to a new file at the path (``_relocate``).
+storage trouble, then everything pending is copied to a new file at the path, on a thread
+(``_start_move``), and put in place by the next ``maintain()`` (``_finish_move``).
 
 Disk cap: when the database holds more than ``max_bytes``, the oldest non-essential lane 1
 events are deleted and one summary event (cid 1624, ``shed``: seq range, count, counts per
@@ -60,6 +61,7 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Optional
 
+from . import sqlitefile
 from .seqguard import SeqGuard
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ WAL_MAX = 16 * 1024 * 1024    # a WAL past this is truncated by the fsync thread
 PAGE = 256                    # rows a cursor reads at once
 CHECK_S = 2.0                 # maintain(): how often the file is checked to still be at its path
 RETRY_S = 2.0                 # maintain(): how often a troubled outbox tries the disk again
+MOVE_PAGES = 256              # pages per step when a vanished file is copied (a thread)
 LOG_EVERY_S = 60.0            # while in trouble, one summary log line at most this often
 SHED_CID = "1624"             # Contact ID 624: event log overflow
 
@@ -211,8 +214,14 @@ class Outbox:
         self._ck: Optional[sqlite3.Connection] = None   # the fsync thread's checkpointer
         self._ck_lock = threading.Lock()
         self._ident: Optional[tuple[int, int]] = None   # (st_dev, st_ino) of the open file
+        self._side: set = set()       # ... and of its -wal/-shm (sqlitefile.side_idents)
         self._next_check = 0.0
         self._vanished = False        # the open file is no longer at self.path
+        self._mover: Optional[threading.Thread] = None   # copies a vanished file
+        self._move_ready = False      # ... step 1 done: maintain() does step 2
+        self._move_db: Optional[sqlite3.Connection] = None   # step 2 done: the new file
+        self._move_error = ""
+        self.on_wake: Optional[Callable[[], None]] = None   # (any thread) call maintain()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         try:                           # the guard is made first: its folder too
@@ -418,13 +427,13 @@ class Outbox:
             self._held_logged = self.in_memory
             log.warning("outbox trouble continues: %s; %d events held in memory",
                         self.problem, self.in_memory)
+        if self._vanished:
+            self._move_step(now)
+            return
         if now < self._next_retry:
             return
         self._next_retry = now + RETRY_S
-        if self._vanished:
-            self._relocate()
-        else:
-            self._recover()
+        self._recover()
 
     def flush(self) -> None:
         """fsync the WAL now (blocking). The daemon never needs this; close() calls it."""
@@ -438,6 +447,7 @@ class Outbox:
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.wait_move(30)
         if self._db is not None:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -506,6 +516,7 @@ class Outbox:
                               "events are lost; a new file is used")
             self._db = db
             self._ident = self._stat_ident()
+            self._side = sqlitefile.side_idents(self.path)
             self._next_seq = max(nxt, floor or 1)
             self._written_seq = self._durable_seq = self._next_seq - 1
             self._make_reserve()
@@ -699,6 +710,7 @@ class Outbox:
                     pass
             self._db = db
             self._ident = self._stat_ident()
+            self._side = sqlitefile.side_idents(self.path)
             self._broken = False
         if self.reserve_bytes:
             try:
@@ -730,11 +742,7 @@ class Outbox:
 
     # ------------------------------------------------------------------ a vanished file
     def _stat_ident(self) -> Optional[tuple[int, int]]:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
+        return sqlitefile.ident(self.path)
 
     def _check_file(self) -> None:
         """Is the open database still the file at ``path``? A file deleted or replaced while
@@ -760,81 +768,149 @@ class Outbox:
         what = "deleted" if now is None else "replaced by another file"
         self._trouble(f"outbox {self.path} was {what} while open; its {self._count} pending "
                       "events are copied to a new file")
-        self._relocate()
+        self._start_move()
 
-    def _relocate(self) -> None:
-        """Copy what the vanished file holds (read through the connection that still has it
-        open) into a new database at ``path``, keeping the numbering; a file found at the path
-        is kept aside as ``<path>.replaced-<unix time>``. On failure the old connection stays
-        (events still sent from it, new ones held in memory) and maintain() tries again."""
-        rescue = self.path + ".rescue"
-        self._fresh = [None, None]
-        try:
-            if self._db is not None:             # 1. everything the old file holds -> rescue
-                for suffix in ("", "-wal", "-shm", "-journal"):
-                    if os.path.exists(rescue + suffix):
-                        os.remove(rescue + suffix)
+    # A vanished file is moved in three steps, none of which makes the owner's loop wait for
+    # the copy: (1) a thread copies the old file through the connection that still has it
+    # (events are still sent from it meanwhile, new ones held in memory); (2) maintain() takes
+    # the old connection out of use (reads pause) and a thread closes it (closing
+    # checkpoints: tens of ms), puts the copy in place and opens it; (3) maintain(), called
+    # at once through ``on_wake``, starts using it: forgets what was acknowledged meanwhile,
+    # writes back what was held, reports the recovery.
+    def _start_move(self) -> None:
+        """(owner's thread) Step 1 on the ``outbox-rescue`` thread: SQLite's backup API into
+        ``<path>.rescue``, MOVE_PAGES pages a step (a read of the owner's thread waits at most
+        one step; memory does not follow the backlog), then a checkpoint of the old WAL so
+        that closing the old connection has little left to do."""
+        if self._mover is not None and self._mover.is_alive():
+            return
+        db, rescue = self._db, self.path + ".rescue"
+        self._fresh = [None, None]        # reads go to the database (or memory) again
+        self._move_ready = False
+        self._move_error = ""
+
+        def work() -> None:
+            try:
+                sqlitefile.remove(rescue)
                 out = sqlite3.connect(rescue)
                 try:
-                    self._db.backup(out)
+                    db.backup(out, pages=MOVE_PAGES)
                 finally:
                     out.close()
-                # 2. a file someone put at the path is not ours: aside, with its WAL
-                if os.path.exists(self.path):
-                    aside = f"{self.path}.replaced-{int(time.time())}"
-                    for suffix in ("", "-wal", "-shm"):
-                        if os.path.exists(self.path + suffix):
-                            os.replace(self.path + suffix, aside + suffix)
-                    log.error("outbox: the file found at %s is kept as %s", self.path, aside)
-                with self._ck_lock:               # 3. no connection left on the old file
+                with self._ck_lock:            # the fsync thread's connection: old file
                     self._close_ck()
-                    old, self._db = self._db, None
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass                       # closing the old connection does it then
+                self._move_ready = True
+            except (sqlite3.Error, OSError) as e:
+                self._move_error = str(e)
+            self._wake()
+
+        self._run_mover(work)
+
+    def _run_mover(self, work: Callable[[], None]) -> None:
+        self._mover = threading.Thread(target=work, name="outbox-rescue", daemon=True)
+        self._mover.start()
+
+    def _wake(self) -> None:
+        fn = self.on_wake
+        if fn is not None:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - the next maintain() does it anyway
+                log.debug("outbox on_wake failed", exc_info=True)
+
+    def wait_move(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the thread moving a vanished file is done with its step (tests, tools);
+        True if none runs. ``maintain()`` does the next step."""
+        if self._mover is not None:
+            self._mover.join(timeout)
+            return not self._mover.is_alive()
+        return True
+
+    def _move_step(self, now: float) -> None:
+        """(maintain) A vanished file: do the next step of the move, or retry a failed one
+        every RETRY_S."""
+        if self._mover is not None and self._mover.is_alive():
+            return
+        if self._move_db is not None:
+            self._use_moved()
+        elif self._move_ready:
+            self._put_in_place()
+        elif now >= self._next_retry:
+            if self._move_error:
+                self.problem = (f"outbox {self.path} vanished; moving it failed: "
+                                f"{self._move_error}")
+                log.error("outbox: %s", self.problem)
+            self._next_retry = now + RETRY_S
+            if self._db is not None:
+                self._start_move()
+            else:
+                self._put_in_place()
+
+    def _put_in_place(self) -> None:
+        """(owner's thread) Step 2: the old connection leaves use here; on the thread it is
+        closed, ``<path>.rescue`` is put at the path (a file someone put there is kept as
+        ``<path>.replaced-<unix time>``) and opened."""
+        with self._ck_lock:
+            self._close_ck()
+            old, self._db = self._db, None
+        self._move_ready = False
+        self._move_error = ""
+        rescue, ours = self.path + ".rescue", self._side
+
+        def work() -> None:
+            try:
+                if old is not None:
                     try:
                         old.close()
                     except sqlite3.Error:
                         pass
-                # the old file's WAL and shm, if still at the path, belong to no file now:
-                # a new database would take that WAL for its own
-                for suffix in ("-wal", "-shm"):
-                    if not os.path.exists(self.path) and os.path.exists(self.path + suffix):
-                        os.remove(self.path + suffix)
-            db = self._connect()                  # 4. a new file, filled from the rescue
-            try:
-                db.execute("ATTACH DATABASE ? AS rescue", (rescue,))
-                db.execute("INSERT OR IGNORE INTO outbox(seq, body, lane) "
-                           "SELECT seq, body, lane FROM rescue.outbox")
-                db.commit()
-                db.execute("DETACH DATABASE rescue")
-                if self._gone:
-                    db.executemany("DELETE FROM outbox WHERE seq = ?",
-                                   [(x,) for x in self._gone])
-                    self._gone.clear()
-                db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
-                           (self._next_seq,))
-                db.commit()
-                top = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0] or 0
-            except BaseException:
-                db.close()
-                raise
+                if os.path.exists(rescue):
+                    aside = sqlitefile.put_in_place(rescue, self.path, ours)
+                    if aside:
+                        log.error("outbox: the file found at %s is kept as %s", self.path,
+                                  aside)
+                self._move_db = self._connect()
+            except (sqlite3.Error, OSError) as e:
+                self._move_error = str(e)
+            self._wake()
+
+        self._run_mover(work)
+
+    def _use_moved(self) -> None:
+        """(owner's thread) Step 3: the moved file is the outbox's; numbering continues."""
+        db, self._move_db = self._move_db, None
+        try:
+            if self._gone:
+                db.executemany("DELETE FROM outbox WHERE seq = ?", [(x,) for x in self._gone])
+            db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (self._next_seq,))
+            db.commit()
+            top = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0] or 0
         except (sqlite3.Error, OSError) as e:
-            self.problem = f"outbox {self.path} vanished; moving it to a new file failed: {e}"
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+            self.problem = f"outbox {self.path} vanished; opening its copy failed: {e}"
             log.error("outbox: %s", self.problem)
+            self._next_retry = time.monotonic() + RETRY_S
             return
+        self._gone.clear()
         self._db = db
         self._ident = self._stat_ident()
+        self._side = sqlitefile.side_idents(self.path)
         self._written_seq = top
         self._durable_seq = 0
         self._vanished = False
-        self._broken = False                 # maintain() writes back what is held, reports
-        self._next_retry = 0.0               # recovery (on_recover) at its next call
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.remove(rescue + suffix)
-            except OSError:
-                pass
+        self._broken = False                 # write back what is held, report recovery
         self._wrote()
         log.warning("outbox: %s recreated with %d pending events, numbering continues at %d",
                     self.path, self._count, self._next_seq)
+        self._next_retry = 0.0
+        self._recover()
 
     def _load_check(self, db: sqlite3.Connection) -> None:
         db.execute("SELECT COUNT(*) FROM outbox").fetchone()
@@ -887,7 +963,7 @@ class Outbox:
     def _cap(self) -> None:
         """Over max_bytes: shed the oldest non-essential lane 1 events (a tenth of them at
         least), replaced by one summary event."""
-        if self._db is None or self._size() <= self.max_bytes:
+        if self._db is None or self._broken or self._size() <= self.max_bytes:
             return
         db = self._db
         try:
@@ -956,6 +1032,8 @@ class Outbox:
             # back what was just written.
             return [r for r in fresh[1] if r[0] > after][:limit]
         rows: list[tuple[int, str]] = []
+        if self._vanished and self._db is None:
+            return rows      # the pending events are in the copy being put in place: wait
         if self._db is not None and self._top[lane] > after:
             try:
                 rows = self._db.execute("SELECT seq, body FROM outbox WHERE lane = ? AND "
@@ -1013,7 +1091,7 @@ class Outbox:
                 now = time.monotonic()
                 if self._db is not None and (self._writes - ck_writes >= CHECKPOINT_EVERY_ROWS
                                              or now - last_ck >= CHECKPOINT_EVERY_S):
-                    with self._ck_lock:       # _relocate() closes it when the file vanished
+                    with self._ck_lock:       # _start_move() closes it when the file vanished
                         if self._db is not None and not self._vanished:
                             self._checkpoint()
                     ck_writes, last_ck = self._writes, now

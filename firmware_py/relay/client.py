@@ -114,6 +114,8 @@ class Relay:
         if not getattr(outbox, "controller", ""):
             outbox.controller = controller
         self.loop = loop
+        if hasattr(outbox, "on_wake"):     # a vanished file's move: the next step at once
+            outbox.on_wake = self._outbox_woke
         self.on_ack, self.on_cmd, self.on_uplink = on_ack, on_cmd, on_uplink
         #: ``on_delivered(seq, wall_time)`` at each event's PUBACK (the delivery record)
         self.on_delivered: Callable[[int, float], None] = _noop
@@ -708,6 +710,17 @@ class Relay:
     def _schedule_tick(self) -> None:
         if not self._stopping:
             self._tick_handle = self.loop.call_later(self._sup.tick_s(), self._tick)
+
+    def _outbox_woke(self) -> None:
+        """(any thread) The outbox has the next step of a move ready: maintain() now."""
+        try:
+            self.loop.call_soon_threadsafe(self._maintain_now)
+        except RuntimeError:
+            pass                           # the loop is closed: stopping
+
+    def _maintain_now(self) -> None:
+        self.outbox.maintain()
+        self._pump()
 
     def _tick(self) -> None:
         self._tick_handle = None

@@ -24,6 +24,15 @@ def _fill(box, n, start=0):
                             for i in range(start, start + n)])
 
 
+def _maintain(box):
+    """The check finds the file gone and starts the copy (a thread); each maintain() after a
+    step of the move is done does the next (the relay calls it at once: ``on_wake``)."""
+    box.maintain()
+    for _ in range(2):
+        assert box.wait_move(30)
+        box.maintain()
+
+
 def _reopened_seqs(path):
     box = Outbox(path, controller="c")
     try:
@@ -41,7 +50,7 @@ def test_deleted_while_open_is_found_and_nothing_pending_is_lost(tmp_path):
     box.remove_many(range(1, 51))                    # acknowledged before the delete
     os.unlink(path)                                  # only the main file: the WAL stays
     _fill(box, 40, start=300)                        # written to the deleted inode
-    box.maintain()
+    _maintain(box)
     assert len(got["trouble"]) == 1 and "deleted" in got["trouble"][0]
     assert len(got["recover"]) == 1 and box.healthy
     assert os.path.exists(path) and box.depth() == 291
@@ -65,7 +74,7 @@ def test_whole_directory_contents_deleted_keeps_the_numbering(tmp_path):
     box.remove_many(range(1, 101))
     shutil.rmtree(var)                               # database, WAL, shm, seq guard, reserve
     _fill(box, 10, start=100)                        # 101..110, to the deleted files
-    box.maintain()
+    _maintain(box)
     assert got["trouble"] and got["recover"]
     assert os.path.exists(path + ".seq")             # the seq guard written again
     box.close()
@@ -86,7 +95,7 @@ def test_replaced_while_open_keeps_the_other_file_aside(tmp_path):
     _fill(box, 20)
     os.replace(other, path)                          # e.g. an old backup restored over it
     _fill(box, 5, start=20)
-    box.maintain()
+    _maintain(box)
     assert "replaced" in got["trouble"][0] and got["recover"]
     aside = glob.glob(path + ".replaced-*")
     assert [a for a in aside if not a.endswith(("-wal", "-shm"))], aside
@@ -103,4 +112,26 @@ def test_a_file_in_place_is_left_alone(tmp_path):
     ino = os.stat(path).st_ino
     box.maintain()
     assert not got["trouble"] and os.stat(path).st_ino == ino and box.depth() == 10
+    box.close()
+
+
+def test_replaced_file_set_aside_without_our_wal(tmp_path):
+    """Closing a connection whose file was replaced leaves its WAL at the path (SQLite sees
+    the move); set aside with the other file, it would be read into that file."""
+    path = str(tmp_path / "outbox.sqlite")
+    other = str(tmp_path / "old-backup.sqlite")
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT, lane INTEGER)")
+    db.execute("INSERT INTO outbox VALUES (1, 'theirs', 1)")
+    db.commit()
+    db.close()
+    box = Outbox(path, controller="c")
+    _troubles(box)
+    _fill(box, 20)
+    os.replace(other, path)
+    _maintain(box)
+    aside = [a for a in glob.glob(path + ".replaced-*") if not a.endswith(("-wal", "-shm"))]
+    db = sqlite3.connect(aside[0])
+    assert db.execute("SELECT seq, body FROM outbox").fetchall() == [(1, "theirs")]
+    db.close()
     box.close()
