@@ -78,6 +78,13 @@ PAGE = 256                    # rows a cursor reads at once
 CHECK_S = 2.0                 # maintain(): how often the file is checked to still be at its path
 RETRY_S = 2.0                 # maintain(): how often a troubled outbox tries the disk again
 MOVE_PAGES = 256              # pages per step when a vanished file is copied (a thread)
+COMPACT_MIN = 1024 * 1024     # free space in the file that starts a compaction (bytes)
+COMPACT_PAGES = 256           # pages given back per incremental_vacuum step
+COMPACT_QUIET_S = 0.2         # a step waits until the writer has been quiet this long ...
+COMPACT_WAIT_MAX_S = 0.5      # ... or for at most this long (a steady trickle of events)
+COMPACT_REST_S = 0.05         # rest between steps
+COMPACT_CONVERT_MAX = 1024 * 1024   # a file without auto_vacuum is converted (VACUUM) only
+                                    # when it holds at most this much
 LOG_EVERY_S = 60.0            # while in trouble, one summary log line at most this often
 SHED_CID = "1624"             # Contact ID 624: event log overflow
 
@@ -185,6 +192,11 @@ class Outbox:
         self.fsync_max_ms = 0.0
         self.checkpoints = 0
         self.wal_max_seen = 0         # the largest WAL size the fsync thread saw (bytes)
+        self.compact_steps = 0        # incremental_vacuum steps (or VACUUMs) done
+        self.compact_max_ms = 0.0     # the longest one
+        self.compacting = False       # free pages are being given back to the file system
+        self._last_write = 0.0        # monotonic time of the writer's last commit
+        self._compact_due = 0.0       # when the next compaction step became due
         self.shed_total = 0
         self._on_trouble = on_trouble
         self._trouble_waiting: Optional[str] = None
@@ -477,6 +489,7 @@ class Outbox:
         db = sqlite3.connect(self.path, isolation_level="DEFERRED", check_same_thread=False,
                              timeout=1.0)
         try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")    # a new file: before WAL, tables
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL refused")
@@ -595,6 +608,7 @@ class Outbox:
 
     def _wrote(self) -> None:
         self._writes += 1
+        self._last_write = time.monotonic()
         if self._quiet:
             self._woken_late = True
         else:
@@ -1078,19 +1092,23 @@ class Outbox:
 
     def _fsync_loop(self) -> None:
         """Group commit: fsync the WAL when something was written, then rest fsync_ms;
-        checkpoint now and then, truncating a WAL that grew past WAL_MAX."""
+        checkpoint now and then, truncating a WAL that grew past WAL_MAX; give free pages back
+        to the file system after a drain (``_compact``)."""
         last_ck = time.monotonic()
         ck_writes = 0
+        again: Optional[float] = None
         while not self._stop.is_set():
-            self._dirty.wait()
+            woke = self._dirty.wait(again)
             if self._stop.is_set():
                 break
             self._dirty.clear()
             try:
-                self._fsync_once()
+                if woke:
+                    self._fsync_once()
                 now = time.monotonic()
-                if self._db is not None and (self._writes - ck_writes >= CHECKPOINT_EVERY_ROWS
-                                             or now - last_ck >= CHECKPOINT_EVERY_S):
+                if woke and self._db is not None and (
+                        self._writes - ck_writes >= CHECKPOINT_EVERY_ROWS
+                        or now - last_ck >= CHECKPOINT_EVERY_S):
                     with self._ck_lock:       # _start_move() closes it when the file vanished
                         if self._db is not None and not self._vanished:
                             self._checkpoint()
@@ -1100,10 +1118,56 @@ class Outbox:
             except OSError as e:
                 # Reported from this thread; the writer keeps going and finds out itself.
                 log.error("outbox fsync failed: %s", e)
-            if self.fsync_ms:
+            with self._ck_lock:
+                again = None
+                if self._db is not None and not self._vanished and not self._broken:
+                    again = self._compact()
+            if self.fsync_ms and woke:
                 self._stop.wait(self.fsync_ms / 1000.0)
         with self._ck_lock:
             self._close_ck()
+
+    def _compact(self) -> Optional[float]:
+        """(fsync thread, under _ck_lock) Give the free pages of a drained file back to the
+        file system, COMPACT_PAGES at a time (``PRAGMA incremental_vacuum``, then a PASSIVE
+        checkpoint truncates the file), each step once the writer has been quiet for
+        COMPACT_QUIET_S: a step holds the write lock for a few ms, and an alarm's append waits
+        for it only if it comes right then. A file made before auto_vacuum was set is
+        converted (VACUUM) once it holds at most COMPACT_CONVERT_MAX. Returns when to come
+        back (seconds), None when there is nothing to do."""
+        try:
+            if self._ck is None:
+                self._ck = sqlite3.connect(self.path, timeout=0.2, check_same_thread=False)
+            ck = self._ck
+            free = ck.execute("PRAGMA freelist_count").fetchone()[0]
+            psize = ck.execute("PRAGMA page_size").fetchone()[0]
+            if not free or (not self.compacting and free * psize < COMPACT_MIN):
+                self.compacting = False
+                return None
+            now = time.monotonic()
+            if not self.compacting:
+                self.compacting = True
+                self._compact_due = now
+            quiet = now - self._last_write
+            if quiet < COMPACT_QUIET_S and now - self._compact_due < COMPACT_WAIT_MAX_S:
+                return COMPACT_QUIET_S - quiet
+            t0 = time.perf_counter()
+            if ck.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                ck.executescript(f"PRAGMA incremental_vacuum({COMPACT_PAGES});")
+            else:
+                pages = ck.execute("PRAGMA page_count").fetchone()[0]
+                if (pages - free) * psize > COMPACT_CONVERT_MAX:
+                    self.compacting = False     # later, when the backlog is gone
+                    return None
+                ck.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
+            ms = (time.perf_counter() - t0) * 1000.0
+            self.compact_steps += 1
+            self.compact_max_ms = max(self.compact_max_ms, ms)
+            ck.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._compact_due = time.monotonic() + COMPACT_REST_S
+        except sqlite3.Error as e:          # busy (the writer), or the file went: next time
+            log.debug("outbox compaction: %s", e)
+        return COMPACT_REST_S
 
     def _checkpoint(self) -> None:
         """(fsync thread, under _ck_lock) one checkpoint on the thread's own connection."""

@@ -3,6 +3,7 @@ maintenance costs the event loop.
 
     .venv/bin/python tests/relay/bench_outbox_files.py vanish 50000 200000
     .venv/bin/python tests/relay/bench_outbox_files.py compact 50000 200000
+    .venv/bin/python tests/relay/bench_outbox_files.py compact-ab 200000 200000 200000
 
 ``vanish N``: an outbox holding N events has its file deleted while open; ``maintain()`` is
 called every 10 ms (the relay calls it every tick) until the outbox is back on a new file, with a
@@ -11,7 +12,8 @@ lateness, and the time until the new file holds everything.
 
 ``compact N``: N events stored, then removed as the relay does after PUBACKs (1000 per commit),
 then the file is left to the fsync thread: file size before and after, time until it shrank,
-the longest writer append while it worked (an alarm arriving then) and the worst loop lag.
+the longest writer append while it worked (an alarm arriving every 20 ms) and the loop lag
+(p99 and worst). ``compact-ab N``: the same without compaction (20 s), then with it.
 """
 import asyncio
 import os
@@ -33,6 +35,7 @@ class LagProbe:
     def __init__(self, period: float = 0.001):
         self.period = period
         self.worst = 0.0
+        self.lags: list[float] = []
         self._task = None
 
     async def _run(self):
@@ -40,7 +43,13 @@ class LagProbe:
         while True:
             t = loop.time()
             await asyncio.sleep(self.period)
-            self.worst = max(self.worst, (loop.time() - t - self.period) * 1000)
+            lag = (loop.time() - t - self.period) * 1000
+            self.lags.append(lag)
+            self.worst = max(self.worst, lag)
+
+    def p99(self) -> float:
+        xs = sorted(self.lags) or [0.0]
+        return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
 
     async def __aenter__(self):
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -56,9 +65,9 @@ def _fill(box, n):
         box.append_many([EVENT] * min(1000, n - i))
 
 
-def _file_mib(path):
+def _file_mib(path, sides=("", "-wal")):
     total = 0
-    for s in ("", "-wal"):
+    for s in sides:
         try:
             total += os.stat(path + s).st_size
         except OSError:
@@ -94,7 +103,13 @@ async def vanish(n: int) -> None:
         box.close()
 
 
-async def compact(n: int) -> None:
+async def compact(n: int, off: bool = False) -> None:
+    """``off``: the same run with compaction disabled (the baseline of the loop lag)."""
+    import guardroom.outbox as ob
+
+    saved = ob.COMPACT_MIN
+    if off:
+        ob.COMPACT_MIN = 1 << 62
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "outbox.sqlite")
         box = Outbox(path, fsync_ms=50, controller="b")
@@ -103,30 +118,37 @@ async def compact(n: int) -> None:
             box.remove_many(range(s, min(n + 1, s + 1000)))
             await asyncio.sleep(0)
         await asyncio.sleep(0.2)
-        before = _file_mib(path)
+        before, wal0 = _file_mib(path, ("",)), _file_mib(path, ("-wal",))
         t0 = time.perf_counter()
         appends = []
         async with LagProbe() as probe:
-            while time.perf_counter() - t0 < 60:
+            while time.perf_counter() - t0 < (20 if off else 60):
                 a0 = time.perf_counter()
                 seq = box.append(dict(EVENT, kind="alarm", cid="1120"))["seq"]
                 appends.append((time.perf_counter() - a0) * 1000)
                 box.remove(seq)
                 await asyncio.sleep(0.02)
-                if _file_mib(path) < 1.0 and not getattr(box, "compacting", False):
+                if _file_mib(path, ("",)) < 1.0 and not getattr(box, "compacting", False):
                     break
         took = time.perf_counter() - t0
-        print(f"compact {n}: file {before:.1f} -> {_file_mib(path):.1f} MiB (database + WAL) "
-              f"in {took:.2f} s; alarm append+remove meanwhile median "
+        ob.COMPACT_MIN = saved
+        print(f"compact{' OFF' if off else ''} {n}: database {before:.1f} -> {_file_mib(path, ('',)):.1f} MiB, WAL "
+              f"{wal0:.1f} -> {_file_mib(path, ('-wal',)):.1f} MiB in {took:.2f} s "
+              f"({getattr(box, 'compact_steps', 0)} steps, longest "
+              f"{getattr(box, 'compact_max_ms', 0):.1f} ms); alarm append+remove meanwhile median "
               f"{statistics.median(appends):.2f} ms, max {max(appends):.1f} ms "
-              f"({len(appends)}); worst loop lag {probe.worst:.1f} ms")
+              f"({len(appends)}); loop lag p99 {probe.p99():.1f} ms, worst {probe.worst:.1f} ms")
         box.close()
 
 
 def main(argv):
     what, sizes = argv[0], [int(x) for x in argv[1:]] or [50_000, 200_000]
     for n in sizes:
-        asyncio.run({"vanish": vanish, "compact": compact}[what](n))
+        if what == "compact-ab":         # compaction off, then on: same sitting, alternated
+            asyncio.run(compact(n, off=True))
+            asyncio.run(compact(n))
+        else:
+            asyncio.run({"vanish": vanish, "compact": compact}[what](n))
 
 
 if __name__ == "__main__":
