@@ -81,6 +81,7 @@ class EventLog:
         self.on_trouble: Optional[Callable[[str], None]] = None
         self.on_recover: Optional[Callable[[str], None]] = None
         self.problem = ""
+        self._check_lock = threading.Lock()    # one check (and move) at a time
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self._db = self._connect()
@@ -230,6 +231,10 @@ class EventLog:
         """Is the open file still the one at ``path``? If not (deleted, or replaced by another
         file), report it and move what the old file holds to a new file at the path. The
         committer thread calls this every CHECK_S. Returns True when the file is in place."""
+        with self._check_lock:
+            return self._check_file()
+
+    def _check_file(self) -> bool:
         now = sqlitefile.ident(self.path)
         if now == self._ident or self._closed:
             return True

@@ -58,6 +58,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections import deque
 from typing import Callable, Iterable, Optional
 
@@ -1136,9 +1137,7 @@ class Outbox:
         converted (VACUUM) once it holds at most COMPACT_CONVERT_MAX. Returns when to come
         back (seconds), None when there is nothing to do."""
         try:
-            if self._ck is None:
-                self._ck = sqlite3.connect(self.path, timeout=0.2, check_same_thread=False)
-            ck = self._ck
+            ck = self._open_ck()
             free = ck.execute("PRAGMA freelist_count").fetchone()[0]
             psize = ck.execute("PRAGMA page_size").fetchone()[0]
             if not free or (not self.compacting and free * psize < COMPACT_MIN):
@@ -1165,14 +1164,22 @@ class Outbox:
             self.compact_max_ms = max(self.compact_max_ms, ms)
             ck.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self._compact_due = time.monotonic() + COMPACT_REST_S
-        except sqlite3.Error as e:          # busy (the writer), or the file went: next time
+        except sqlite3.Error as e:          # busy (the writer), full, the file went: later
             log.debug("outbox compaction: %s", e)
+            return RETRY_S
         return COMPACT_REST_S
+
+    def _open_ck(self) -> sqlite3.Connection:
+        """(fsync thread) Its own connection, opened on an existing file only (a file deleted
+        a moment ago must not be made again, empty, before the check finds it gone)."""
+        if self._ck is None:
+            self._ck = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw",
+                                       uri=True, timeout=0.2, check_same_thread=False)
+        return self._ck
 
     def _checkpoint(self) -> None:
         """(fsync thread, under _ck_lock) one checkpoint on the thread's own connection."""
-        if self._ck is None:
-            self._ck = sqlite3.connect(self.path, timeout=0.2, check_same_thread=False)
+        self._open_ck()
         try:
             wal = os.path.getsize(self.path + "-wal")
         except OSError:

@@ -135,3 +135,33 @@ def test_replaced_file_set_aside_without_our_wal(tmp_path):
     assert db.execute("SELECT seq, body FROM outbox").fetchall() == [(1, "theirs")]
     db.close()
     box.close()
+
+
+def test_events_made_and_acknowledged_during_the_move(tmp_path):
+    """The copy runs on a thread: meanwhile events are still read from the old file, new ones
+    are held in memory (an alarm first), acknowledgements are remembered; after the move the
+    new file holds exactly what is pending, and ``on_wake`` was called for each step."""
+    path = str(tmp_path / "outbox.sqlite")
+    box = Outbox(path, controller="c")
+    got = _troubles(box)
+    woke = []
+    box.on_wake = lambda: woke.append(1)
+    _fill(box, 300)
+    os.unlink(path)
+    box.maintain()                                   # found: the copy starts
+    assert got["trouble"] and box._vanished
+    panic = box.append(event(9, kind="alarm", cid="1120"))     # held in memory
+    late = _fill(box, 5, start=300)
+    box.remove_many(range(1, 101))                   # PUBACKs meanwhile
+    cur = box.cursor()
+    assert [s for s, _ in cur.take(3)] == [panic["seq"], 101, 102]
+    for _ in range(2):
+        assert box.wait_move(30)
+        box.maintain()
+    assert box.healthy and got["recover"] and len(woke) == 2
+    assert not box.in_memory and box.depth() == 200 + 1 + 5
+    assert [s for s, _ in cur.take(2)] == [103, 104]     # the same cursor reads on
+    box.close()
+    seqs, nxt = _reopened_seqs(path)
+    assert seqs == list(range(101, 301)) + [panic["seq"]] + [e["seq"] for e in late]
+    assert nxt == late[-1]["seq"] + 1
