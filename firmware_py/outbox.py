@@ -10,9 +10,10 @@ PUBACK, so a broker outage, a crash, a restart or a full disk loses nothing.
 
 The public API is this list plus ``append``, ``remove``, ``depth``, ``next_seq``,
 ``durable_seq``, ``healthy``, ``problem``, ``is_pending``, ``payload``, ``pending`` (tests and
-tools: reads everything), ``flush``, ``close``, and the callbacks ``on_trouble(text)``,
-``on_recover(text)``, ``on_event(event)``, ``on_wake()`` (from a thread: call ``maintain()`` soon). Several instances (one per uplink path) may live in
-one process, each on its own file.
+tools: reads everything), ``flush``, ``close``, ``wait_move`` (tests), and the callbacks
+``on_trouble(text)``, ``on_recover(text)``, ``on_event(event)``, ``on_wake()`` (from a thread:
+call ``maintain()`` soon). Several instances (one per uplink path) may live in one process, each
+on its own file.
 
 Storage: SQLite in WAL mode, ``synchronous=NORMAL``. A batch is one commit into the OS page
 cache (a SIGKILLed process loses nothing) that never waits for the disk; the ``outbox-fsync``
@@ -41,6 +42,9 @@ written back and ``on_recover(text)`` is called. A corrupt file found at open is
 (SQLite would keep writing to the unlinked inode) is found by ``maintain()`` (every CHECK_S):
 storage trouble, then everything pending is copied to a new file at the path, on a thread
 (``_start_move``), and put in place by the next ``maintain()`` (``_finish_move``).
+
+Space: new files use incremental auto_vacuum; after a drain the fsync thread gives the free
+pages back to the file system a few hundred at a time, beside the writer (``_compact``).
 
 Disk cap: when the database holds more than ``max_bytes``, the oldest non-essential lane 1
 events are deleted and one summary event (cid 1624, ``shed``: seq range, count, counts per

@@ -135,7 +135,8 @@ async def compact(n: int, off: bool = False) -> None:
         print(f"compact{' OFF' if off else ''} {n}: database {before:.1f} -> {_file_mib(path, ('',)):.1f} MiB, WAL "
               f"{wal0:.1f} -> {_file_mib(path, ('-wal',)):.1f} MiB in {took:.2f} s "
               f"({getattr(box, 'compact_steps', 0)} steps, longest "
-              f"{getattr(box, 'compact_max_ms', 0):.1f} ms); alarm append+remove meanwhile median "
+              f"{getattr(box, 'compact_max_ms', 0):.1f} ms); alarm append+remove meanwhile "
+              f"median "
               f"{statistics.median(appends):.2f} ms, max {max(appends):.1f} ms "
               f"({len(appends)}); loop lag p99 {probe.p99():.1f} ms, worst {probe.worst:.1f} ms")
         box.close()
