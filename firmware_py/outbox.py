@@ -918,6 +918,7 @@ class Outbox:
             self._next_retry = time.monotonic() + RETRY_S
             return
         self._gone.clear()
+        self._fresh = [None, None]
         self._db = db
         self._ident = self._stat_ident()
         self._side = sqlitefile.side_idents(self.path)
