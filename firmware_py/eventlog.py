@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 CHECK_S = 2.0        # how often the committer checks that the file is still at its path
-MOVE_PAGE = 2000     # rows copied per hold of the lock when the file vanished
+MOVE_PAGE = 1000     # rows copied per hold of the lock when the file vanished
 CSV_COLUMNS = ("row", "ts", "kind", "cid", "area", "zone", "incident", "verified", "silent",
                "drill", "user", "text", "hash")
 
@@ -266,12 +266,14 @@ class EventLog:
     def _move(self) -> None:
         """Copy every row the old connection holds (MOVE_PAGE rows per hold of the lock:
         appends go on meanwhile, to the old file, and are copied too), the anchor and the row
-        counter into ``<path>.rescue``; then, under the lock, the last rows, close the old
-        connection, put the copy at the path and open it."""
+        counter into ``<path>.rescue``; then, under the lock, the last rows, the copy put at the
+        path and opened. The old connection is closed after the lock is released (SQLite sees
+        its file moved: closing it neither checkpoints nor deletes a WAL by its name)."""
         rescue = self.path + ".rescue"
         sqlitefile.remove(rescue)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         out = sqlite3.connect(rescue, isolation_level=None)
+        old = None
         try:
             out.executescript(_SCHEMA)
             after = 0
@@ -281,17 +283,23 @@ class EventLog:
                                             "ORDER BY row LIMIT ?", (after, MOVE_PAGE)
                                             ).fetchall()
                     if len(rows) < MOVE_PAGE:
-                        self._finish_move(out, rows, rescue)
-                        return
+                        old = self._finish_move(out, rows, rescue)
+                        break
                 out.execute("BEGIN")
                 out.executemany("INSERT INTO log(row, body, hash) VALUES (?, ?, ?)", rows)
                 out.execute("COMMIT")
                 after = rows[-1][0]
         finally:
             out.close()
+        try:
+            old.close()
+        except sqlite3.Error:
+            pass
 
-    def _finish_move(self, out: sqlite3.Connection, rows: list, rescue: str) -> None:
-        """(lock held) The last rows, the anchor and the row counter; the copy in place."""
+    def _finish_move(self, out: sqlite3.Connection, rows: list,
+                     rescue: str) -> sqlite3.Connection:
+        """(lock held) The last rows, the anchor and the row counter; the copy in place and
+        in use. Returns the old connection (to be closed without the lock)."""
         a = self._db.execute("SELECT row, hash FROM anchor WHERE id=1").fetchone()
         counter = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='log'"
                                    ).fetchone()
@@ -307,12 +315,12 @@ class EventLog:
                         (counter[0],))
         out.execute("COMMIT")
         out.close()
-        self.commit()                      # the open transaction: into the old file, copied
         old = self._db
-        try:
-            old.close()
-        except sqlite3.Error:
-            pass
+        if self._in_txn:                   # its rows are in the copy: not written twice
+            try:
+                old.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
         self._in_txn = False
         self._uncommitted = 0
         try:
@@ -323,6 +331,7 @@ class EventLog:
             self._db = self._connect()
             self._ident = sqlitefile.ident(self.path)
             self._side = sqlitefile.side_idents(self.path)
+        return old
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:

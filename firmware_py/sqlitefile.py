@@ -65,8 +65,9 @@ def put_in_place(rescue: str, path: str, ours: set = frozenset()) -> Optional[st
     """Make the closed single-file database ``rescue`` the file at ``path`` (the folder is
     made again if it went). The -wal/-shm at the path whose identity is in ``ours`` (the old
     connection's, ``side_idents``) are removed; a database found at the path is then set aside
-    (its name is returned); an orphan -wal/-shm is removed. Call it only once no connection of
-    this process is left on the old file."""
+    (its name is returned); an orphan -wal/-shm is removed. A connection still open on the
+    old file may be closed afterwards: SQLite sees its file moved (the path names another
+    inode now), so closing it neither checkpoints nor deletes a -wal/-shm by its name."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     for suffix in ("-wal", "-shm"):
         if ident(path + suffix) in ours:
