@@ -12,8 +12,9 @@ Who does what (docs/performance.md, "paho's hand-off"):
   are blocking. It never touches the loop.
 * ``attach()`` (loop thread) registers the socket with the loop: ``add_reader`` calls
   ``loop_read`` (CONNACK, PUBACK, SUBACK, messages), ``add_writer`` is added only while paho
-  has bytes it could not write at once (a full socket buffer), and a 1 s timer calls
-  ``loop_misc`` (keepalive PINGREQ, a broker that stopped answering pings).
+  has bytes it could not write at once (a full socket buffer), and a timer calls
+  ``loop_misc`` (keepalive PINGREQ, a broker that stopped answering pings) every
+  ``keepalive_s / 4`` (7.5 s for the default 30 s; see ``misc_period``).
 * ``publish()`` (loop thread) writes the PUBLISH to the socket within the call: paho writes at
   once when no network thread runs. The packet leaves before ``publish()`` returns, with no
   wake-up of another thread and no GIL hand-over (with ``loop_start`` the loop thread only
@@ -41,7 +42,19 @@ log = logging.getLogger(__name__)
 # QoS 1 messages on the wire at once. paho cannot change it once connected, and a v5 broker
 # disconnects a client that exceeds its Receive Maximum (Mosquitto advertises 20).
 MAX_INFLIGHT = 20
-MISC_S = 1.0            # loop_misc period (paho's own thread looped at least once a second)
+MISC_MIN_S = 0.25       # floor of the loop_misc period (tests run with a 1 s keepalive)
+
+
+def misc_period(keepalive_s: float) -> float:
+    """How often the loop calls paho's ``loop_misc``. Everything it does falls due a whole
+    keepalive after something (a PINGREQ after ``keepalive_s`` without traffic either way, a
+    disconnect when the PINGRESP is ``keepalive_s`` late), so a call every ``keepalive_s / 4``
+    acts at most a quarter keepalive late: the PINGREQ leaves by 1.25 keepalives, well before
+    the broker's 1.5 keepalive limit. (paho's own thread looped every second: at idle that was
+    the loop's most frequent wake-up, for nothing on all but one call in ``keepalive_s``.) The
+    guard room's own uplink supervision (heartbeat probes, relay/supervision.py) does not wait
+    for this."""
+    return max(MISC_MIN_S, keepalive_s / 4)
 
 
 class Link:
@@ -70,6 +83,7 @@ class Link:
         self._sock = None               # the socket registered with the loop
         self._writing = False           # add_writer in place
         self._misc: Optional[asyncio.TimerHandle] = None
+        self.misc_s = misc_period(keepalive_s)
         proto = mqtt.MQTTv5 if protocol == "v5" else mqtt.MQTTv311
         kw = {} if protocol == "v5" else {"clean_session": session_expiry_s == 0}
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto,
@@ -122,7 +136,7 @@ class Link:
             return
         self._sock = sock
         self.loop.add_reader(sock, self._readable)
-        self._misc = self.loop.call_later(MISC_S, self._tick)
+        self._misc = self.loop.call_later(self.misc_s, self._tick)
         self._io_done()
         if sock.fileno() >= 0 and getattr(sock, "pending", None) and sock.pending():
             self.loop.call_soon(self._readable)   # TLS bytes already decrypted
@@ -197,7 +211,7 @@ class Link:
             log.exception("mqtt: keepalive failed")
         self._io_done()
         if self._sock is not None:
-            self._misc = self.loop.call_later(MISC_S, self._tick)
+            self._misc = self.loop.call_later(self.misc_s, self._tick)
 
     def _io_done(self) -> None:
         """After any paho call: keep the loop's registrations in step with paho (a writer only

@@ -357,3 +357,14 @@ def test_keepalive_pings_come_from_the_loop(broker, platform, tmp_path):
             assert sum("Received PINGRESP" in m for m in log) >= 2, log
             assert r.status()["connected"]
     run(body())
+
+
+def test_loop_misc_runs_a_quarter_keepalive_apart():
+    """paho's loop_misc acts only a whole keepalive after the last traffic: the loop calls it
+    every keepalive/4 (the PINGREQ leaves by 1.25 keepalives, before the broker's 1.5 limit),
+    not every second."""
+    from guardroom.relay.link import misc_period
+
+    assert misc_period(30) == 7.5
+    assert misc_period(5) == 1.25
+    assert misc_period(1) == 0.25     # the short-keepalive test above still pings in time
