@@ -14,7 +14,7 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard core/*.py core/*.pxd)
+$(STAMP): pyproject.toml setup.py $(wildcard core/*.py core/*.pxd) drivers/modbus/_steady.pyx
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
 	$(PY) -m pip install -q -e '.[test]'

@@ -1,7 +1,9 @@
 """Build script: maps the source folders into the one import package ``guardroom``
-and compiles the alarm engine with Cython (pure-Python mode source, core/engine.py).
+and compiles the alarm engine with Cython (pure-Python mode source, core/engine.py) and the
+Modbus driver's steady poll loop (drivers/modbus/_steady.pyx).
 
-Set GUARDROOM_NO_CYTHON=1 to install without compiling (the interpreted engine is used).
+Set GUARDROOM_NO_CYTHON=1 to install without compiling (the interpreted engine is used, and
+every Modbus poll runs in Python).
 
 The extensions are built without debug information and stripped at link time on Linux (the
 engine's ``.so`` is ~5 MB with the interpreter's default ``-g``, ~1 MB without): that is what
@@ -66,6 +68,9 @@ def extensions():
 
     # Explicit names: names inferred from file paths would land in the wrong package.
     exts = [Extension("guardroom.core." + name, [f"core/{name}.py"]) for name in CORE_MODULES]
+    # the Modbus bus thread's steady state in C (drivers/modbus/_steady.pyx); optional: the
+    # driver polls in Python without it
+    exts.append(Extension("guardroom.drivers.modbus._steady", ["drivers/modbus/_steady.pyx"]))
     return cythonize(
         exts,
         include_path=[_pxd_tree()],

@@ -11,6 +11,7 @@ an offline device is retried with a doubling period up to ``retry_max_ms``, so a
 costs its bus one timeout now and then, not one per poll."""
 from __future__ import annotations
 
+import array
 import asyncio
 import collections
 import concurrent.futures
@@ -33,6 +34,11 @@ from .schema import CONFIG_SCHEMA
 
 log = logging.getLogger("guardroom.drivers.modbus")
 
+try:    # the steady state in C (built by setup.py with Cython); else every poll is Python
+    from . import _steady as STEADY
+except ImportError:  # pragma: no cover - an install without the compiled module
+    STEADY = None
+
 _COUNTERS = ("polls", "good_polls", "failed_polls", "timeouts", "crc_errors", "exceptions",
              "connection_errors", "writes", "write_errors")
 _KIND_COUNTER = {"timeout": "timeouts", "crc": "crc_errors", "exception": "exceptions",
@@ -44,13 +50,14 @@ class _Read:
     answer the driver decoded and reported (``pdu``/``raw``): a poll whose answers all equal
     the last ones changes nothing and is not decoded again."""
 
-    __slots__ = ("block", "items", "req", "pdu", "raw", "registers")
+    __slots__ = ("block", "items", "req", "pdu", "raw", "registers", "answer")
 
     def __init__(self, block, items: list, address: int):
         self.block = block
         self.items = items                          # [(plan.Item, point id)]
         self.req = wire.read_request(block.table, block.start, block.count, address)
         self.pdu = None
+        self.answer = b""           # ``pdu`` as it comes on the wire (the steady loop's test)
         self.raw: list[int] = []
         self.registers = block.table.endswith("registers")
 
@@ -83,6 +90,21 @@ class _Device:
         self.chatter = {pid: PolledChatter(polls, window_ms, quiet_s, sample_ms)
                         for pid in point_ids.values()} if polls else {}
         self.chattering: set[int] = set()
+        # the steady loop's counts (_steady.pyx): polls, end of the last one (monotonic ns),
+        # its duration (ns); folded into ``counts`` when the loop hands back
+        self.live = array.array("q", (0, 0, 0))
+        self.frames: tuple | None = None            # the reads' requests on the wire
+
+    def fold(self) -> None:
+        """Take the steady loop's polls into the counters."""
+        live = self.live
+        n = live[0]
+        if n:
+            live[0] = 0
+            self.counts["polls"] += n
+            self.counts["good_polls"] += n
+            self.last_good_ns = live[1]
+            self.last_poll_ms = live[2] / 1e6
 
     def period(self, retry_max_ms: int) -> float:
         ms = self.plan.poll_ms
@@ -92,11 +114,17 @@ class _Device:
         return ms / 1000
 
     def stats(self, bus: str) -> dict:
+        counts, live = dict(self.counts), self.live
+        n, good_ns, poll_ms = live[0], self.last_good_ns, self.last_poll_ms
+        if n:       # polls of the steady loop running now, not folded in yet
+            counts["polls"] += n
+            counts["good_polls"] += n
+            good_ns, poll_ms = max(good_ns, live[1]), live[2] / 1e6
         return {"bus": bus, "address": self.address, "profile": self.plan.profile.name,
-                "online": self.online, "fails_in_row": self.fails_in_row, **self.counts,
-                "last_error": self.last_error, "last_poll_ms": round(self.last_poll_ms, 3),
-                "last_good_age_s": (round((time.monotonic_ns() - self.last_good_ns) / 1e9, 3)
-                                    if self.last_good_ns else None),
+                "online": self.online, "fails_in_row": self.fails_in_row, **counts,
+                "last_error": self.last_error, "last_poll_ms": round(poll_ms, 3),
+                "last_good_age_s": (round((time.monotonic_ns() - good_ns) / 1e9, 3)
+                                    if good_ns else None),
                 "since_age_s": (round((time.monotonic_ns() - self.changed_ns) / 1e9, 3)
                                 if self.changed_ns else None),
                 "outputs": dict(self.wanted), "readings": dict(self.readings)}
@@ -200,30 +228,73 @@ class _Bus:
         poller = select.poll()          # registered once: no fd lists built per sleep
         poller.register(wake, select.POLLIN)
         only = polled[0] if len(polled) == 1 else None
+        steady = STEADY if only is not None and len(only.reads) <= 8 else None
         while not self._stopping:
             if self._jobs:
                 self._run_jobs()
-            if polled:
-                dev = only or min(polled, key=_due)
-                delay = dev.next_due - time.monotonic()
-            else:
-                dev, delay = None, None
-            if delay is None or delay > 0:
-                # ms, rounded up by poll(): a poll is never early
-                if poller.poll(None if delay is None else delay * 1000.0):
+            resume = None
+            if steady is not None and self._steady_ready(only):
+                # unchanged polls run in C with the GIL released (_steady.pyx); back here
+                # for a job, stop, or a poll whose answer is not the last one
+                resume = self._steady(only)
+                if resume is None:
                     try:
                         os.read(wake, 512)
                     except BlockingIOError:
                         pass
                     continue
+                dev = only
+            elif polled:
+                dev = only or min(polled, key=_due)
+                delay = dev.next_due - time.monotonic()
+                if delay > 0:
+                    # ms, rounded up by poll(): a poll is never early
+                    if poller.poll(delay * 1000.0):
+                        try:
+                            os.read(wake, 512)
+                        except BlockingIOError:
+                            pass
+                        continue
+            else:
+                if poller.poll(None):
+                    try:
+                        os.read(wake, 512)
+                    except BlockingIOError:
+                        pass
+                continue
             if self._stopping:
                 break
             try:
-                self.poll(dev)
+                self.poll(dev, resume)
             except Exception:  # never let one bad answer kill the bus
                 log.exception("modbus bus %s: poll of %s failed unexpectedly", self.name,
                               dev.name)
             dev.next_due = max(dev.next_due + dev.period(retry_max), time.monotonic())
+
+    def _steady_ready(self, dev: _Device) -> bool:
+        """The steady loop polls a device only while every answer it gets is the one already
+        reported: online, not chattering, connected, every read answered once."""
+        if dev.online is not True or dev.chattering or not self.client.connected:
+            return False
+        for rd in dev.reads:
+            if not rd.answer:
+                return False
+        return True
+
+    def _steady(self, dev: _Device):
+        """Run the steady loop; None when woken, else where to resume the poll it began:
+        ``(index, tid, wrote, data, deadline)``."""
+        client = self.client
+        if dev.frames is None:
+            dev.frames = tuple(client.frame(rd.req, 0) for rd in dev.reads)
+        status, dev.next_due, index, tid, wrote, data, deadline = STEADY.steady(
+            self._wake_r, client.fd, client.rtu, dev.frames,
+            tuple(rd.answer for rd in dev.reads), dev.next_due, dev.plan.poll_ms / 1000,
+            client.timeout, client._tid, dev.live)
+        dev.fold()
+        if status == STEADY.WOKEN:
+            return None
+        return index, tid, wrote, data, deadline
 
     def _run_jobs(self) -> None:
         while self._jobs and not self._stopping:
@@ -235,17 +306,29 @@ class _Bus:
             except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
                 fut.set_exception(e)
 
-    def poll(self, dev: _Device) -> None:
+    def poll(self, dev: _Device, resume=None) -> None:
+        """One poll of ``dev``; ``resume``: the steady loop's poll to finish (it sent the
+        requests before ``index`` and got their usual answers, and began that one)."""
         counts = dev.counts
         counts["polls"] += 1
         self.current = dev
         new = None
+        client = self.client
         try:
             self.connected()
             t0 = time.monotonic_ns()
-            send = self.client.send
-            for rd in dev.reads:
-                pdu = send(rd.req)
+            send = client.send
+            for i, rd in enumerate(dev.reads):
+                if resume is None:
+                    pdu = send(rd.req)
+                else:
+                    index, tid, wrote, data, deadline = resume
+                    if i < index:
+                        continue            # its usual answer: nothing new
+                    if i == index:
+                        pdu = client.resume(rd.req, tid, wrote, data, deadline)
+                    else:
+                        pdu = send(rd.req)
                 if pdu != rd.pdu:
                     raw = wire.decode(pdu, rd.req, rd.block.count)
                     if new is None:
@@ -266,6 +349,7 @@ class _Bus:
         if new is not None:
             for rd, pdu, raw in new:
                 rd.pdu, rd.raw = pdu, raw
+                rd.answer = self.client.answer(rd.req, pdu)
                 if rd.registers:
                     # the raw reading (a fence voltage...) for the console's health
                     for it, _ in rd.items:

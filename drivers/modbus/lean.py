@@ -154,17 +154,50 @@ class LeanClient:
         """Send ``req`` and wait for its answer: the response PDU (function code first)."""
         if not self.connected:
             raise TransactionError("connection", f"{req.what}: not connected")
+        if not self.rtu:    # a late answer to an earlier request is told apart by its id
+            self._tid = (self._tid + 1) & 0xFFFF
+        return self._transact(req, self.frame(req), 0, None, time.monotonic() + (
+            self.timeout if timeout_s is None else timeout_s), self.rtu)
+
+    def resume(self, req: Request, tid: int, wrote: int, data: bytes,
+               deadline: float) -> bytes:
+        """Finish a transaction the steady loop (_steady.pyx) began: ``wrote`` bytes of the
+        request went out with transaction id ``tid``, ``data`` came back so far, the answer is
+        late at ``deadline``. The response PDU, or the error ``send`` would raise."""
+        if not self.connected:
+            raise TransactionError("connection", f"{req.what}: not connected")
+        if not self.rtu:
+            self._tid = tid
+        return self._transact(req, self.frame(req), wrote, bytearray(data), deadline, False)
+
+    def frame(self, req: Request, tid: int | None = None) -> bytes:
+        """The request as it goes on the wire (TCP: with ``tid``, default the current id)."""
+        if self.rtu:
+            return req.frame
+        return struct.pack(">HHHB", self._tid if tid is None else tid, 0, len(req.pdu) + 1,
+                           req.device_id) + req.pdu
+
+    def answer(self, req: Request, pdu: bytes) -> bytes:
+        """The bytes on the wire of the answer ``pdu`` to ``req`` (TCP: transaction id 0)."""
+        if self.rtu:
+            frame = bytes((req.device_id,)) + pdu
+            c = crc16(frame)
+            return frame + bytes((c & 0xFF, c >> 8))
+        return struct.pack(">HHHB", 0, 0, len(pdu) + 1, req.device_id) + pdu
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    def _transact(self, req: Request, frame: bytes, wrote: int, buf: bytearray | None,
+                  deadline: float, drop: bool) -> bytes:
         fd = self._fd
         try:
-            if self.rtu:
+            if drop:       # RTU, before a fresh request
                 self._drop_stale(fd)
-                frame = req.frame
-            else:   # a late answer to an earlier request is told apart by its transaction id
-                self._tid = tid = (self._tid + 1) & 0xFFFF
-                frame = struct.pack(">HHHB", tid, 0, len(req.pdu) + 1, req.device_id) + req.pdu
-            _write_all(fd, frame)
-            answer = self._read_answer(fd, req, time.monotonic() + (
-                self.timeout if timeout_s is None else timeout_s))
+            if wrote < len(frame):
+                _write_all(fd, frame[wrote:] if wrote else frame)
+            answer = self._read_answer(fd, req, deadline, buf)
         except OSError as e:
             self.close()
             raise TransactionError("connection", f"{req.what}: {e}") from None
@@ -173,9 +206,15 @@ class LeanClient:
             raise TransactionError("exception", f"{req.what}: exception response {code}", code)
         return answer
 
-    def _read_answer(self, fd: int, req: Request, deadline: float) -> bytes:
-        buf = bytearray()
+    def _read_answer(self, fd: int, req: Request, deadline: float,
+                     buf: bytearray | None = None) -> bytes:
         rtu = self.rtu
+        if buf:     # what the steady loop read already
+            pdu = self._rtu_frame(buf, req) if rtu else self._tcp_frame(buf)
+            if pdu is not None:
+                return pdu
+        elif buf is None:
+            buf = bytearray()
         wait = self._poller.poll
         while True:
             left = deadline - time.monotonic()
