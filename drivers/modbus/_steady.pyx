@@ -81,7 +81,9 @@ cdef int _wait(int fd, long long until) noexcept nogil:
         r = ppoll(&p, 1, &ts, NULL)
         if r > 0:
             return 1
-        if r < 0 and errno != EINTR:
+        if r == 0:          # CLOCK_MONOTONIC, never early: ``until`` is reached
+            return 0
+        if errno != EINTR:
             return 1
 
 

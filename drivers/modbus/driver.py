@@ -93,6 +93,7 @@ class _Device:
         # the steady loop's counts (_steady.pyx): polls, end of the last one (monotonic ns),
         # its duration (ns); folded into ``counts`` when the loop hands back
         self.live = array.array("q", (0, 0, 0))
+        self.steady_polls = 0                       # polls the steady loop did, folded
         self.frames: tuple | None = None            # the reads' requests on the wire
 
     def fold(self) -> None:
@@ -101,6 +102,7 @@ class _Device:
         n = live[0]
         if n:
             live[0] = 0
+            self.steady_polls += n
             self.counts["polls"] += n
             self.counts["good_polls"] += n
             self.last_good_ns = live[1]
@@ -127,6 +129,7 @@ class _Device:
                                     if good_ns else None),
                 "since_age_s": (round((time.monotonic_ns() - self.changed_ns) / 1e9, 3)
                                 if self.changed_ns else None),
+                "steady_polls": self.steady_polls + n,
                 "outputs": dict(self.wanted), "readings": dict(self.readings)}
 
 
@@ -605,7 +608,7 @@ class ModbusDriver(Driver):
         """Counters per device: ``{device name: {bus, address, profile, online, polls,
         good_polls, failed_polls, timeouts, crc_errors, exceptions, connection_errors,
         writes, write_errors, fails_in_row, last_error, last_poll_ms, last_good_age_s,
-        outputs}}``."""
+        steady_polls (of ``polls``, those the C steady loop did), outputs}}``."""
         return {name: dev.stats(self._device_bus[name].name)
                 for name, dev in self._devices.items()}
 

@@ -87,6 +87,7 @@ class Bus:
         self.last_refresh_error = ""
         self.wakeups = 0          # times the thread woke (two refreshes each)
         self._all_online = False
+        self._masks = (-1, -1)    # the status bits _watch_links last walked the readers for
         self.stopped = False
 
     # -- loop side ------------------------------------------------------------------------
@@ -155,18 +156,25 @@ class Bus:
         ctx = self._ctx
         ch = self.channel
         wake = self._wake_r
+        poller = select.poll()          # registered once: no fd lists built per sleep
+        poller.register(wake, select.POLLIN)
+        wait = poller.poll
+        monotonic = time.monotonic
+        stopped = self._stop.is_set
+        refresh = self._refresh
         next_poll = 0.0
-        while not self._stop.is_set():
+        while not stopped():
             self.wakeups += 1
-            self._submit_queued(ctx)
+            if self._cmds:
+                self._submit_queued(ctx)
             tx = ch.writes
-            self._refresh(ctx)
+            refresh(ctx)
             reads = ch.read_calls
-            self._refresh(ctx)
+            refresh(ctx)
             # libosdp reads the port only while it waits for (the rest of) a reply
             pending = ch.read_calls != reads
             wrote = ch.writes != tx
-            now = time.monotonic()
+            now = monotonic()
             if wrote:
                 next_poll = now + POLL_S
             self._watch_links(ctx, now)
@@ -181,7 +189,7 @@ class Bus:
                 timeout = next_poll - now
                 if timeout <= 0:      # due, yet libosdp sent nothing: tick until it does
                     timeout = REFRESH_S
-            if select.select((wake,), (), (), timeout)[0]:
+            if wait(timeout * 1000.0):     # ms, rounded up
                 try:
                     os.read(wake, 512)
                 except BlockingIOError:
@@ -213,7 +221,10 @@ class Bus:
             self.last_refresh_error = f"status: {type(e).__name__}: {e}"
             self._all_online = False
             return
-        self._all_online = online_mask == (1 << len(self.readers)) - 1
+        self._all_online = all_online = online_mask == (1 << len(self.readers)) - 1
+        if all_online and online_mask == self._masks[0] and sc_mask == self._masks[1]:
+            return      # every reader online as before: nothing to report, none to retry
+        self._masks = (online_mask, sc_mask)
         for idx in range(len(self.readers)):
             online = bool(online_mask & (1 << idx))
             sc = bool(sc_mask & (1 << idx))

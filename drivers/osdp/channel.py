@@ -6,12 +6,14 @@ closed and reopened a few seconds later (a USB adapter pulled out and plugged ba
 
 Reads and writes go straight to the tty's file descriptor (non-blocking): libosdp calls them
 on the bus thread's every refresh, and pyserial's ``read``/``write`` add a ``select`` and a
-timeout object per call. ``read_calls`` counts libosdp's reads (it reads only while it waits
+timeout object per call; the fd is kept (``_fd``, -1 while closed or without one) so that a
+read or a flush is a few lines of Python. ``read_calls`` counts libosdp's reads (it reads only while it waits
 for a reply: bus.py schedules its refreshes by that) and ``writes`` the frames it sent."""
 from __future__ import annotations
 
 import os
 import select
+import termios
 import threading
 import time
 
@@ -32,6 +34,7 @@ class SerialChannel(Channel):
         self._opener = opener
         self._lock = threading.Lock()
         self._port = None
+        self._fd = -1           # the open tty's fd; -1: closed, or a URL handler without one
         self._next_open = 0.0
         self.rx_bytes = 0
         self.tx_bytes = 0
@@ -46,6 +49,8 @@ class SerialChannel(Channel):
         with self._lock:
             self._port = self._opener(self.device, baudrate=self.baudrate, timeout=0,
                                       write_timeout=1)
+            fd = getattr(self._port, "fd", None)
+            self._fd = fd if isinstance(fd, int) else -1
 
     @property
     def is_open(self) -> bool:
@@ -70,6 +75,7 @@ class SerialChannel(Channel):
         self.io_errors += 1
         self.last_error = f"{type(e).__name__}: {e}"
         port, self._port = self._port, None
+        self._fd = -1
         self._next_open = time.monotonic() + REOPEN_S
         if port is not None:
             try:
@@ -80,6 +86,17 @@ class SerialChannel(Channel):
     # -- libosdp's side ---------------------------------------------------------------------
     def read(self, max_bytes: int) -> bytes:
         self.read_calls += 1
+        fd = self._fd
+        if fd >= 0:         # the usual case: the tty is open
+            try:
+                data = os.read(fd, max_bytes)
+            except BlockingIOError:
+                return b""
+            except OSError as e:
+                self._fail(e)
+                return b""
+            self.rx_bytes += len(data)
+            return data
         port = self._ensure()
         if port is None:
             return b""
@@ -118,6 +135,13 @@ class SerialChannel(Channel):
 
     def flush(self) -> None:
         """libosdp asks to drop whatever is pending in the receive buffer."""
+        fd = self._fd
+        if fd >= 0:
+            try:
+                termios.tcflush(fd, termios.TCIFLUSH)
+            except (termios.error, OSError) as e:
+                self._fail(OSError(*e.args))
+            return
         port = self._port
         if port is None:
             return
@@ -131,6 +155,7 @@ class SerialChannel(Channel):
         self.closed = True
         with self._lock:
             port, self._port = self._port, None
+            self._fd = -1
         if port is not None:
             port.close()
 
