@@ -67,7 +67,10 @@ cdef class Engine:
     cdef int[::1] _ztrouble                # per zone: cid of the trouble its current condition raised (0 none)
     cdef int[::1] _zwatch                  # per zone: sensor-watch trouble raised
     cdef int[::1] _zswing                  # per zone: alarms in this armed period (swinger shutdown)
-    cdef object _zpulses                   # per zone: times of accepted activations (pulse counting)
+    cdef int[::1] _zpoff                   # per zone: offset of its ring in _zpt (nz + 1 entries)
+    cdef long long[::1] _zpt               # per zone: ring of accepted activation times (pulse counting)
+    cdef int[::1] _zph                     # per zone: first entry of its ring
+    cdef int[::1] _zpc                     # per zone: entries in its ring (< its pulses)
     cdef int[::1] _astate                  # per area: its state (DISARMED...ALARM)
     cdef int[::1] _amode                   # per area: its arming mode (M_*)
     cdef object _aby                       # who armed
@@ -96,8 +99,6 @@ cdef class Engine:
 
     # ---- hot path: samples, the timer heap, decisions, zone changes (core/engine.py) ----
     cdef int _step(self, long long t, long long p, long long v) except -1
-    cdef bint _hless(self, Py_ssize_t j, Py_ssize_t k) noexcept
-    cdef int _hswap(self, Py_ssize_t j, Py_ssize_t k) noexcept
     cdef int _hup(self, Py_ssize_t k) noexcept
     cdef int _hdown(self, Py_ssize_t k) noexcept
     cdef int _hpop(self) noexcept

@@ -97,6 +97,11 @@ class Engine:
         self._ztype = array("i", s.z_type or [0])
         self._zarea = array("i", s.z_area or [0])
         self._zpulse_n = array("i", s.z_pulses or [0])
+        # pulse counting: a ring of the last activation times per zone (capacity: its pulses)
+        off = [0] * (nz + 1)
+        for z in range(nz):
+            off[z + 1] = off[z] + (s.z_pulses[z] if s.z_pulses[z] > 1 else 0)
+        self._zpoff = array("i", off)
         self._zwatch_ns = array("q", s.z_watch_ns or [0])
         self._zpulse_ns = array("q", s.z_pulse_ns or [0])
         self._zsilent = array("i", s.z_silent or [0])
@@ -145,7 +150,9 @@ class Engine:
         self._ztrouble = array("i", [0]) * n
         self._zwatch = array("i", [0]) * n
         self._zswing = array("i", [0]) * n
-        self._zpulses = [[] for _ in range(nz)]
+        self._zpt = array("q", [0]) * max(self._zpoff[nz], 1)
+        self._zph = array("i", [0]) * n
+        self._zpc = array("i", [0]) * n
         self._astate = array("i", [DISARMED]) * max(na, 1)
         self._amode = array("i", [M_OFF]) * max(na, 1)
         self._aby = [""] * na
@@ -243,34 +250,30 @@ class Engine:
     # of timer i (-1: not running). Ties go to the lower timer index, as the order of a scan
     # of the table would. _dl[i] mirrors each timer's deadline (INF: not running).
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
-    def _hless(self, j: cython.Py_ssize_t, k: cython.Py_ssize_t) -> cython.bint:
-        return self._hk[j] < self._hk[k] or (self._hk[j] == self._hk[k] and self._hi[j] < self._hi[k])
-
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
-    def _hswap(self, j: cython.Py_ssize_t, k: cython.Py_ssize_t) -> cython.int:
-        dk: cython.longlong = self._hk[j]
-        ik: cython.int = self._hi[j]
-        self._hk[j] = self._hk[k]
-        self._hi[j] = self._hi[k]
-        self._hk[k] = dk
-        self._hi[k] = ik
-        self._hpos[self._hi[j]] = j
-        self._hpos[self._hi[k]] = k
-        return 0
+    # Both sifts move a hole instead of swapping: each level costs one move (key, index and
+    # the moved timer's position), the sifted entry is written once at the end.
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def _hup(self, k: cython.Py_ssize_t) -> cython.int:
         parent: cython.Py_ssize_t
+        dp: cython.longlong
+        ip: cython.int
+        d: cython.longlong = self._hk[k]
+        i: cython.int = self._hi[k]
         while k > 0:
             parent = (k - 1) >> 1
-            if not self._hless(k, parent):
+            dp = self._hk[parent]
+            ip = self._hi[parent]
+            if dp < d or (dp == d and ip < i):
                 break
-            self._hswap(k, parent)
+            self._hk[k] = dp
+            self._hi[k] = ip
+            self._hpos[ip] = k
             k = parent
+        self._hk[k] = d
+        self._hi[k] = i
+        self._hpos[i] = k
         return 0
 
     @cython.boundscheck(False)
@@ -278,16 +281,34 @@ class Engine:
     def _hdown(self, k: cython.Py_ssize_t) -> cython.int:
         c: cython.Py_ssize_t
         n: cython.Py_ssize_t = self._hn
+        dc: cython.longlong
+        ic: cython.int
+        d2: cython.longlong
+        i2: cython.int
+        d: cython.longlong = self._hk[k]
+        i: cython.int = self._hi[k]
         while True:
             c = 2 * k + 1
             if c >= n:
                 break
-            if c + 1 < n and self._hless(c + 1, c):
-                c += 1
-            if not self._hless(c, k):
+            dc = self._hk[c]
+            ic = self._hi[c]
+            if c + 1 < n:
+                d2 = self._hk[c + 1]
+                i2 = self._hi[c + 1]
+                if d2 < dc or (d2 == dc and i2 < ic):
+                    c += 1
+                    dc = d2
+                    ic = i2
+            if d < dc or (d == dc and i < ic):
                 break
-            self._hswap(k, c)
+            self._hk[k] = dc
+            self._hi[k] = ic
+            self._hpos[ic] = k
             k = c
+        self._hk[k] = d
+        self._hi[k] = i
+        self._hpos[i] = k
         return 0
 
     @cython.boundscheck(False)
@@ -295,14 +316,11 @@ class Engine:
     def _hpop(self) -> cython.int:
         """Remove the top of the heap."""
         last: cython.Py_ssize_t = self._hn - 1
-        moved: cython.int
         self._hpos[self._hi[0]] = -1
         self._hn = last
         if last > 0:
-            moved = self._hi[last]
             self._hk[0] = self._hk[last]
-            self._hi[0] = moved
-            self._hpos[moved] = 0
+            self._hi[0] = self._hi[last]
             self._hdown(0)
         return 0
 
@@ -324,7 +342,6 @@ class Engine:
             self._hn = k + 1
             self._hk[k] = d
             self._hi[k] = i
-            self._hpos[i] = k
             self._hup(k)
         elif d < self._hk[k]:
             self._hk[k] = d
@@ -632,25 +649,59 @@ class Engine:
         n: cython.int
         old: cython.int
         now: cython.longlong
+        off: cython.Py_ssize_t
+        h: cython.int
+        c: cython.int
+        j: cython.int
         self._acc[z] = v
         logical = v
         if v == ACTIVE:
             self._activity(z)
             n = self._zpulse_n[z]
             if n > 1:
-                times = self._zpulses[z]
+                # pulse counting on the zone's ring of activation times (at most n - 1 are
+                # kept between activations): add this one, forget those out of the window
                 now = self._now
-                times.append(now)
-                while times and now - times[0] > self._zpulse_ns[z]:
-                    times.pop(0)
-                if len(times) >= n:
-                    times.clear()
+                off = self._zpoff[z]
+                h = self._zph[z]
+                c = self._zpc[z]
+                j = h + c
+                if j >= n:
+                    j -= n
+                self._zpt[off + j] = now
+                c += 1
+                while c > 0 and now - self._zpt[off + h] > self._zpulse_ns[z]:
+                    h += 1
+                    if h >= n:
+                        h = 0
+                    c -= 1
+                if c >= n:
+                    c = 0
                 else:
                     logical = NORMAL
+                self._zph[z] = h
+                self._zpc[z] = c
         old = self._lst[z]
         if logical != old:
             self._lst[z] = logical
             self._zone_change(z, old, logical)
+
+    def _pulse_times(self, z) -> list:
+        """The activation times zone z's pulse counting holds, oldest first."""
+        n = self._zpulse_n[z]
+        off = self._zpoff[z]
+        return [self._zpt[off + (self._zph[z] + k) % n] for k in range(self._zpc[z])]
+
+    def _set_pulse_times(self, z, times):
+        """Restore: the pulse counting of zone z holds these times (oldest first; only the
+        latest n - 1 matter: n in the window make one activation)."""
+        n = self._zpulse_n[z]
+        keep = list(times)[-(n - 1):] if n > 1 else []
+        off = self._zpoff[z]
+        for k, p in enumerate(keep):
+            self._zpt[off + k] = p
+        self._zph[z] = 0
+        self._zpc[z] = len(keep)
 
     def _activity(self, z: cython.int):
         """An accepted activation: restores a sensor-watch trouble and restarts its timer."""

@@ -46,7 +46,7 @@ def zone_dict(e, z):
         "bypassed": BYPASS_NAMES[e._bypass[z]], "latched": bool(e._latched[z]),
         "alarm_cid": e._zalarm[z], "alarm_incident": e._zinc[z],
         "restore_at_reset": e._zdefer[z],
-        "pulses": [e._now - p for p in e._zpulses[z]],
+        "pulses": [e._now - p for p in e._pulse_times(z)],
         "trouble_cid": e._ztrouble[z], "watch_trouble": bool(e._zwatch[z]),
         "swinger_count": e._zswing[z],
         "timers": {"offline_grace": remaining(e, nz + z),
@@ -135,7 +135,7 @@ def rebuild(e, snap, t):
         e._bypass[z] = (BY_NONE if e._ztype[z] <= T_DURESS or not why
                            else BYPASS_NAMES.index(why) if why in BYPASS_NAMES else BY_MANUAL)
         e._zdefer[z] = int(zd.get("restore_at_reset", 0))
-        e._zpulses[z] = [t - int(age) for age in zd.get("pulses", [])]
+        e._set_pulse_times(z, [t - int(age) for age in zd.get("pulses", [])])
         e._latched[z] = bool(zd.get("latched", False))
         e._zalarm[z] = int(zd.get("alarm_cid", 0))
         e._zinc[z] = int(zd.get("alarm_incident", 0))
