@@ -44,3 +44,13 @@ def test_changes_stream_changes_a_zone_with_every_sample():
     ds = e.feed_many(buf)
     zones = [d for d in ds if d.kind == "zone"]
     assert len(zones) >= 0.8 * 4000 and e.snapshot()["counters"]["glitches"] == 0
+
+
+def test_core_stream_times_one_build_on_one_stream(capsys, tmp_path):
+    from guardroom.bench import core_stream
+    assert core_stream.main(["changes", "2000", "cpu", "--repeats", "1",
+                             "--cache-dir", str(tmp_path)]) == 0
+    rate, unit, _, decisions, _ = capsys.readouterr().out.split()
+    assert float(rate) > 0 and unit == "M" and int(decisions) > 1000
+    assert core_stream.main(["changes", "2000", "nofeed", "--cache-dir", str(tmp_path)]) == 0
+    assert len(list(tmp_path.iterdir())) == 1          # the stream was built once
