@@ -13,7 +13,10 @@ the last deleted row, so ``verify`` still checks the whole remaining chain.
 
 Appends are cheap: the row is inserted in an open transaction that a small committer thread
 commits every ``commit_ms`` (WAL, ``synchronous=NORMAL``: a killed process loses nothing that
-was committed; a power cut can lose the last commit window). The log is not the alarm path.
+was committed; a power cut can lose the last commit window). The log is not the alarm path, but
+the daemon appends from its loop, so the lock is held only for short steps: a commit never
+checkpoints (``wal_autocheckpoint=0``); the committer checkpoints on its own connection without
+the lock (PASSIVE past CK_BYTES of WAL, TRUNCATE past WAL_MAX).
 
 A file deleted or replaced while open (SQLite would keep writing to the unlinked inode, and the
 next start would find nothing, or someone else's file) is noticed by the committer thread every
@@ -32,6 +35,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from typing import Callable, IO, Optional
 
 from . import sqlitefile
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 CHECK_S = 2.0        # how often the committer checks that the file is still at its path
 MOVE_PAGE = 1000     # rows copied per hold of the lock when the file vanished
+CK_BYTES = 4 * 1024 * 1024      # the committer checkpoints (PASSIVE) a WAL past this ...
+WAL_MAX = 16 * 1024 * 1024      # ... and truncates one past this
 CSV_COLUMNS = ("row", "ts", "kind", "cid", "area", "zone", "incident", "verified", "silent",
                "drill", "user", "text", "hash")
 
@@ -99,6 +105,8 @@ class EventLog:
             raise StorageError(f"event log {path}: {e}") from None
         self._in_txn = False
         self._uncommitted = 0
+        self._ck: Optional[sqlite3.Connection] = None    # the committer's, for checkpoints
+        self.checkpoint_max_ms = 0.0
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._committer, name="eventlog-commit",
@@ -111,6 +119,8 @@ class EventLog:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")     # the committer checkpoints
+            db.execute(f"PRAGMA journal_size_limit={WAL_MAX}")
             db.executescript(_SCHEMA)
         except BaseException:
             db.close()
@@ -219,12 +229,43 @@ class EventLog:
                 # Let a burst accumulate into one commit.
                 threading.Event().wait(self.commit_ms / 1000.0)
                 self.commit()
+                try:
+                    with self._check_lock:
+                        self._checkpoint()
+                except sqlite3.Error as e:     # busy, or the file went: next time
+                    log.debug("event log checkpoint: %s", e)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CHECK_S
                 try:
                     self.check_file()
                 except Exception:  # noqa: BLE001 - the committer must go on
                     log.exception("event log file check failed")
+
+    def _checkpoint(self) -> None:
+        """(committer, without the log's lock) Backfill a WAL past CK_BYTES on the committer's
+        own connection: PASSIVE never blocks the appends; one past WAL_MAX is truncated (that
+        waits for a commit in progress, at most the 0.2 s busy timeout)."""
+        try:
+            wal = os.path.getsize(self.path + "-wal")
+        except OSError:
+            return
+        if wal < CK_BYTES or self._closed:
+            return
+        if self._ck is None:
+            self._ck = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw",
+                                       uri=True, timeout=0.2, check_same_thread=False)
+        t0 = time.perf_counter()
+        self._ck.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if wal > WAL_MAX else 'PASSIVE'})"
+                         ).fetchall()
+        self.checkpoint_max_ms = max(self.checkpoint_max_ms, (time.perf_counter() - t0) * 1e3)
+
+    def _close_ck(self) -> None:
+        if self._ck is not None:
+            try:
+                self._ck.close()
+            except sqlite3.Error:
+                pass
+            self._ck = None
 
     # ------------------------------------------------------------------ a vanished file
     def check_file(self) -> bool:
@@ -291,6 +332,7 @@ class EventLog:
                 after = rows[-1][0]
         finally:
             out.close()
+        self._close_ck()                   # on the old file too (called under _check_lock)
         try:
             old.close()
         except sqlite3.Error:
@@ -421,6 +463,8 @@ class EventLog:
             self._closed = True
         self._wake.set()
         self._thread.join(timeout=5)
+        with self._check_lock:
+            self._close_ck()
         with self._lock:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1146,6 +1146,9 @@ class Outbox:
             free = ck.execute("PRAGMA freelist_count").fetchone()[0]
             psize = ck.execute("PRAGMA page_size").fetchone()[0]
             if not free or (not self.compacting and free * psize < COMPACT_MIN):
+                if self.compacting and not free:
+                    # done: the WAL file too (kept up to WAL_MAX by journal_size_limit)
+                    ck.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                 self.compacting = False
                 return None
             now = time.monotonic()

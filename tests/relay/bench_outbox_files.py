@@ -5,6 +5,7 @@ maintenance costs the event loop.
     .venv/bin/python tests/relay/bench_outbox_files.py compact 50000 200000
     .venv/bin/python tests/relay/bench_outbox_files.py compact-ab 200000 200000 200000
     .venv/bin/python tests/relay/bench_outbox_files.py elog-vanish 100000 1000000
+    .venv/bin/python tests/relay/bench_outbox_files.py elog-burst 200000
 
 ``vanish N``: an outbox holding N events has its file deleted while open; ``maintain()`` is
 called every 10 ms (the relay calls it every tick) until the outbox is back on a new file, with a
@@ -178,6 +179,33 @@ async def elog_vanish(n: int) -> None:
         elog.close()
 
 
+async def elog_burst(n: int) -> None:
+    """N rows logged as the daemon logs a burst (append_many of 200 rows, the loop yielding
+    between), the committer committing every 100 ms: the longest append_many (it waits for the
+    log's lock while the committer commits, and a commit may checkpoint) and the loop lag."""
+    from guardroom.eventlog import EventLog
+
+    with tempfile.TemporaryDirectory() as d:
+        elog = EventLog(os.path.join(d, "events.sqlite"), keep=10 * n)
+        appends = []
+        async with LagProbe() as probe:
+            t0 = time.perf_counter()
+            for i in range(0, n, 200):
+                a0 = time.perf_counter()
+                elog.append_many([dict(EVENT, seq=j) for j in range(i, i + 200)])
+                appends.append((time.perf_counter() - a0) * 1000)
+                await asyncio.sleep(0)
+            took = time.perf_counter() - t0
+            await asyncio.sleep(0.3)
+        xs = sorted(appends)
+        wal = _file_mib(os.path.join(d, "events.sqlite"), ("-wal",))
+        print(f"event log burst {n}: {n / took:.0f} rows/s; append_many(200) median "
+              f"{statistics.median(xs):.2f} ms, p99 {xs[int(len(xs) * 0.99)]:.1f} ms, max "
+              f"{xs[-1]:.1f} ms; loop lag p99 {probe.p99():.1f} ms, worst {probe.worst:.1f} ms; "
+              f"WAL {wal:.1f} MiB")
+        elog.close()
+
+
 def main(argv):
     what, sizes = argv[0], [int(x) for x in argv[1:]] or [50_000, 200_000]
     for n in sizes:
@@ -185,8 +213,8 @@ def main(argv):
             asyncio.run(compact(n, off=True))
             asyncio.run(compact(n))
         else:
-            asyncio.run({"vanish": vanish, "compact": compact,
-                         "elog-vanish": elog_vanish}[what](n))
+            asyncio.run({"vanish": vanish, "compact": compact, "elog-vanish": elog_vanish,
+                         "elog-burst": elog_burst}[what](n))
 
 
 if __name__ == "__main__":

@@ -131,3 +131,35 @@ def test_100k_events_fit_and_verify_in_seconds(tmp_path):
     assert ok and checked == 100_000
     # failure bounds only (a loaded CI machine): measured ~2 s and ~0.3 s here
     assert t_append < 60 and t_verify < 30, (t_append, t_verify)
+
+
+def test_wal_is_checkpointed_by_the_committer_not_by_commits(tmp_path):
+    """A commit never checkpoints (it holds the lock the daemon's loop waits for); the
+    committer thread backfills the WAL on its own connection, so the WAL stays bounded."""
+    import os
+
+    from guardroom import eventlog as el
+
+    from .conftest import run, until
+
+    path = str(tmp_path / "events.sqlite")
+    elog = EventLog(path, commit_ms=1, keep=10 ** 6)
+    assert elog._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    body = "x" * 500
+    elog.append_many([{"i": j, "text": body} for j in range(12_000)])   # > CK_BYTES
+    elog.commit()
+    elog._wake.set()
+
+    async def checkpointed():
+        await until(lambda: elog.checkpoint_max_ms > 0, 30, "the committer's checkpoint")
+    run(checkpointed())
+    wal_max = 0
+    for i in range(50):           # ~30 MiB more: without checkpoints the WAL would hold it all
+        elog.append_many([{"i": j, "text": body} for j in range(1000)])
+        elog.commit()
+        with elog._check_lock:                       # the committer's step after a commit
+            elog._checkpoint()
+        wal_max = max(wal_max, os.path.getsize(path + "-wal"))
+    assert wal_max <= el.WAL_MAX + 2 * 1024 * 1024, wal_max
+    elog.close()
+    assert EventLog(path).verify()[1] == 62_000

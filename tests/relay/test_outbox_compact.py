@@ -35,6 +35,7 @@ def test_file_shrinks_after_a_drain_and_keeps_what_is_pending(tmp_path):
                     "the outbox file to shrink below 1 MiB")
     run(shrunk())
     assert box.compact_steps > 0
+    assert os.stat(path + "-wal").st_size < 1024 * 1024      # the WAL file given back too
     assert [e["seq"] for e in box.pending()] == [20_001]
     assert box.append(event(2))["seq"] == 20_002
     box.close()
