@@ -20,6 +20,7 @@ must be the id of the request just sent (the unit id byte is not compared: the P
 does not check it either). Built only with Cython (setup.py); without it the
 driver polls in Python as before (``STEADY = None`` in driver.py).
 """
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.errno cimport EAGAIN, EINTR, errno
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -97,19 +98,21 @@ cdef void _drop_stale(int fd, unsigned char *scratch) noexcept nogil:
 
 
 def steady(int wake_fd, int link_fd, bint rtu, tuple frames, tuple answers,
-           double next_due, double period, double timeout, int tid, long long[::1] live):
+           double next_due, double period, double timeout, int tid, object live):
     """Poll until something needs Python. ``frames``: the prepared requests of one poll (RTU
     frames with their CRC, or TCP ADUs whose transaction id is filled in here); ``answers``:
     the answer each had last time. ``next_due``, ``period``, ``timeout``: ``time.monotonic()``
-    seconds. ``tid``: the TCP transaction id last used. ``live``: [polls, end of the last
-    poll in monotonic ns, its duration in ns], counted here for the driver's stats.
+    seconds. ``tid``: the TCP transaction id last used. ``live``: ``array('q')`` of [polls, end
+    of the last poll in monotonic ns, its duration in ns], counted here for the driver's stats
+    (a plain buffer, not a typed memoryview: Cython's memoryview support would triple the size
+    of this module, and the install is capped at 60 MB).
 
     Returns ``(status, next_due, index, tid, wrote, data, deadline)``: ``WOKEN`` (nothing in
     flight), or ``RESUME``: request ``index`` went out (``wrote`` bytes of it, with id ``tid``),
     ``data`` is what came back so far, ``deadline`` when its answer is late."""
     cdef int n = len(frames)
-    if n < 1 or n > MAXREQ or len(answers) != n or live.shape[0] < 3:
-        raise ValueError("steady: 1 to 8 requests, one answer each, live[3]")
+    if n < 1 or n > MAXREQ or len(answers) != n:
+        raise ValueError("steady: 1 to 8 requests, one answer each")
     cdef const unsigned char *fp[MAXREQ]
     cdef Py_ssize_t fl[MAXREQ]
     cdef const unsigned char *ap[MAXREQ]
@@ -136,73 +139,81 @@ def steady(int wake_fd, int link_fd, bint rtu, tuple frames, tuple answers,
     cdef Py_ssize_t wrote = 0
     cdef int status = S_WOKEN, idx = 0, differs = 0
     cdef unsigned int ttid = tid & 0xFFFF
-    cdef long long *lv = &live[0]
-    with nogil:
-        while True:
-            if _wait(wake_fd, due):
-                status = S_WOKEN
-                break
-            t0 = _now()
-            differs = 0
-            for i in range(n):
-                idx = i
-                got = 0
-                if rtu:
-                    _drop_stale(link_fd, buf)
-                    src = fp[i]
-                else:   # a late answer to an earlier request is told apart by its id
-                    ttid = (ttid + 1) & 0xFFFF
-                    memcpy(out, fp[i], fl[i])
-                    out[0] = <unsigned char> (ttid >> 8)
-                    out[1] = <unsigned char> (ttid & 0xFF)
-                    src = out
-                wrote = write(link_fd, src, fl[i])
-                deadline = _now() + tmo
-                if wrote != fl[i]:
-                    if wrote < 0:
-                        wrote = 0       # Python writes it (again) and meets the error
-                    differs = 1
+    cdef Py_buffer view
+    PyObject_GetBuffer(live, &view, PyBUF_WRITABLE)
+    if view.len < 3 * <Py_ssize_t> sizeof(long long) or view.itemsize != sizeof(long long):
+        PyBuffer_Release(&view)
+        raise ValueError("steady: live must be array('q') of 3")
+    cdef long long *lv = <long long *> view.buf
+    try:
+        with nogil:
+            while True:
+                if _wait(wake_fd, due):
+                    status = S_WOKEN
                     break
-                want = al[i]
-                while True:
-                    if not _wait(link_fd, deadline):
-                        differs = 1     # late: Python waits out nothing and reports it
-                        break
-                    k = read(link_fd, buf + got, BUFSZ - got)
-                    if k < 0 and (errno == EAGAIN or errno == EINTR):
-                        continue
-                    if k <= 0:
-                        differs = 1     # closed or failed: Python's read sees it again
-                        break
-                    m = got
-                    got += k
-                    if got > want:
+                t0 = _now()
+                differs = 0
+                for i in range(n):
+                    idx = i
+                    got = 0
+                    if rtu:
+                        _drop_stale(link_fd, buf)
+                        src = fp[i]
+                    else:   # a late answer to an earlier request is told apart by its id
+                        ttid = (ttid + 1) & 0xFFFF
+                        memcpy(out, fp[i], fl[i])
+                        out[0] = <unsigned char> (ttid >> 8)
+                        out[1] = <unsigned char> (ttid & 0xFF)
+                        src = out
+                    wrote = write(link_fd, src, fl[i])
+                    deadline = _now() + tmo
+                    if wrote != fl[i]:
+                        if wrote < 0:
+                            wrote = 0       # Python writes it (again) and meets the error
                         differs = 1
                         break
-                    while m < got:      # only the new bytes: they are few
-                        if rtu or m > 6:
-                            differs = buf[m] != ap[i][m]
-                        elif m < 2:     # the id of the request just sent
-                            differs = buf[m] != out[m]
-                        elif m < 6:     # (byte 6, the unit id, is not checked in Python either)
-                            differs = buf[m] != ap[i][m]
+                    want = al[i]
+                    while True:
+                        if not _wait(link_fd, deadline):
+                            differs = 1     # late: Python waits out nothing and reports it
+                            break
+                        k = read(link_fd, buf + got, BUFSZ - got)
+                        if k < 0 and (errno == EAGAIN or errno == EINTR):
+                            continue
+                        if k <= 0:
+                            differs = 1     # closed or failed: Python's read sees it again
+                            break
+                        m = got
+                        got += k
+                        if got > want:
+                            differs = 1
+                            break
+                        while m < got:      # only the new bytes: they are few
+                            if rtu or m > 6:
+                                differs = buf[m] != ap[i][m]
+                            elif m < 2:     # the id of the request just sent
+                                differs = buf[m] != out[m]
+                            elif m < 6:     # (byte 6, the unit id, is not checked in Python either)
+                                differs = buf[m] != ap[i][m]
+                            if differs:
+                                break
+                            m += 1
                         if differs:
                             break
-                        m += 1
+                        if got == want:
+                            break
                     if differs:
                         break
-                    if got == want:
-                        break
                 if differs:
+                    status = S_RESUME
                     break
-            if differs:
-                status = S_RESUME
-                break
-            t = _now()
-            lv[0] += 1
-            lv[1] = t
-            lv[2] = t - t0
-            due += per
-            if due < t:
-                due = t
+                t = _now()
+                lv[0] += 1
+                lv[1] = t
+                lv[2] = t - t0
+                due += per
+                if due < t:
+                    due = t
+    finally:
+        PyBuffer_Release(&view)
     return (status, due / 1e9, idx, <int> ttid, wrote, (<char *> buf)[:got], deadline / 1e9)
