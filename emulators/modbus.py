@@ -28,6 +28,12 @@ import asyncio
 import sys
 import threading
 
+try:
+    import pymodbus  # noqa: F401 - the server below; imported where used
+except ImportError:  # a runtime-only install: the daemon's Modbus master does not need it
+    raise ImportError("the Modbus emulator needs pymodbus, which the runtime-only install "
+                      "leaves out: pip install 'guardroom[emulators]'") from None
+
 from guardroom.drivers.modbus.profiles import BIT_TABLES, Profile, load
 from guardroom.i18n import env_gettext as _
 
