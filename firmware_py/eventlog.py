@@ -35,7 +35,6 @@ import os
 import sqlite3
 import threading
 import time
-import urllib.parse
 from typing import Callable, IO, Optional
 
 from . import sqlitefile
@@ -252,20 +251,15 @@ class EventLog:
         if wal < CK_BYTES or self._closed:
             return
         if self._ck is None:
-            self._ck = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw",
-                                       uri=True, timeout=0.2, check_same_thread=False)
+            self._ck = sqlitefile.open_existing(self.path)
         t0 = time.perf_counter()
         self._ck.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if wal > WAL_MAX else 'PASSIVE'})"
                          ).fetchall()
         self.checkpoint_max_ms = max(self.checkpoint_max_ms, (time.perf_counter() - t0) * 1e3)
 
     def _close_ck(self) -> None:
-        if self._ck is not None:
-            try:
-                self._ck.close()
-            except sqlite3.Error:
-                pass
-            self._ck = None
+        sqlitefile.close_quietly(self._ck)
+        self._ck = None
 
     # ------------------------------------------------------------------ a vanished file
     def check_file(self) -> bool:

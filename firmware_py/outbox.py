@@ -62,7 +62,6 @@ import os
 import sqlite3
 import threading
 import time
-import urllib.parse
 from collections import deque
 from typing import Callable, Iterable, Optional
 
@@ -1181,8 +1180,7 @@ class Outbox:
         """(fsync thread) Its own connection, opened on an existing file only (a file deleted
         a moment ago must not be made again, empty, before the check finds it gone)."""
         if self._ck is None:
-            self._ck = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw",
-                                       uri=True, timeout=0.2, check_same_thread=False)
+            self._ck = sqlitefile.open_existing(self.path)
         return self._ck
 
     def _checkpoint(self) -> None:
@@ -1201,9 +1199,5 @@ class Outbox:
         self.checkpoints += 1
 
     def _close_ck(self) -> None:
-        if self._ck is not None:
-            try:
-                self._ck.close()
-            except sqlite3.Error:
-                pass
-            self._ck = None
+        sqlitefile.close_quietly(self._ck)
+        self._ck = None

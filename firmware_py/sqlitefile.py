@@ -19,7 +19,9 @@ database beside them too.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+import urllib.parse
 from typing import Optional
 
 SIDE = ("-wal", "-shm", "-journal")
@@ -78,3 +80,20 @@ def put_in_place(rescue: str, path: str, ours: set = frozenset()) -> Optional[st
             os.remove(path + suffix)
     os.replace(rescue, path)
     return aside
+
+
+def open_existing(path: str, timeout: float = 0.2) -> sqlite3.Connection:
+    """A second connection (a checkpointer's, on another thread) to the database at ``path``,
+    opened on an existing file only: a file deleted a moment ago is not made again, empty,
+    before its owner's check finds it gone."""
+    return sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=rw", uri=True,
+                           timeout=timeout, check_same_thread=False)
+
+
+def close_quietly(conn: Optional[sqlite3.Connection]) -> None:
+    """Close ``conn`` (None allowed), ignoring SQLite's errors: its file may be gone."""
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
